@@ -1,0 +1,189 @@
+"""Detect railcars on a raster of any size, tile by tile.
+
+Memory is bounded by the tile size, not the raster: windows are read one at a
+time, processed on a small thread pool (OpenCV and numpy release the GIL) and
+dropped. Tiles overlap by more than one long car; a car belongs to the tile
+whose *owned* part (the tile minus half the overlap on inner sides) holds its
+centre, so each car is counted once and always from a tile that saw it whole.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from .model import DetectionParams, DetectionResult, Railcar, TrackLines, gsd_xy
+from .resolution import check_resolution
+from .source import ArraySource, TileSource
+from .tile_detector import detect_in_tile
+
+ProgressFn = Callable[[float], None]  # fraction 0-1
+CancelFn = Callable[[], bool]
+
+
+def tile_grid(width: int, height: int, tile_px: int, overlap_px: int) -> Iterator[Tuple[int, int, int, int, Tuple[float, float, float, float]]]:
+    """Yield ``(col0, row0, cols, rows, owned)`` per tile, row by row.
+
+    ``owned`` is ``(col_min, row_min, col_max, row_max)`` in raster pixels: the
+    owned parts of all tiles tile the raster exactly, without gaps or overlap.
+    """
+    step = max(1, tile_px - overlap_px)
+
+    def starts(n: int) -> List[int]:
+        if n <= tile_px:
+            return [0]
+        s = list(range(0, n - tile_px, step)) + [n - tile_px]
+        return sorted(set(s))
+
+    cols0, rows0 = starts(width), starts(height)
+
+    def owned_bounds(s: List[int], i: int, n: int) -> Tuple[float, float]:
+        lo = 0.0 if i == 0 else (s[i - 1] + tile_px + s[i]) / 2.0
+        hi = float(n) if i == len(s) - 1 else (s[i] + tile_px + s[i + 1]) / 2.0
+        return lo, hi
+
+    for j, r0 in enumerate(rows0):
+        rlo, rhi = owned_bounds(rows0, j, height)
+        for i, c0 in enumerate(cols0):
+            clo, chi = owned_bounds(cols0, i, width)
+            yield c0, r0, min(tile_px, width - c0), min(tile_px, height - r0), (clo, rlo, chi, rhi)
+
+
+def _track_mask(lines: Optional[TrackLines], col0: int, row0: int, cols: int, rows: int, buffer_px: float) -> Optional[np.ndarray]:
+    if lines is None:
+        return None
+    mask = np.zeros((rows, cols), np.uint8)
+    thickness = max(1, int(round(2 * buffer_px)))
+    shift = 4  # sub-pixel drawing: coordinates in 1/16 px
+    for line in lines:
+        pts = np.asarray(line, dtype=np.float64)
+        if len(pts) < 2:
+            continue
+        pts = np.round((pts - (col0, row0)) * (1 << shift)).astype(np.int32)
+        cv2.polylines(mask, [pts], False, 1, thickness=thickness, lineType=cv2.LINE_8, shift=shift)
+    return mask.astype(bool)
+
+
+def _shift(car: Railcar, dcol: int, drow: int) -> Railcar:
+    from dataclasses import replace
+
+    return replace(
+        car,
+        col_px=car.col_px + dcol,
+        row_px=car.row_px + drow,
+        corners_px=tuple((c + dcol, r + drow) for c, r in car.corners_px),
+    )
+
+
+def _overlap_of_smaller(a: Railcar, b: Railcar) -> float:
+    pa = np.asarray(a.corners_px, np.float32)
+    pb = np.asarray(b.corners_px, np.float32)
+    area, _ = cv2.intersectConvexConvex(pa, pb)
+    smaller = min(abs(cv2.contourArea(pa)), abs(cv2.contourArea(pb)))
+    return float(area) / smaller if smaller > 0 else 0.0
+
+
+def merge_duplicates(cars: List[Railcar], max_overlap: float = 0.5) -> List[Railcar]:
+    """Drop cars that overlap a more confident one by more than ``max_overlap``
+    of the smaller box (IoU undervalues overlap of long thin boxes). The order
+    is total (confidence, then position), so the result is deterministic."""
+    ordered = sorted(cars, key=lambda c: (-c.confidence, c.row_px, c.col_px))
+    kept: List[Railcar] = []
+    for car in ordered:
+        reach = 0.5 * max(math.dist(car.corners_px[0], car.corners_px[2]), 1.0)
+        if any(
+            abs(k.col_px - car.col_px) < 2 * reach
+            and abs(k.row_px - car.row_px) < 2 * reach
+            and _overlap_of_smaller(k, car) > max_overlap
+            for k in kept
+        ):
+            continue
+        kept.append(car)
+    kept.sort(key=lambda c: (c.row_px, c.col_px))
+    return kept
+
+
+def detect_railcars(
+    source: TileSource,
+    gsd_m,
+    params: DetectionParams = DetectionParams(),
+    track_lines_px: Optional[TrackLines] = None,
+    track_buffer_m: float = 6.0,
+    progress: Optional[ProgressFn] = None,
+    is_canceled: Optional[CancelFn] = None,
+    workers: Optional[int] = None,
+) -> DetectionResult:
+    """Detect railcars on ``source``; see DetectionResult for what comes back.
+
+    ``track_lines_px``: rail centre lines in raster pixels; when given, only
+    cars within ``track_buffer_m`` of a line are kept. ``is_canceled`` is
+    polled between tiles; a canceled run returns what was found so far with
+    ``canceled=True``.
+    """
+    gx, gy = gsd_xy(gsd_m)
+    resolution = check_resolution((gx, gy), params)
+    result = DetectionResult(min_confidence=params.min_confidence, resolution=resolution)
+    if not resolution.ok:
+        result.warnings.append(resolution.message)
+        return result
+    overlap_px = int(math.ceil(params.tile_overlap_m / min(gx, gy)))
+    tile_px = max(params.tile_size_px, 2 * overlap_px + 64)
+    tiles = list(tile_grid(source.width, source.height, tile_px, overlap_px))
+    buffer_px = track_buffer_m / math.sqrt(gx * gy)
+    workers = workers or min(2, os.cpu_count() or 1)
+    found: List[Railcar] = []
+
+    def run(tile, window, mask) -> List[Railcar]:
+        c0, r0, _, _, (clo, rlo, chi, rhi) = tile
+        cars = detect_in_tile(window.data, window.valid, (gx, gy), params, mask)
+        out = []
+        for car in cars:
+            car = _shift(car, c0, r0)
+            if clo <= car.col_px < chi and rlo <= car.row_px < rhi:
+                out.append(car)
+        return out
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = []
+        for tile in tiles:
+            if is_canceled is not None and is_canceled():
+                result.canceled = True
+                break
+            c0, r0, cols, rows, _ = tile
+            window = source.read(c0, r0, cols, rows)
+            if window.valid is not None and not window.valid.any():
+                result.tiles_done += 1
+                continue
+            mask = _track_mask(track_lines_px, c0, r0, cols, rows, buffer_px)
+            pending.append(pool.submit(run, tile, window, mask))
+            # Keep at most one tile waiting per worker: memory stays bounded.
+            while len(pending) > workers:
+                found.extend(pending.pop(0).result())
+                result.tiles_done += 1
+                if progress:
+                    progress(result.tiles_done / len(tiles))
+        for fut in pending:
+            found.extend(fut.result())
+            result.tiles_done += 1
+            if progress:
+                progress(result.tiles_done / len(tiles))
+
+    result.all_cars = merge_duplicates([c for c in found if c.confidence >= params.confidence_floor])
+    return result
+
+
+def detect_railcars_in_array(
+    image: np.ndarray,
+    gsd_m,
+    params: DetectionParams = DetectionParams(),
+    nodata: Optional[float] = None,
+    mask: Optional[np.ndarray] = None,
+    **kwargs,
+) -> DetectionResult:
+    """Convenience wrapper for an in-memory image (rows, cols[, bands])."""
+    return detect_railcars(ArraySource(image, nodata=nodata, mask=mask), gsd_m, params, **kwargs)
