@@ -1,0 +1,169 @@
+"""The monitoring log of one site: a GeoPackage with one row per counted scene.
+
+Each save records what was counted and how (scene, acquired, count, mean
+confidence, the detection parameters as JSON, the plugin version, when it was
+saved). The log is a history table with ``acquired`` and ``count`` fields, so it
+feeds ``railwatch:comparebaseline`` as is and becomes the default baseline for
+the next run on the same site.
+
+Two guarantees analysts rely on:
+
+* Saving the same scene again (same scene name and acquisition date) replaces
+  its row; a log never counts one image twice.
+* A save is one SQLite transaction: if anything goes wrong half-way, the
+  transaction rolls back and the file is exactly as it was.
+
+No QGIS import here: GDAL/OGR creates the file (so it is a GeoPackage QGIS and
+OGR recognise) and the standard library's sqlite3 writes the rows.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+RUNS_TABLE = "runs"
+# (name, OGR field type name); order is the table's column order.
+RUN_FIELDS = (
+    ("scene", "String"),
+    ("acquired", "Date"),
+    ("count", "Integer"),
+    ("mean_confidence", "Real"),
+    ("parameters", "String"),
+    ("plugin_version", "String"),
+    ("saved_at", "DateTime"),
+)
+
+
+@dataclass
+class RunRecord:
+    """One counted scene, as it is stored in the log."""
+
+    scene: str
+    acquired: Optional[str]  # ISO date "YYYY-MM-DD", or None when the image carries no date
+    count: int
+    mean_confidence: Optional[float] = None
+    parameters: dict = field(default_factory=dict)
+    plugin_version: str = ""
+    saved_at: Optional[str] = None  # ISO UTC timestamp; filled in by save_run
+
+
+def site_name_from_layer_name(layer_name: str) -> str:
+    """A default site name: the layer name without its date and separators.
+
+    "tumangang_2023-10-05" -> "tumangang"; "Najin 20231005 pan" -> "Najin pan".
+    """
+    name = re.sub(r"(19|20)\d{2}[-_.]?\d{2}[-_.]?\d{2}", " ", layer_name)
+    name = re.sub(r"[\s_\-.]+", " ", name).strip()
+    return name or layer_name.strip() or "site"
+
+
+def site_log_path(folder: str, site_name: str) -> str:
+    """Where a site's log lives: ``<folder>/<site name as a safe file name>.gpkg``."""
+    safe = re.sub(r"[^\w\-]+", "_", site_name.strip()).strip("_") or "site"
+    return os.path.join(folder, f"{safe}.gpkg")
+
+
+def create_site_log(path: str) -> None:
+    """Create an empty log. Built in a temporary file and moved into place, so a
+    crash never leaves a half-made GeoPackage behind."""
+    from osgeo import gdal, ogr
+
+    gdal.UseExceptions()
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(suffix=".gpkg", dir=folder)
+    os.close(fd)
+    os.remove(tmp_path)  # OGR wants to create the file itself
+    try:
+        ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp_path)
+        layer = ds.CreateLayer(RUNS_TABLE, geom_type=ogr.wkbNone)
+        for name, type_name in RUN_FIELDS:
+            layer.CreateField(ogr.FieldDefn(name, getattr(ogr, f"OFT{type_name}")))
+        ds = None
+        os.replace(tmp_path, path)
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+
+
+def _now_utc_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def _delete_same_scene(conn: sqlite3.Connection, record: RunRecord) -> None:
+    conn.execute(
+        f'DELETE FROM "{RUNS_TABLE}" WHERE scene = ? AND acquired IS ?',
+        (record.scene, record.acquired),
+    )
+
+
+def _insert_run(conn: sqlite3.Connection, record: RunRecord) -> None:
+    names = [name for name, _ in RUN_FIELDS]
+    values = (
+        record.scene,
+        record.acquired,
+        int(record.count),
+        None if record.mean_confidence is None else float(record.mean_confidence),
+        json.dumps(record.parameters, sort_keys=True, default=str),
+        record.plugin_version,
+        record.saved_at,
+    )
+    columns = ", ".join(f'"{n}"' for n in names)
+    conn.execute(f'INSERT INTO "{RUNS_TABLE}" ({columns}) VALUES ({", ".join("?" * len(names))})', values)
+
+
+def save_run(path: str, record: RunRecord) -> None:
+    """Add ``record`` to the log at ``path`` (created if missing), replacing any
+    earlier row of the same scene and acquisition date, in one transaction."""
+    if not os.path.exists(path):
+        create_site_log(path)
+    if record.saved_at is None:
+        record.saved_at = _now_utc_iso()
+    conn = sqlite3.connect(path, isolation_level=None)  # explicit BEGIN/COMMIT below
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _delete_same_scene(conn, record)
+            _insert_run(conn, record)
+            conn.execute(
+                "UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (record.saved_at, RUNS_TABLE)
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+
+
+def read_runs(path: str) -> List[RunRecord]:
+    """Every run in the log, oldest acquisition first."""
+    if not os.path.exists(path):
+        return []
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            f'SELECT scene, acquired, count, mean_confidence, parameters, plugin_version, saved_at '
+            f'FROM "{RUNS_TABLE}" ORDER BY acquired, scene'
+        ).fetchall()
+    finally:
+        conn.close()
+    return [
+        RunRecord(
+            scene=r[0], acquired=r[1], count=r[2], mean_confidence=r[3],
+            parameters=json.loads(r[4] or "{}"), plugin_version=r[5] or "", saved_at=r[6],
+        )
+        for r in rows
+    ]
+
+
+def ogr_uri(path: str) -> str:
+    """The log's runs table as a QGIS/OGR layer source (for comparebaseline's HISTORY)."""
+    return f"{path}|layername={RUNS_TABLE}"
