@@ -1,0 +1,91 @@
+"""How today's count compares with the site's history: the verdict sentence,
+the key figures and a small chart (counts over time, the baseline band, today's
+point). The chart is the SVG the report module draws, shown as is."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from qgis.PyQt.QtCore import QByteArray, Qt
+from qgis.PyQt.QtSvg import QSvgWidget
+from qgis.PyQt.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+
+# (result name, label, format); shown in this order.
+KEY_FIGURES = (
+    ("BASELINE_N", "Earlier observations", "{:.0f}"),
+    ("BASELINE_MAX", "Highest earlier count", "{:.0f}"),
+    ("BASELINE_MEAN", "Mean earlier count", "{:.1f}"),
+    ("RATIO_TO_MAX", "Times the highest", "{:.1f}×"),
+    ("ZSCORE", "Standard deviations above mean", "{:.1f}"),
+    ("PERCENTILE", "Percentile in history", "{:.0f}"),
+)
+
+
+def svg_from_html(html: str) -> Optional[str]:
+    """The first inline ``<svg>…</svg>`` of a report, or None."""
+    match = re.search(r"<svg\b.*?</svg>", html or "", flags=re.S | re.I)
+    return match.group(0) if match else None
+
+
+def _format(value, fmt):
+    if value is None:
+        return "–"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number != number or number in (float("inf"), float("-inf")):  # NaN/inf: no spread in the history
+        return "–"
+    return fmt.format(number)
+
+
+class BaselineView(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.verdict_label = QLabel("No comparison yet. Choose a baseline and press Compare.")
+        self.verdict_label.setWordWrap(True)
+        self.verdict_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(self.verdict_label)
+        self.figures = QGridLayout()
+        self.figure_labels = {}
+        for index, (name, label, _fmt) in enumerate(KEY_FIGURES):
+            value_label = QLabel("–")
+            value_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            self.figure_labels[name] = value_label
+            self.figures.addWidget(QLabel(label), index // 2, (index % 2) * 2)
+            self.figures.addWidget(value_label, index // 2, (index % 2) * 2 + 1)
+        layout.addLayout(self.figures)
+        self.chart = QSvgWidget()
+        self.chart.setMinimumHeight(150)
+        self.chart.setVisible(False)
+        layout.addWidget(self.chart)
+        self.summary = ""
+        self.svg = None
+
+    def clear_comparison(self, message: str = "No comparison yet. Choose a baseline and press Compare."):
+        self.summary = ""
+        self.svg = None
+        self.verdict_label.setText(message)
+        for label in self.figure_labels.values():
+            label.setText("–")
+        self.chart.setVisible(False)
+
+    def show_comparison(self, results: dict, svg: Optional[str]):
+        self.summary = str(results.get("SUMMARY") or "")
+        unprecedented = bool(results.get("UNPRECEDENTED"))
+        style = "color:#b00020;" if unprecedented else ""
+        self.verdict_label.setText(f"<b style='{style}'>{self.summary}</b>")
+        for name, _label, fmt in KEY_FIGURES:
+            self.figure_labels[name].setText(_format(results.get(name), fmt))
+        self.svg = svg
+        if svg:
+            self.chart.load(QByteArray(svg.encode("utf-8")))
+            size = self.chart.renderer().defaultSize()
+            if size.width() > 0:
+                self.chart.setFixedHeight(max(120, min(260, int(size.height() * 320 / size.width()))))
+            self.chart.setVisible(True)
+        else:
+            self.chart.setVisible(False)

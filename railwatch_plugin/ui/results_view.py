@@ -1,0 +1,95 @@
+"""The count table in the panel: one row per AOI (or one for the whole raster),
+count and mean confidence, counts per kind. Clicking a row zooms the map to it."""
+
+from __future__ import annotations
+
+from qgis.core import QgsCoordinateTransform, QgsProject, QgsRectangle
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+# Columns the table layer repeats on every row (shown once, in the group name).
+HIDDEN_FIELDS = {"fid", "scene", "acquired"}
+
+
+def _pretty(name: str) -> str:
+    return name.replace("count_", "").replace("n_", "").replace("_", " ")
+
+
+class CountTableView(QTableWidget):
+    def __init__(self, canvas, parent=None):
+        super().__init__(parent)
+        self.canvas = canvas
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.verticalHeader().setVisible(False)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.setToolTip("Click a row to zoom the map to it.")
+        self._row_extents = []  # (QgsRectangle, crs) per row
+        self.cellClicked.connect(self._zoom_to_row)
+
+    def clear_results(self):
+        self.clear()
+        self.setRowCount(0)
+        self.setColumnCount(0)
+        self._row_extents = []
+
+    def show_table(self, table_layer, points_layer=None, raster_layer=None, aoi_layer=None):
+        """Fill the view from the OUTPUT_TABLE layer of railwatch:detectrailcars."""
+        self.clear_results()
+        names = [f.name() for f in table_layer.fields() if f.name().lower() not in HIDDEN_FIELDS]
+        self.setColumnCount(len(names))
+        self.setHorizontalHeaderLabels([_pretty(n) for n in names])
+        features = list(table_layer.getFeatures())
+        self.setRowCount(len(features))
+        for row, feature in enumerate(features):
+            for col, name in enumerate(names):
+                value = feature[name]
+                if value is None or (hasattr(value, "isNull") and value.isNull()):
+                    text = ""
+                elif isinstance(value, float):
+                    text = f"{value:.2f}"
+                else:
+                    text = str(value)
+                item = QTableWidgetItem(text)
+                if isinstance(value, (int, float)):
+                    item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
+                self.setItem(row, col, item)
+            aoi_value = feature["aoi"] if "aoi" in names else None
+            self._row_extents.append(self._extent_for(aoi_value, points_layer, raster_layer, aoi_layer))
+        self.resizeColumnsToContents()
+
+    @staticmethod
+    def _extent_for(aoi_value, points_layer, raster_layer, aoi_layer):
+        """Where a row lives: its AOI polygon when it names one, else the detected
+        cars (or, with none found, the whole raster)."""
+        if aoi_layer is not None and aoi_value not in (None, "") and str(aoi_value).lower() not in ("all", "whole raster"):
+            for feature in aoi_layer.getFeatures():
+                values = [str(v) for v in feature.attributes()] + [str(feature.id())]
+                if str(aoi_value) in values:
+                    return feature.geometry().boundingBox(), aoi_layer.crs()
+        if points_layer is not None and points_layer.featureCount() > 0:
+            points_layer.updateExtents()
+            return points_layer.extent(), points_layer.crs()
+        if raster_layer is not None:
+            return raster_layer.extent(), raster_layer.crs()
+        return None
+
+    def row_extent(self, row: int):
+        """The map-CRS rectangle a row zooms to (None when unknown)."""
+        if row >= len(self._row_extents) or self._row_extents[row] is None:
+            return None
+        rect, crs = self._row_extents[row]
+        transform = QgsCoordinateTransform(crs, self.canvas.mapSettings().destinationCrs(), QgsProject.instance())
+        rect = transform.transformBoundingBox(rect) if crs.isValid() else QgsRectangle(rect)
+        if rect.width() == 0 or rect.height() == 0:
+            rect.grow(25.0)
+        else:
+            rect.scale(1.15)
+        return rect
+
+    def _zoom_to_row(self, row: int, _column: int = 0):
+        rect = self.row_extent(row)
+        if rect is not None:
+            self.canvas.setExtent(rect)
+            self.canvas.refresh()

@@ -1,0 +1,99 @@
+"""Run one ``railwatch:*`` Processing algorithm as a background task.
+
+The panel never calls the detector itself: it builds the same parameter dict the
+toolbox would and hands it to :class:`QgsProcessingAlgRunnerTask`, so QGIS stays
+responsive, the progress bar moves and Cancel works. Outputs go to files in a
+fresh temporary folder; nothing touches the project until :attr:`AlgorithmRun.done`
+fires on the main thread with success, so a cancel or a failure leaves no
+half-made layers behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from qgis.core import (
+    QgsApplication,
+    QgsProcessingAlgRunnerTask,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProcessingUtils,
+    QgsProject,
+)
+from qgis.PyQt.QtCore import QObject, pyqtSignal
+
+
+class _CollectingFeedback(QgsProcessingFeedback):
+    """Keeps the algorithm's error messages so the panel can show them in words."""
+
+    def __init__(self):
+        super().__init__()
+        self.errors = []
+
+    def reportError(self, error, fatalError=False):  # noqa: N802, N803 (QGIS's names)
+        self.errors.append(str(error))
+        super().reportError(error, fatalError)
+
+
+def new_output_folder(prefix: str = "railwatch_") -> str:
+    """A fresh folder under Processing's temporary folder for one run's outputs."""
+    return tempfile.mkdtemp(prefix=prefix, dir=QgsProcessingUtils.tempFolder())
+
+
+class AlgorithmRun(QObject):
+    """One algorithm run. Emits ``progress`` (0-100) and then ``done`` exactly once:
+    ``done(ok, results, message)``; ``message`` names the problem when ``ok`` is False
+    ("Canceled." after a cancel)."""
+
+    progress = pyqtSignal(float)
+    done = pyqtSignal(bool, dict, str)
+
+    def __init__(self, algorithm_id: str, parameters: dict, output_folder: str = None, parent=None):
+        super().__init__(parent)
+        self.algorithm_id = algorithm_id
+        self.parameters = dict(parameters)
+        self.output_folder = output_folder
+        self.canceled = False
+        self.finished = False
+        algorithm = QgsApplication.processingRegistry().createAlgorithmById(algorithm_id)
+        if algorithm is None:
+            raise LookupError(
+                f"The Processing algorithm {algorithm_id} is not available: is the RailWatch provider enabled "
+                "(Settings > Options > Processing > Providers)?"
+            )
+        self.context = QgsProcessingContext()
+        self.context.setProject(QgsProject.instance())
+        self.feedback = _CollectingFeedback()
+        self.task = QgsProcessingAlgRunnerTask(algorithm, self.parameters, self.context, self.feedback)
+        self.task.setDescription(f"RailWatch: {algorithm.displayName()}")
+        self.task.executed.connect(self._on_executed)
+        self.task.progressChanged.connect(self.progress)
+
+    def start(self) -> None:
+        QgsApplication.taskManager().addTask(self.task)
+
+    def cancel(self) -> None:
+        if not self.finished:
+            self.canceled = True
+            self.feedback.cancel()
+            self.task.cancel()
+
+    def _on_executed(self, successful: bool, results: dict) -> None:
+        self.finished = True
+        self.task = None  # owned (and deleted) by the task manager from here on
+        if self.canceled or self.feedback.isCanceled():
+            self.discard_outputs()
+            self.done.emit(False, {}, "Canceled.")
+            return
+        if not successful:
+            message = self.feedback.errors[-1] if self.feedback.errors else "the algorithm failed (see the log)."
+            self.discard_outputs()
+            self.done.emit(False, {}, f"{self.algorithm_id} failed: {message}")
+            return
+        self.done.emit(True, dict(results or {}), "")
+
+    def discard_outputs(self) -> None:
+        if self.output_folder and os.path.isdir(self.output_folder):
+            shutil.rmtree(self.output_folder, ignore_errors=True)

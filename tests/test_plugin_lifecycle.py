@@ -1,0 +1,88 @@
+"""Load, open the panel, unload, reload: nothing may be left behind."""
+
+from __future__ import annotations
+
+import pytest
+from qgis.core import QgsApplication
+from qgis.PyQt import sip
+from qgis.PyQt.QtCore import QCoreApplication, QEvent
+from qgis.PyQt.QtWidgets import QDockWidget, QToolBar
+
+import railwatch_plugin as package
+from railwatch_plugin.plugin import MENU_NAME, TOOLBAR_OBJECT_NAME
+
+
+def _flush_deletes():
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QCoreApplication.processEvents()
+
+
+def _railwatch_toolbars(iface):
+    return [t for t in iface.mainWindow().findChildren(QToolBar, TOOLBAR_OBJECT_NAME) if not sip.isdeleted(t)]
+
+
+def _railwatch_docks(iface):
+    return iface.mainWindow().findChildren(QDockWidget, "RailWatchDock")
+
+
+@pytest.fixture
+def session_provider_set_aside(railwatch_plugin):
+    """The shared fixture's provider would make ours a duplicate: take it out for the
+    test and put a fresh one back afterwards."""
+    railwatch_plugin.unload()
+    assert QgsApplication.processingRegistry().providerById("railwatch") is None
+    yield
+    railwatch_plugin.initProcessing()
+
+
+def _load(iface):
+    plugin = package.classFactory(iface)
+    plugin.initGui()
+    return plugin
+
+
+def test_unload_and_reload_leave_nothing_behind(qgis_iface, session_provider_set_aside):
+    registry = QgsApplication.processingRegistry()
+    receivers_before = qgis_iface.receivers(qgis_iface.currentLayerChanged)
+
+    for _cycle in range(2):
+        plugin = _load(qgis_iface)
+        try:
+            dock = plugin.show_panel()
+            action = plugin.action
+            toolbar = plugin.toolbar
+            provider = registry.providerById("railwatch")
+
+            assert provider is plugin.provider
+            assert {a.id() for a in provider.algorithms()} >= {"railwatch:detectrailcars"}
+            assert _railwatch_toolbars(qgis_iface) == [toolbar]
+            assert action in toolbar.actions()
+            qgis_iface.addPluginToRasterMenu.assert_any_call(MENU_NAME, action)
+            assert not dock.isHidden() and action.isChecked()
+            assert qgis_iface.receivers(qgis_iface.currentLayerChanged) == receivers_before + 1
+        finally:
+            plugin.unload()
+            _flush_deletes()
+
+        qgis_iface.removePluginRasterMenu.assert_any_call(MENU_NAME, action)
+        assert registry.providerById("railwatch") is None
+        assert sip.isdeleted(action) and sip.isdeleted(toolbar) and sip.isdeleted(dock)
+        assert _railwatch_toolbars(qgis_iface) == []
+        assert _railwatch_docks(qgis_iface) == []
+        assert qgis_iface.receivers(qgis_iface.currentLayerChanged) == receivers_before
+
+
+def test_toolbar_button_toggles_the_panel(qgis_iface, session_provider_set_aside):
+    qgis_iface.mainWindow().show()  # visibility follows the (offscreen) main window
+    plugin = _load(qgis_iface)
+    try:
+        assert plugin.dock is None  # built on first use: QGIS start-up pays nothing for it
+        plugin.action.trigger()
+        assert plugin.dock is not None and plugin.dock.isVisible()
+        plugin.action.trigger()
+        assert not plugin.dock.isVisible()
+        plugin.dock.show()  # e.g. from the View > Panels menu
+        assert plugin.action.isChecked()
+    finally:
+        plugin.unload()
+        _flush_deletes()
