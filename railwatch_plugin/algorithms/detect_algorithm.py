@@ -1,0 +1,139 @@
+"""``railwatch:detectrailcars``: railcars on one raster as points, boxes and a count table."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureSink,
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingMultiStepFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterRasterLayer,
+    QgsWkbTypes,
+)
+
+from . import detection_parameters as dp
+from .plugin_info import algorithm_icon
+
+
+class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
+    INPUT = "INPUT"
+    OUTPUT = "OUTPUT"
+    OUTPUT_BOXES = "OUTPUT_BOXES"
+    OUTPUT_TABLE = "OUTPUT_TABLE"
+    COUNT = "COUNT"
+
+    def name(self):
+        return "detectrailcars"
+
+    def displayName(self):  # noqa: N802 (QGIS's name)
+        return "Detect railcars"
+
+    def shortHelpString(self):  # noqa: N802 (QGIS's name)
+        return (
+            "Finds railcars on a satellite or aerial image and counts them.\n\n"
+            "Each car becomes a point (and optionally an oriented box) with its length, width, heading, "
+            "kind and a confidence. Cars stand on the rails, so giving rail centre lines (TRACKS) removes "
+            "look-alikes; giving areas of interest (AOI) counts cars per polygon.\n\n"
+            "The image must be fine enough to see a 2.4 m wide car: about 0.8 m per pixel or finer. "
+            "Any CRS works (metres, feet, degrees, Web Mercator); the ground resolution is computed from it "
+            "unless GSD is given. The image is read tile by tile, so it may be larger than memory.\n\n"
+            "The count table (OUTPUT_TABLE) can be fed to 'Compare a count with its baseline'."
+        )
+
+    def icon(self):
+        return algorithm_icon()
+
+    def createInstance(self):  # noqa: N802 (QGIS's name)
+        return DetectRailcarsAlgorithm()
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
+        self.addParameter(dp.with_help(
+            QgsProcessingParameterRasterLayer(self.INPUT, "Image"),
+            "A satellite or aerial image (GeoTIFF, JPEG 2000, VRT, ...) with a coordinate reference system.",
+        ))
+        dp.add_detection_parameters(
+            self,
+            band_parent=self.INPUT,
+            aoi_help="Optional polygons (for example rail yards): only cars inside them are kept, and the count "
+            "table gets one row per polygon, labelled by its 'name' field if there is one.",
+        )
+        self.addParameter(dp.with_help(
+            QgsProcessingParameterFeatureSink(self.OUTPUT, "Railcars", QgsProcessing.TypeVectorPoint),
+            "One point per railcar, in the image's CRS.",
+        ))
+        self.addParameter(dp.with_help(
+            QgsProcessingParameterFeatureSink(
+                self.OUTPUT_BOXES, "Railcar outlines", QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=False
+            ),
+            "Optional oriented rectangle of each railcar, same fields as the points.",
+        ))
+        self.addParameter(dp.with_help(
+            QgsProcessingParameterFeatureSink(
+                self.OUTPUT_TABLE, "Railcar counts", QgsProcessing.TypeVector, optional=True, createByDefault=False
+            ),
+            "Optional table: one row for the image (or one per AOI polygon) with the count, mean confidence "
+            "and the count of each kind.",
+        ))
+        self.addOutput(QgsProcessingOutputNumber(self.COUNT, "Number of railcars"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
+        dp.require_dependencies()
+        from .output_fields import car_attributes, car_box_feature, car_fields, car_point_feature, count_attributes, count_fields
+        from .output_style import style_on_load, style_railcar_boxes, style_railcar_points
+        from .scene_detection import aoi_polygons, cars_inside, cars_inside_any, detect_scene
+
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        if layer is None:
+            raise QgsProcessingException(
+                f"INPUT is not a raster layer QGIS can open ({parameters.get(self.INPUT)!r}): "
+                "choose a GeoTIFF or another image GDAL reads"
+            )
+        settings = dp.read_detection_settings(self, parameters, context)
+        steps = QgsProcessingMultiStepFeedback(2, feedback)
+
+        steps.setCurrentStep(0)
+        scene = detect_scene(layer, settings, context, steps)
+        if steps.isCanceled():
+            return {}
+        aois = aoi_polygons(settings.aoi, scene.crs, context) if settings.aoi is not None else None
+        cars = cars_inside_any(scene.cars, aois, scene.geotransform) if aois is not None else scene.cars
+
+        steps.setCurrentStep(1)
+        fields = car_fields()
+        sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Point, scene.crs)
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
+        box_sink, boxes_id = self.parameterAsSink(parameters, self.OUTPUT_BOXES, context, fields, QgsWkbTypes.Polygon, scene.crs)
+        if box_sink is None and parameters.get(self.OUTPUT_BOXES) is not None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_BOXES))
+        for i, car in enumerate(cars):
+            attributes = car_attributes(car, scene.scene, scene.acquired)
+            sink.addFeature(car_point_feature(car, scene.geotransform, fields, attributes), QgsFeatureSink.FastInsert)
+            if box_sink is not None:
+                box_sink.addFeature(car_box_feature(car, scene.geotransform, fields, attributes), QgsFeatureSink.FastInsert)
+            steps.setProgress(100.0 * (i + 1) / max(1, len(cars)))
+
+        results = {self.OUTPUT: dest_id, self.COUNT: len(cars)}
+        style_on_load(context, dest_id, style_railcar_points)
+        if box_sink is not None:
+            style_on_load(context, boxes_id, style_railcar_boxes)
+            results[self.OUTPUT_BOXES] = boxes_id
+
+        table_fields = count_fields(with_aoi=True)
+        table, table_id = self.parameterAsSink(parameters, self.OUTPUT_TABLE, context, table_fields, QgsWkbTypes.NoGeometry)
+        if table is None and parameters.get(self.OUTPUT_TABLE) is not None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_TABLE))
+        if table is not None:
+            rows = [(p.label, cars_inside(cars, p, scene.geotransform)) for p in aois] if aois is not None else [(None, cars)]
+            for label, aoi_cars in rows:
+                row = QgsFeature(table_fields)
+                row.setAttributes(count_attributes(aoi_cars, scene.scene, scene.acquired, with_aoi=True, aoi_label=label))
+                table.addFeature(row, QgsFeatureSink.FastInsert)
+            results[self.OUTPUT_TABLE] = table_id
+
+        feedback.pushInfo(f"{scene.scene}: {len(cars)} railcars")
+        return results

@@ -1,0 +1,156 @@
+"""The detection parameters every RailWatch algorithm shares, defined once.
+
+``add_detection_parameters`` adds them to an algorithm; ``read_detection_settings``
+turns the values of one run into a :class:`DetectionSettings`. Algorithms call
+both instead of inheriting them, and nothing is kept on the algorithm instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingParameterBand,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterNumber,
+)
+
+from ..dependencies import missing_dependency_message
+
+GSD = "GSD"
+BANDS = "BANDS"
+TRACKS = "TRACKS"
+TRACK_BUFFER = "TRACK_BUFFER"
+AOI = "AOI"
+MIN_LENGTH_M = "MIN_LENGTH_M"
+MAX_LENGTH_M = "MAX_LENGTH_M"
+MIN_WIDTH_M = "MIN_WIDTH_M"
+MAX_WIDTH_M = "MAX_WIDTH_M"
+MIN_CONFIDENCE = "MIN_CONFIDENCE"
+
+# The core's DetectionParams defaults, repeated here so the toolbox can list the
+# algorithms even when OpenCV (which the core imports) is missing; a test keeps
+# the two in step.
+DEFAULT_LENGTH_M = (10.0, 30.0)
+DEFAULT_WIDTH_M = (2.4, 3.6)
+DEFAULT_MIN_CONFIDENCE = 0.5
+DEFAULT_TRACK_BUFFER_M = 6.0
+
+
+@dataclass
+class DetectionSettings:
+    """What one run asked for; the feature sources are read per raster."""
+
+    gsd_override_m: Optional[float]
+    bands: List[int]
+    tracks: object  # QgsProcessingFeatureSource or None
+    track_buffer_m: float
+    aoi: object  # QgsProcessingFeatureSource or None
+    length_m: Tuple[float, float]
+    width_m: Tuple[float, float]
+    min_confidence: float
+
+    def detection_params(self):
+        """The core's DetectionParams for these settings (imports OpenCV)."""
+        from ..core import DetectionParams
+
+        return DetectionParams(car_length_m=self.length_m, car_width_m=self.width_m, min_confidence=self.min_confidence)
+
+
+def with_help(parameter: QgsProcessingParameterDefinition, text: str, advanced: bool = False):
+    """Attach help (QGIS >= 3.16) and optionally mark the parameter advanced."""
+    if hasattr(parameter, "setHelp"):
+        parameter.setHelp(text)
+    if advanced:
+        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    return parameter
+
+
+def _metres(name, description, default, minimum=0.0, maximum=None, optional=False):
+    parameter = QgsProcessingParameterNumber(
+        name, description, QgsProcessingParameterNumber.Double, defaultValue=default, optional=optional, minValue=minimum
+    )
+    if maximum is not None:
+        parameter.setMaximum(maximum)
+    return parameter
+
+
+def add_detection_parameters(algorithm, band_parent: str = "", aoi_help: str = "") -> None:
+    """Add GSD, BANDS, TRACKS, TRACK_BUFFER, AOI and the advanced size/confidence parameters."""
+    add = algorithm.addParameter
+    add(with_help(
+        _metres(GSD, "Ground resolution override (m per pixel)", None, optional=True),
+        "Leave empty to compute metres per pixel on the ground from the raster's CRS "
+        "(works for metres, feet, degrees and Web Mercator). Set it when the CRS is wrong or unknown.",
+    ))
+    add(with_help(
+        QgsProcessingParameterBand(BANDS, "Bands", None, band_parent or "", optional=True, allowMultiple=True),
+        "Bands to use, 1-based. Empty: the red, green and blue bands if the raster labels them, "
+        "else the first three bands that are not alpha.",
+    ))
+    add(with_help(
+        QgsProcessingParameterFeatureSource(TRACKS, "Rail centre lines", [QgsProcessing.TypeVectorLine], optional=True),
+        "Optional lines along the rails (for example OpenStreetMap railway=rail). "
+        "Only cars within the track buffer of a line are kept, which removes look-alikes such as trucks.",
+    ))
+    add(with_help(
+        _metres(TRACK_BUFFER, "Track buffer (m)", DEFAULT_TRACK_BUFFER_M, minimum=0.5),
+        "How far (metres on the ground) a car's centre may lie from a rail centre line.",
+    ))
+    add(with_help(
+        QgsProcessingParameterFeatureSource(AOI, "Areas of interest", [QgsProcessing.TypeVectorPolygon], optional=True),
+        aoi_help or "Optional polygons: only cars inside them are kept.",
+    ))
+    add(with_help(
+        _metres(MIN_LENGTH_M, "Shortest car (m)", DEFAULT_LENGTH_M[0], minimum=1.0), "Cars shorter than this are not counted.", advanced=True))
+    add(with_help(
+        _metres(MAX_LENGTH_M, "Longest car (m)", DEFAULT_LENGTH_M[1], minimum=1.0), "Cars longer than this are not counted.", advanced=True))
+    add(with_help(
+        _metres(MIN_WIDTH_M, "Narrowest car (m)", DEFAULT_WIDTH_M[0], minimum=0.5), "Cars narrower than this are not counted.", advanced=True))
+    add(with_help(
+        _metres(MAX_WIDTH_M, "Widest car (m)", DEFAULT_WIDTH_M[1], minimum=0.5), "Cars wider than this are not counted.", advanced=True))
+    add(with_help(
+        _metres(MIN_CONFIDENCE, "Minimum confidence (0-1)", DEFAULT_MIN_CONFIDENCE, minimum=0.0, maximum=1.0),
+        "Detections below this confidence are left out of the outputs and the count.",
+        advanced=True,
+    ))
+
+
+def require_dependencies() -> None:
+    """Raise a QgsProcessingException naming the fix when OpenCV is missing."""
+    message = missing_dependency_message()
+    if message:
+        raise QgsProcessingException(message)
+
+
+def read_detection_settings(algorithm, parameters, context) -> DetectionSettings:
+    """Values of one run, checked; bad combinations raise QgsProcessingException."""
+    raw_gsd = parameters.get(GSD)
+    gsd = algorithm.parameterAsDouble(parameters, GSD, context) if raw_gsd not in (None, "") else 0.0
+    length_m = (algorithm.parameterAsDouble(parameters, MIN_LENGTH_M, context), algorithm.parameterAsDouble(parameters, MAX_LENGTH_M, context))
+    width_m = (algorithm.parameterAsDouble(parameters, MIN_WIDTH_M, context), algorithm.parameterAsDouble(parameters, MAX_WIDTH_M, context))
+    if length_m[0] > length_m[1]:
+        raise QgsProcessingException(f"Shortest car ({length_m[0]} m) is longer than longest car ({length_m[1]} m): swap or fix MIN_LENGTH_M / MAX_LENGTH_M")
+    if width_m[0] > width_m[1]:
+        raise QgsProcessingException(f"Narrowest car ({width_m[0]} m) is wider than widest car ({width_m[1]} m): swap or fix MIN_WIDTH_M / MAX_WIDTH_M")
+    tracks = algorithm.parameterAsSource(parameters, TRACKS, context) if parameters.get(TRACKS) not in (None, "") else None
+    if parameters.get(TRACKS) not in (None, "") and tracks is None:
+        raise QgsProcessingException(algorithm.invalidSourceError(parameters, TRACKS))
+    aoi = algorithm.parameterAsSource(parameters, AOI, context) if parameters.get(AOI) not in (None, "") else None
+    if parameters.get(AOI) not in (None, "") and aoi is None:
+        raise QgsProcessingException(algorithm.invalidSourceError(parameters, AOI))
+    bands = algorithm.parameterAsInts(parameters, BANDS, context) if parameters.get(BANDS) not in (None, "", []) else []
+    return DetectionSettings(
+        gsd_override_m=gsd if gsd > 0 else None,
+        bands=[int(b) for b in bands],
+        tracks=tracks,
+        track_buffer_m=algorithm.parameterAsDouble(parameters, TRACK_BUFFER, context),
+        aoi=aoi,
+        length_m=length_m,
+        width_m=width_m,
+        min_confidence=algorithm.parameterAsDouble(parameters, MIN_CONFIDENCE, context),
+    )

@@ -1,0 +1,214 @@
+"""Tile sources over a QGIS raster layer: the detector asks for windows only.
+
+For layers GDAL can open (the ``gdal`` provider) we open the file path again in
+the calling (worker) thread and read each window straight from GDAL: only the
+requested bands, nodata and mask/alpha honoured. Other providers (WMS, XYZ,
+virtual rasters, ...) are read through a *clone* of the layer's data provider,
+never the live one, which belongs to the main thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+from osgeo import gdal
+from qgis.core import Qgis, QgsProviderRegistry, QgsRasterLayer, QgsRectangle
+
+from ..core import Window
+
+GeoTransform = Tuple[float, float, float, float, float, float]
+
+gdal.UseExceptions()
+
+
+class RasterReadError(ValueError):
+    """The raster cannot be opened or read; the message says which and why."""
+
+
+@dataclass
+class OpenedRaster:
+    """A tile source plus what is needed to place its pixels on the map."""
+
+    source: object  # a core TileSource
+    geotransform: GeoTransform
+    band_count: int
+    path: Optional[str]  # file GDAL opened, None for other providers
+    metadata: dict  # GDAL metadata of the default and IMAGERY domains
+
+
+def gdal_path_of(layer: QgsRasterLayer) -> Optional[str]:
+    """The GDAL dataset name behind a ``gdal`` provider layer, else None."""
+    if layer.providerType() != "gdal":
+        return None
+    parts = QgsProviderRegistry.instance().decodeUri("gdal", layer.source())
+    path = parts.get("path") or layer.source()
+    layer_name = parts.get("layerName")
+    if layer_name and not path.upper().startswith(("GPKG:", "NETCDF:", "HDF")):
+        # GeoPackage raster tables etc.: GDAL wants DRIVER:path:table
+        if path.lower().endswith(".gpkg"):
+            return f"GPKG:{path}:{layer_name}"
+    return path
+
+
+def open_raster(layer: QgsRasterLayer, bands: Optional[Sequence[int]] = None) -> OpenedRaster:
+    """Open ``layer`` for windowed reading in the current thread.
+
+    ``bands``: 1-based band numbers; None picks the red, green and blue bands
+    when the raster labels them, else up to the first three non-alpha bands.
+    """
+    path = gdal_path_of(layer)
+    if path is not None:
+        return _open_with_gdal(path, bands)
+    return _open_with_provider(layer, bands)
+
+
+def _open_with_gdal(path: str, bands: Optional[Sequence[int]]) -> OpenedRaster:
+    try:
+        dataset = gdal.Open(path, gdal.GA_ReadOnly)
+    except RuntimeError as exc:
+        raise RasterReadError(f"GDAL cannot open {path}: {exc}") from exc
+    if dataset is None or dataset.RasterCount == 0:
+        raise RasterReadError(f"GDAL found no raster bands in {path}")
+    interpretations = [dataset.GetRasterBand(i).GetColorInterpretation() for i in range(1, dataset.RasterCount + 1)]
+    chosen = _choose_bands(interpretations, bands)
+    metadata = dict(dataset.GetMetadata() or {})
+    metadata.update({f"IMAGERY:{k}": v for k, v in (dataset.GetMetadata("IMAGERY") or {}).items()})
+    return OpenedRaster(
+        source=GdalTileSource(dataset, chosen),
+        geotransform=tuple(dataset.GetGeoTransform()),
+        band_count=dataset.RasterCount,
+        path=path,
+        metadata=metadata,
+    )
+
+
+def _choose_bands(interpretations: List[int], bands: Optional[Sequence[int]]) -> List[int]:
+    count = len(interpretations)
+    if bands:
+        wrong = [b for b in bands if not 1 <= b <= count]
+        if wrong:
+            raise RasterReadError(f"band(s) {wrong} do not exist: the raster has bands 1 to {count}")
+        return list(bands)
+    rgb = [gdal.GCI_RedBand, gdal.GCI_GreenBand, gdal.GCI_BlueBand]
+    if all(c in interpretations for c in rgb):
+        return [interpretations.index(c) + 1 for c in rgb]
+    data_bands = [i + 1 for i, c in enumerate(interpretations) if c != gdal.GCI_AlphaBand]
+    return data_bands[:3] or [1]
+
+
+class GdalTileSource:
+    """Windows of selected bands of a GDAL dataset, with nodata and mask honoured."""
+
+    def __init__(self, dataset, bands: Sequence[int]):
+        self.dataset = dataset
+        self.bands = list(bands)
+        self.width = dataset.RasterXSize
+        self.height = dataset.RasterYSize
+        band_objects = [dataset.GetRasterBand(b) for b in self.bands]
+        flags = [b.GetMaskFlags() for b in band_objects]
+        if all(f & gdal.GMF_ALL_VALID for f in flags):
+            self._mask_bands = []
+        elif any(f & gdal.GMF_PER_DATASET for f in flags):
+            # alpha band or dataset mask: one mask serves every band
+            self._mask_bands = [band_objects[0].GetMaskBand()]
+        else:
+            # per-band nodata: a pixel is invalid only where every band is nodata
+            self._mask_bands = [b.GetMaskBand() for b, f in zip(band_objects, flags) if not f & gdal.GMF_ALL_VALID]
+
+    def read(self, col0: int, row0: int, cols: int, rows: int) -> Window:
+        try:
+            data = self.dataset.ReadAsArray(col0, row0, cols, rows, band_list=self.bands)
+            valid = None
+            for mask_band in self._mask_bands:
+                band_valid = mask_band.ReadAsArray(col0, row0, cols, rows) != 0
+                valid = band_valid if valid is None else (valid | band_valid)
+        except RuntimeError as exc:
+            raise RasterReadError(f"reading pixels {col0},{row0} +{cols}x{rows} failed: {exc}") from exc
+        if data.ndim == 2:
+            data = data[None, :, :]
+        return Window(data=np.ascontiguousarray(np.moveaxis(data, 0, -1)), valid=valid)
+
+
+# QGIS raster data types as numpy dtypes (ARGB32 handled separately).
+_NUMPY_TYPES = {
+    Qgis.Byte: np.uint8,
+    Qgis.UInt16: np.uint16,
+    Qgis.Int16: np.int16,
+    Qgis.UInt32: np.uint32,
+    Qgis.Int32: np.int32,
+    Qgis.Float32: np.float32,
+    Qgis.Float64: np.float64,
+}
+_ARGB_TYPES = (Qgis.ARGB32, Qgis.ARGB32_Premultiplied)
+
+
+def _open_with_provider(layer: QgsRasterLayer, bands: Optional[Sequence[int]]) -> OpenedRaster:
+    provider = layer.dataProvider()
+    if provider is None or not layer.isValid():
+        raise RasterReadError(f"layer {layer.name()} is not a valid raster")
+    clone = provider.clone()
+    width, height = clone.xSize(), clone.ySize()
+    extent = clone.extent()
+    if width <= 0 or height <= 0:
+        raise RasterReadError(
+            f"layer {layer.name()} has no fixed pixel grid (a web map service?): "
+            "save it as a GeoTIFF first (Raster > Conversion > Translate)"
+        )
+    geotransform = (extent.xMinimum(), extent.width() / width, 0.0, extent.yMaximum(), 0.0, -extent.height() / height)
+    band_count = clone.bandCount()
+    if bands:
+        chosen = _choose_bands([0] * band_count, bands)
+    else:
+        chosen = list(range(1, min(3, band_count) + 1))
+    return OpenedRaster(
+        source=ProviderTileSource(clone, chosen, geotransform, width, height),
+        geotransform=geotransform,
+        band_count=band_count,
+        path=None,
+        metadata={},
+    )
+
+
+class ProviderTileSource:
+    """Windows read with ``block()`` from a cloned QgsRasterDataProvider."""
+
+    def __init__(self, provider, bands: Sequence[int], geotransform: GeoTransform, width: int, height: int):
+        self.provider = provider
+        self.bands = list(bands)
+        self.geotransform = geotransform
+        self.width = width
+        self.height = height
+
+    def _extent(self, col0, row0, cols, rows) -> QgsRectangle:
+        gt = self.geotransform
+        x0 = gt[0] + col0 * gt[1]
+        y0 = gt[3] + row0 * gt[5]
+        return QgsRectangle(x0, y0 + rows * gt[5], x0 + cols * gt[1], y0)
+
+    def read(self, col0: int, row0: int, cols: int, rows: int) -> Window:
+        extent = self._extent(col0, row0, cols, rows)
+        planes = []
+        valid = None
+        for band in self.bands:
+            block = self.provider.block(band, extent, cols, rows)
+            if block is None or not block.isValid():
+                raise RasterReadError(f"the data provider returned no pixels for band {band}")
+            kind = block.dataType()
+            raw = bytes(block.data())
+            if kind in _ARGB_TYPES:
+                bgra = np.frombuffer(raw, np.uint8).reshape(rows, cols, 4)
+                alpha_valid = bgra[:, :, 3] != 0
+                valid = alpha_valid if valid is None else (valid | alpha_valid)
+                planes.extend([bgra[:, :, 2], bgra[:, :, 1], bgra[:, :, 0]])
+                continue
+            dtype = _NUMPY_TYPES.get(kind)
+            if dtype is None:
+                raise RasterReadError(f"band {band} has a pixel type RailWatch cannot read ({kind})")
+            plane = np.frombuffer(raw, dtype).reshape(rows, cols)
+            planes.append(plane)
+            if block.hasNoDataValue():
+                band_valid = plane != block.noDataValue()
+                valid = band_valid if valid is None else (valid | band_valid)
+        return Window(data=np.ascontiguousarray(np.stack(planes, axis=-1)), valid=valid)
