@@ -395,6 +395,7 @@ class RailWatchDock(QgsDockWidget):
             "layers": layers,
             "table_path": run.parameters["OUTPUT_TABLE"],
             "raster_id": raster_id,
+            "results": dict(results),
         }
         self.last_comparison = None
         self.baseline_view.clear_comparison()

@@ -1,0 +1,303 @@
+"""The dock panel, driven like an analyst would: real panel, real QGIS, real
+Processing runs (railwatch:detectrailcars / railwatch:comparebaseline as tasks).
+
+Which tests depend on the detector's quality (marked ``detector``): the ones that
+compare the count with the scene's ground truth. The others check the panel's
+wiring and hold whatever the detector finds (count shown == COUNT == points).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from qgis.core import Qgis, QgsProject, QgsRasterLayer, QgsVectorLayer, QgsFeature
+from qgis.PyQt.QtCore import QCoreApplication, QEvent, Qt
+from osgeo import gdal, osr
+
+from railwatch_plugin import site_log
+from railwatch_plugin.ui.dock import BASELINE_RASTER, BASELINE_SITE_LOG, BASELINE_TABLE, RailWatchDock
+
+pytestmark = pytest.mark.gui
+RUN_TIMEOUT_MS = 90_000
+HISTORY = (("2018-10-01", 12), ("2019-10-03", 20), ("2020-09-28", 15), ("2021-10-06", 9), ("2022-10-04", 18))
+
+
+# --- scenes -----------------------------------------------------------------------
+
+
+def _write_raster(path, image, gsd_m=0.5, epsg=32652, acquired=None):
+    rows, cols, bands = image.shape
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), cols, rows, bands, gdal.GDT_Byte)
+    ds.SetGeoTransform((500000.0, gsd_m, 0.0, 4700000.0, 0.0, -gsd_m))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    ds.SetProjection(srs.ExportToWkt())
+    for band in range(bands):
+        ds.GetRasterBand(band + 1).WriteArray(image[:, :, band])
+    if acquired:
+        ds.SetMetadataItem("TIFFTAG_DATETIME", acquired.replace("-", ":") + " 10:30:00")
+    ds = None
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def yard(tmp_path_factory):
+    """A generated rail yard with known cars (railwatch_synth), dated 2023-10-05."""
+    from railwatch_synth import make_yard, write_geotiff
+
+    scene = make_yard(7, gsd_m=0.5, size_m=(300.0, 200.0), difficulty="easy")
+    path = str(tmp_path_factory.mktemp("yard") / "yard_2023-10-05.tif")
+    write_geotiff(scene, path, acquired="2023-10-05")
+    return scene, path
+
+
+@pytest.fixture(scope="module")
+def empty_ground(tmp_path_factory):
+    """Bare, slightly noisy ground: no railcars at all, dated 2023-10-05."""
+    rng = np.random.default_rng(3)
+    image = np.clip(rng.normal(110, 6, size=(240, 320, 3)), 0, 255).astype(np.uint8)
+    return _write_raster(tmp_path_factory.mktemp("empty") / "empty_2023-10-05.tif", image, acquired="2023-10-05")
+
+
+def _add_raster(path, name=None):
+    layer = QgsRasterLayer(path, name or os.path.splitext(os.path.basename(path))[0])
+    assert layer.isValid(), path
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def _history_layer(rows=HISTORY):
+    layer = QgsVectorLayer("None?field=acquired:date&field=count:integer", "tumangang history", "memory")
+    features = []
+    for acquired, count in rows:
+        feature = QgsFeature(layer.fields())
+        feature.setAttributes([acquired, count])
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+# --- the panel --------------------------------------------------------------------
+
+
+@pytest.fixture
+def panel(qgis_iface, railwatch_plugin, qgis_new_project, tmp_path, qtbot):
+    dock = RailWatchDock(qgis_iface)
+    dock.site_log_folder = str(tmp_path / "site_logs")
+    qtbot.addWidget(dock)
+    dock.show()
+    yield dock
+    dock.close_down()
+    qtbot.waitUntil(lambda: not dock._busy(), timeout=RUN_TIMEOUT_MS)
+
+
+def _activate(iface, layer):
+    iface.setActiveLayer(layer)
+    iface.currentLayerChanged.emit(None)  # what QGIS emits when the Layers panel selection changes
+
+
+def _run(panel, qtbot):
+    assert panel.run_enabled, panel.layer_detail.text()
+    qtbot.mouseClick(panel.run_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not panel._busy(), timeout=RUN_TIMEOUT_MS)
+
+
+def _group(name):
+    return QgsProject.instance().layerTreeRoot().findGroup(name)
+
+
+def _critical(panel):
+    return [text for level, text in panel.messages if level == Qgis.Critical]
+
+
+# --- tests ------------------------------------------------------------------------
+
+
+def test_panel_follows_the_active_layer(panel, qgis_iface, empty_ground, tmp_path):
+    raster = _add_raster(empty_ground)
+    _activate(qgis_iface, raster)
+    assert panel.layer_title.text() == "empty_2023-10-05"
+    assert panel.layer_detail.text().startswith("GSD 0.50 m per pixel. Railcars can be resolved.")
+    assert panel.run_enabled
+
+    points = QgsVectorLayer("Point?crs=EPSG:32652", "stations", "memory")
+    QgsProject.instance().addMapLayer(points)
+    _activate(qgis_iface, points)
+    assert panel.layer_title.text() == "stations is not a raster"
+    assert "Select a raster layer" in panel.layer_detail.text()
+    assert not panel.run_enabled
+
+    coarse = _add_raster(_write_raster(tmp_path / "coarse.tif", np.zeros((50, 50, 3), np.uint8), gsd_m=3.0))
+    _activate(qgis_iface, coarse)
+    assert panel.layer_detail.text().startswith("GSD 3.00 m per pixel. Too coarse to resolve railcars.")
+    assert "or finer" in panel.layer_detail.text()
+    assert not panel.run_enabled
+
+    _activate(qgis_iface, raster)
+    assert panel.run_enabled
+
+
+def test_run_adds_styled_layers_in_a_group_and_fills_the_count_table(panel, qgis_iface, qtbot, yard):
+    scene, path = yard
+    raster = _add_raster(path)
+    _activate(qgis_iface, raster)
+    _run(panel, qtbot)
+
+    assert _critical(panel) == []
+    detection = panel.last_detection
+    count = detection["count"]
+    assert count == detection["results"]["COUNT"]
+    group = _group("yard_2023-10-05")
+    assert group is not None
+    names = sorted(layer.name() for layer in group.findLayers())
+    assert names == ["yard_2023-10-05 counts", "yard_2023-10-05 railcar boxes", "yard_2023-10-05 railcars"]
+    points = detection["layers"]["points"]
+    boxes = detection["layers"]["boxes"]
+    assert points.featureCount() == count == boxes.featureCount()
+    assert points.renderer().type() != "singleSymbol" or points.labelsEnabled()  # styled, not QGIS's default
+    assert detection["acquired"] == "2023-10-05"
+    assert panel.count_label.text().startswith(f"<b>{count} railcar")
+
+    headers = [panel.results_view.horizontalHeaderItem(i).text() for i in range(panel.results_view.columnCount())]
+    assert "count" in headers and "box" in headers and "tank" in headers
+    assert panel.results_view.rowCount() == 1
+    assert int(panel.results_view.item(0, headers.index("count")).text()) == count
+
+    # detector: the count is close to the truth.
+    assert abs(count - len(scene.cars)) <= max(2, 0.15 * len(scene.cars))
+
+    # Clicking the row zooms the map to the cars.
+    canvas = qgis_iface.mapCanvas()
+    canvas.setExtent(raster.extent().buffered(5000))
+    rect = panel.results_view.visualItemRect(panel.results_view.item(0, 0))
+    qtbot.mouseClick(panel.results_view.viewport(), Qt.LeftButton, pos=rect.center())
+    assert canvas.extent().width() < 2000
+    assert canvas.extent().contains(points.extent())
+
+
+def test_cancel_leaves_no_layers(panel, qgis_iface, qtbot, yard):
+    raster = _add_raster(yard[1])
+    _activate(qgis_iface, raster)
+    layers_before = set(QgsProject.instance().mapLayers())
+
+    qtbot.mouseClick(panel.run_button, Qt.LeftButton)
+    assert panel.progress_bar.isVisible() and panel.cancel_button.isEnabled() and not panel.run_enabled
+    output_folder = panel.detection_run.output_folder
+    qtbot.mouseClick(panel.cancel_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not panel._busy(), timeout=RUN_TIMEOUT_MS)
+
+    assert set(QgsProject.instance().mapLayers()) == layers_before
+    assert _group("yard_2023-10-05") is None
+    assert panel.last_detection is None
+    assert not os.path.exists(output_folder)
+    assert panel.count_label.text() == "Canceled: nothing was added."
+    assert _critical(panel) == []
+    assert panel.run_enabled and not panel.progress_bar.isVisible()
+
+
+def test_baseline_verdict_for_a_known_history(panel, qgis_iface, qtbot, empty_ground, tmp_path):
+    raster = _add_raster(empty_ground)
+    history = _history_layer()
+    _activate(qgis_iface, raster)
+    panel.set_baseline_source(BASELINE_TABLE)
+    panel.history_layer_combo.setLayer(history)
+    _run(panel, qtbot)  # a history is chosen: the comparison follows the count by itself
+
+    assert _critical(panel) == []
+    assert panel.last_detection["count"] == 0  # detector: no railcars on bare ground
+    view = panel.baseline_view
+    assert view.summary == (
+        "0 railcars on 2023-10-05: within the baseline (highest 20, mean 14.8, "
+        "0th percentile of 5 observations over 4 years)."
+    )
+    assert view.summary in view.verdict_label.text()
+    assert view.figure_labels["BASELINE_N"].text() == "5"
+    assert view.figure_labels["BASELINE_MAX"].text() == "20"
+    assert view.figure_labels["BASELINE_MEAN"].text() == "14.8"
+    assert view.chart.isVisible() and view.svg.startswith("<svg")
+
+    report = panel.export_report(str(tmp_path / "report.html"))
+    with open(report, encoding="utf-8") as handle:
+        html = handle.read()
+    assert view.summary in html
+    assert "<svg" in html and "data:image/png;base64," in html
+
+
+def test_site_log_is_saved_once_per_scene_and_becomes_the_baseline(panel, qgis_iface, qtbot, tmp_path):
+    rng = np.random.default_rng(5)
+    ground = np.clip(rng.normal(110, 6, size=(200, 200, 3)), 0, 255).astype(np.uint8)
+    earlier = _add_raster(_write_raster(tmp_path / "depot_2022-10-04.tif", ground, acquired="2022-10-04"))
+    later = _add_raster(_write_raster(tmp_path / "depot_2023-10-05.tif", ground, acquired="2023-10-05"))
+
+    _activate(qgis_iface, earlier)
+    assert panel.site_edit.text() == "depot"
+    _run(panel, qtbot)
+    qtbot.mouseClick(panel.save_log_button, Qt.LeftButton)
+    qtbot.mouseClick(panel.save_log_button, Qt.LeftButton)  # saving twice must not duplicate
+    log_path = panel.site_log_path()
+    assert [(r.scene, r.acquired) for r in site_log.read_runs(log_path)] == [("depot_2022-10-04", "2022-10-04")]
+    assert "1 saved run in" in panel.site_log_label.text()
+
+    _activate(qgis_iface, later)
+    assert panel.baseline_source() == BASELINE_SITE_LOG  # the default: the site's own log
+    _run(panel, qtbot)
+    assert _critical(panel) == []
+    assert panel.baseline_view.summary.startswith("0 railcars on 2023-10-05: within the baseline (highest 0")
+    assert "0 railcars on 2023-10-05" in panel.baseline_view.verdict_label.text()
+
+
+def test_earlier_raster_is_counted_the_same_way(panel, qgis_iface, qtbot, tmp_path, empty_ground):
+    rng = np.random.default_rng(9)
+    ground = np.clip(rng.normal(110, 6, size=(200, 200, 3)), 0, 255).astype(np.uint8)
+    earlier = _add_raster(_write_raster(tmp_path / "pad_2021-06-01.tif", ground, acquired="2021-06-01"))
+    today = _add_raster(empty_ground)
+    _activate(qgis_iface, today)
+    panel.set_baseline_source(BASELINE_RASTER)
+    panel.earlier_raster_combo.setLayer(earlier)
+    _run(panel, qtbot)
+    qtbot.waitUntil(lambda: bool(panel.baseline_view.summary) or bool(_critical(panel)), timeout=RUN_TIMEOUT_MS)
+
+    assert _critical(panel) == []
+    assert panel.baseline_view.summary == (
+        "0 railcars on 2023-10-05: within the baseline (highest 0, mean 0.0, 50th percentile of 1 observation)."
+    )
+    # The earlier image was only counted: nothing of it was added to the project.
+    assert _group("pad_2021-06-01") is None
+
+
+def test_algorithm_failure_is_a_message_not_a_traceback(panel, qgis_iface, qtbot, tmp_path):
+    rng = np.random.default_rng(1)
+    image = np.clip(rng.normal(110, 6, size=(100, 100, 3)), 0, 255).astype(np.uint8)
+    path = _write_raster(tmp_path / "vanishing_2023-10-05.tif", image)
+    raster = _add_raster(path)
+    _activate(qgis_iface, raster)
+    with open(path, "wb") as handle:
+        handle.write(b"not a GeoTIFF any more")
+    layers_before = set(QgsProject.instance().mapLayers())
+    _run(panel, qtbot)
+
+    problems = _critical(panel)
+    assert len(problems) == 1 and problems[0].startswith("railwatch:detectrailcars failed: ")
+    assert panel.message_bar.currentItem() is not None
+    assert set(QgsProject.instance().mapLayers()) == layers_before
+    assert panel.run_enabled
+
+
+def test_missing_opencv_is_explained_and_run_disabled(qgis_iface, railwatch_plugin, qgis_new_project, qtbot,
+                                                      monkeypatch, empty_ground):
+    monkeypatch.setitem(sys.modules, "cv2", None)  # `import cv2` now raises ImportError
+    raster = _add_raster(empty_ground)
+    qgis_iface.setActiveLayer(raster)
+    dock = RailWatchDock(qgis_iface)
+    qtbot.addWidget(dock)
+    try:
+        assert dock.dependency_label.isVisibleTo(dock)
+        assert "opencv-python-headless" in dock.dependency_label.text()
+        assert dock.layer_title.text() == "empty_2023-10-05"
+        assert not dock.run_enabled
+    finally:
+        dock.close_down()
