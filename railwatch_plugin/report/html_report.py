@@ -82,6 +82,7 @@ def build_html_report(
         body += ["<h2>Railcars by kind</h2>", f"<table><tr><th>kind</th><th>count</th></tr>{rows}</table>"]
     if detections:
         body += ["<h2>Detections</h2>", _rows_table(detections)]
+    # ui/report_export.py inserts the panel's map before this heading: keep its start stable.
     body += ["<h2>Earlier observations (the baseline)</h2>", _baseline_table(comparison)]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
