@@ -6,25 +6,12 @@ provider, signal connections), so reloading leaves nothing behind.
 
 from __future__ import annotations
 
-import os
-
 from qgis.core import QgsApplication
-from qgis.PyQt.QtGui import QIcon
 from qgis.PyQt.QtWidgets import QAction
 
-PLUGIN_DIR = os.path.dirname(__file__)
 MENU_NAME = "&RailWatch"
 TOOLBAR_OBJECT_NAME = "RailWatchToolbar"
 ACTION_OBJECT_NAME = "RailWatchTogglePanel"
-
-
-def plugin_icon() -> QIcon:
-    for name in ("icon.svg", "icon.png"):
-        for folder in (os.path.join(PLUGIN_DIR, "icons"), PLUGIN_DIR):
-            path = os.path.join(folder, name)
-            if os.path.exists(path):
-                return QIcon(path)
-    return QgsApplication.getThemeIcon("/mActionAddRasterLayer.svg")
 
 
 class RailWatchPlugin:
@@ -49,7 +36,9 @@ class RailWatchPlugin:
     def initGui(self):  # noqa: N802 (QGIS's name)
         self.initProcessing()
         main_window = self.iface.mainWindow()
-        self.action = QAction(plugin_icon(), "RailWatch: count railcars", main_window)
+        from .algorithms.plugin_info import algorithm_icon
+
+        self.action = QAction(algorithm_icon(), "RailWatch: count railcars", main_window)
         self.action.setObjectName(ACTION_OBJECT_NAME)
         self.action.setCheckable(True)
         self.action.setToolTip("Show or hide the RailWatch panel (detect and count railcars on the active raster)")

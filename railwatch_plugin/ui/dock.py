@@ -44,6 +44,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .. import site_log
+from ..algorithms.plugin_info import plugin_version
 from ..dependencies import missing_dependency_message
 from .baseline_view import BaselineView, svg_from_html
 from .layer_status import describe_layer
@@ -67,17 +68,6 @@ BASELINE_SOURCES = (
     (BASELINE_RASTER, "Earlier image of the same place"),
 )
 GROUP_PROPERTY = "railwatch/result_group"
-
-
-def plugin_version() -> str:
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "metadata.txt")
-    for candidate in (path, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "metadata.txt")):
-        if os.path.exists(candidate):
-            with open(candidate, encoding="utf-8") as handle:
-                for line in handle:
-                    if line.startswith("version="):
-                        return line.split("=", 1)[1].strip()
-    return "dev"
 
 
 def default_site_log_folder() -> str:
