@@ -22,7 +22,7 @@ _PREFERRED_KEYS = (
     "ACQUISITIONDATE",
     "TIFFTAG_DATETIME",
 )
-_DATE_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_:.]?(0[1-9]|1[0-2])[-_:.]?(0[1-9]|[12]\d|3[01])(?!\d)")
+_DATE_IN_TEXT = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_:./]?(0[1-9]|1[0-2])[-_:./]?(0[1-9]|[12]\d|3[01])(?!\d)")
 
 
 def date_in_text(text: str) -> Optional[datetime.date]:
