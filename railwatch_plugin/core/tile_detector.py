@@ -1,12 +1,34 @@
-"""Find railcars in one tile held in memory. (Placeholder: returns nothing yet.)"""
+"""Find railcars in one tile held in memory.
+
+Steps: prepare a float image at one working GSD; find the tile's track
+directions; for each, rotate so tracks run along the columns, compute the band
+response, link its ridges into strings of coupled cars, split each string into
+cars, then measure, classify and score each car.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import List, Optional, Tuple
 
+import cv2
 import numpy as np
 
-from .model import DetectionParams, Railcar
+from .bands import band_geometry, band_response
+from .describe import classify_kind, confidence_score
+from .frame import RotatedFrame, rotate_to_horizontal
+from .model import METHOD_GAP, METHOD_LENGTH, METHOD_SINGLE, DetectionParams, Railcar
+from .orientation import dominant_directions
+from .prepare import WorkImage, prepare_tile
+from .split import boundary_strength, candidate_cuts, split_string
+from .strings import CarString, link_strings, ridge_mask, sample_profile
+
+ALONG_SMOOTH_M = 3.0  # averages sleepers and noise, shorter than any car
+FINE_SMOOTH_M = 0.6  # keeps coupler gaps visible
+RIDGE_THRESHOLD = 9.0  # band response (0-255 scale) worth following
+DEFAULT_TYPICAL_LENGTH_M = 15.0
+N_WIDTHS = 3
+DEBUG_FEATURES: Optional[list] = None  # set to a list to collect per-car cues (development aid)
 
 
 def detect_in_tile(
@@ -17,4 +39,206 @@ def detect_in_tile(
     track_mask: Optional[np.ndarray] = None,
 ) -> List[Railcar]:
     """Railcars in ``image`` (rows, cols, bands), in the tile's own pixel coordinates."""
-    return []
+    if image.shape[0] < 8 or image.shape[1] < 8:
+        return []
+    work = prepare_tile(image, valid, gsd_m, params.work_gsd_m)
+    if not work.valid.any():
+        return []
+    g = work.gsd_m
+    track_work = None
+    if track_mask is not None:
+        track_work = cv2.resize(
+            track_mask.astype(np.uint8), (work.valid.shape[1], work.valid.shape[0]), interpolation=cv2.INTER_NEAREST
+        ).astype(bool)
+        if not track_work.any():
+            return []
+    directions = dominant_directions(work.features[:, :, 0], g, work.valid if track_work is None else track_work)
+    cars: List[Railcar] = []
+    for direction in directions:
+        frame = rotate_to_horizontal(work.features, work.valid, direction)
+        cars.extend(_detect_in_frame(frame, work, params))
+    if track_mask is not None:
+        cars = [c for c in cars if _inside(track_mask, c.col_px, c.row_px)]
+    return cars
+
+
+def _inside(mask: np.ndarray, col: float, row: float) -> bool:
+    r, c = int(row), int(col)
+    return 0 <= r < mask.shape[0] and 0 <= c < mask.shape[1] and bool(mask[r, c])
+
+
+def _detect_in_frame(frame: RotatedFrame, work: WorkImage, params: DetectionParams) -> List[Railcar]:
+    g = work.gsd_m
+    widths = np.linspace(params.car_width_m[0], params.car_width_m[1], N_WIDTHS)
+    geoms = [band_geometry(w, g) for w in widths]
+    along = max(1, int(round(ALONG_SMOOTH_M / g)))
+    smooth = cv2.blur(frame.features, (along, 1))
+    if smooth.ndim == 2:
+        smooth = smooth[:, :, None]
+    response, width_idx, tone = band_response(smooth, geoms)
+    inner_valid = cv2.erode(frame.valid.astype(np.uint8), np.ones((3, along), np.uint8)).astype(bool)
+    ridges = ridge_mask(response, RIDGE_THRESHOLD, inner_valid, nms_rows=max(1, int(round(1.5 / g))))
+    strings = link_strings(
+        ridges,
+        response,
+        width_idx,
+        tone,
+        min_length_px=0.7 * params.car_length_m[0] / g,
+        bridge_px=max(1, int(round(2.5 / g))),
+    )
+    fine = cv2.blur(frame.features, (max(1, int(round(FINE_SMOOTH_M / g))), 1))
+    if fine.ndim == 2:
+        fine = fine[:, :, None]
+    typical = params.typical_car_length_m or DEFAULT_TYPICAL_LENGTH_M
+    cars: List[Railcar] = []
+    for sid, string in enumerate(strings):
+        cars.extend(_cars_in_string(string, sid, fine, frame, work, geoms, params, typical))
+    return cars
+
+
+def _string_extent(profile, string: CarString) -> Optional[Tuple[int, int]]:
+    """Refine the string's ends: where the band stops standing out."""
+    inside = (profile.cols >= string.col_start) & (profile.cols < string.col_end)
+    if not inside.any():
+        return None
+    ref = float(np.median(profile.contrast[inside]))
+    on = (profile.contrast >= 0.5 * ref) & profile.valid
+    idx = np.nonzero(on)[0]
+    if len(idx) == 0:
+        return None
+    core = np.nonzero(inside & on)[0]
+    if len(core) == 0:
+        return None
+    # Grow from the ridge's own extent outwards while the band stays on.
+    a, b = core[0], core[-1]
+    while a > 0 and on[a - 1]:
+        a -= 1
+    while b < len(on) - 1 and on[b + 1]:
+        b += 1
+    return int(a), int(b) + 1
+
+
+def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical) -> List[Railcar]:
+    g = work.gsd_m
+    geom = geoms[string.width_index]
+    ext = int(round(5.0 / g))
+    profile = sample_profile(fine, frame.valid, string, int(string.col_start) - ext, int(string.col_end) + ext, geom)
+    extent = _string_extent(profile, string)
+    if extent is None:
+        return []
+    a, b = extent
+    length_px = b - a
+    if length_px * g < params.car_length_m[0] * 0.75:
+        return []
+    # A string that runs into invalid pixels or the frame edge may be cut short:
+    # its cars are unreliable and belong to a neighbouring tile anyway.
+    if a == 0 and profile.cols[0] > 0 and not profile.valid[0]:
+        return []
+    contrast = profile.contrast[a:b]
+    inner = profile.inner[a:b]
+    strength = boundary_strength(contrast, inner, g)
+    cuts = candidate_cuts(strength, g)
+    segments = split_string(length_px, cuts, g, params.car_length_m, typical)
+    in_string = sum(s.n_cars for s in segments)
+    cars = []
+    col0 = float(profile.cols[a])
+    gap_px = 0.5 / g  # half a coupler gap taken off each cut end
+    for seg in segments:
+        seg_len = (seg.end - seg.start) / seg.n_cars
+        for k in range(seg.n_cars):
+            start = seg.start + k * seg_len + (gap_px if (k > 0 or seg.cut_at_start) else 0.0)
+            end = seg.start + (k + 1) * seg_len - (gap_px if (k < seg.n_cars - 1 or seg.cut_at_end) else 0.0)
+            if seg.n_cars > 1:
+                method = METHOD_LENGTH
+            elif in_string == 1:
+                method = METHOD_SINGLE
+            else:
+                method = METHOD_GAP
+            car = _make_car(string, sid, col0 + start, col0 + end, fine, frame, work, geom, params, method, in_string, profile, a)
+            if car is not None:
+                cars.append(car)
+    return cars
+
+
+def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, method, in_string, profile, a) -> Optional[Railcar]:
+    g = work.gsd_m
+    length_m = (c_end - c_start) * g
+    i0 = int(round(c_start - profile.cols[0]))
+    i1 = max(i0 + 1, int(round(c_end - profile.cols[0])))
+    contrast = float(np.median(profile.contrast[i0:i1]))
+    inner = profile.inner[i0:i1]
+    # Cross-section: luminance across the car, averaged along its middle half.
+    q0 = int(c_start + 0.25 * (c_end - c_start))
+    q1 = max(q0 + 1, int(c_end - 0.25 * (c_end - c_start)))
+    cols = np.arange(max(q0, 0), min(q1, fine.shape[1]))
+    half = int(round(params.car_width_m[1] / 2.0 / g)) + 2
+    rows = np.round(string.row_at(cols + 0.5)).astype(int)
+    offs = np.arange(-half, half + 1)
+    rr = np.clip(rows[None, :] + offs[:, None], 0, fine.shape[0] - 1)
+    cross = fine[rr, cols[None, :], 0].mean(axis=1) if len(cols) else np.zeros(len(offs))
+    width_m, centre_off = _measure_width(cross, g, geom)
+    wmin, wmax = params.car_width_m
+    width_ok = float(np.clip(1.0 - max(0.0, wmin - 0.4 - width_m, width_m - wmax - 0.4) / 0.8, 0.0, 1.0))
+    lum = inner[:, 0]
+    along_var = float(np.std(lum) / max(contrast, 8.0))
+    inner_rows = np.arange(geom.inner[0], geom.inner[1]) + half
+    kind = classify_kind(length_m, cross[inner_rows[0] : inner_rows[-1] + 1], inner.mean(axis=0), along_var)
+    rails = _rail_evidence(cross, g, half, contrast)
+    context = min(1.0, (in_string - 1) / 2.0) if in_string > 1 else 0.0
+    method_factor = {METHOD_GAP: 1.0, METHOD_SINGLE: 0.95, METHOD_LENGTH: 0.85}[method]
+    conf = confidence_score(contrast, width_ok, context, method_factor)
+    if DEBUG_FEATURES is not None:
+        DEBUG_FEATURES.append(dict(contrast=contrast, width_m=width_m, width_ok=width_ok, along_var=along_var,
+                                   rails=rails, in_string=in_string, method=method, length_m=length_m,
+                                   tone=string.tone, strength=string.strength))
+    # Geometry back to tile pixels.
+    cc = 0.5 * (c_start + c_end)
+    rc = float(string.row_at(cc)) + 0.5 + centre_off
+    ux = np.array([1.0, string.slope]) / math.hypot(1.0, string.slope)
+    uy = np.array([-ux[1], ux[0]])
+    hl = 0.5 * (c_end - c_start)
+    hw = 0.5 * max(width_m, 0.5) / g
+    centre = np.array([cc, rc])
+    corners = np.array([centre - hl * ux - hw * uy, centre + hl * ux - hw * uy, centre + hl * ux + hw * uy, centre - hl * ux + hw * uy])
+    pts = frame.points_to_tile(np.vstack([centre, corners]))
+    pts[:, 0] /= work.scale_col
+    pts[:, 1] /= work.scale_row
+    direction = frame.direction_deg + math.degrees(math.atan(string.slope))
+    heading = (90.0 + direction) % 180.0
+    return Railcar(
+        col_px=float(pts[0, 0]),
+        row_px=float(pts[0, 1]),
+        corners_px=tuple((float(x), float(y)) for x, y in pts[1:]),
+        length_m=float(length_m),
+        width_m=float(width_m),
+        heading_deg=float(heading),
+        confidence=conf,
+        kind=kind,
+        method=method,
+        string_id=sid,
+    )
+
+
+def _rail_evidence(cross: np.ndarray, g: float, half: int, contrast: float) -> float:
+    """Thin lines 0.72 m either side of the centre (two rails), relative to the
+    band's contrast: high on an empty track, low on a car roof."""
+    k = max(1, int(round(0.7175 / g)))
+    vals = []
+    for c in (half - k, half + k):
+        if 1 <= c < len(cross) - 1:
+            vals.append(abs(cross[c - 1] + cross[c + 1] - 2 * cross[c]))
+    return float(min(vals) / max(contrast, 5.0)) if vals else 0.0
+
+
+def _measure_width(cross: np.ndarray, g: float, geom) -> Tuple[float, float]:
+    """Width from the two strongest opposite edges of the cross-section; falls
+    back to the band width. Returns (width_m, centre offset px)."""
+    n = len(cross)
+    mid = n // 2
+    grad = np.gradient(cross)
+    top = int(np.argmax(np.abs(grad[: mid])))
+    bot = mid + int(np.argmax(np.abs(grad[mid:])))
+    width_px = bot - top
+    if width_px <= 1 or abs(grad[top]) < 2 or abs(grad[bot]) < 2:
+        return geom.width_m, 0.0
+    return float(width_px * g), float(0.5 * (top + bot) - mid)

@@ -1,0 +1,79 @@
+"""Accuracy of the detector on seeded synthetic yards, per GSD and overall.
+
+    .venv/bin/python bench/accuracy.py [--scenes 30] [--gsd 0.3 0.5 0.7] [--difficulty hard]
+
+Prints precision, recall, F1 (a detection matches a true car within 40 % of
+the car's length, one to one) and the mean absolute count error, absolute and
+as a percentage of the true count. Scenes are run in 2 processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench.scoring import Score, match  # noqa: E402
+
+
+def run_scene(args):
+    seed, gsd_m, difficulty = args
+    from railwatch_plugin.core import detect_railcars_in_array
+    from railwatch_synth import make_yard
+
+    scene = make_yard(seed, gsd_m=gsd_m, difficulty=difficulty)
+    t0 = time.perf_counter()
+    result = detect_railcars_in_array(scene.image, gsd_m, mask=scene.valid, workers=1)
+    seconds = time.perf_counter() - t0
+    score, _ = match(result.cars, scene.cars, gsd_m)
+    kinds_right = 0
+    _, pairs = match(result.cars, scene.cars, gsd_m)
+    for i, j in pairs:
+        kinds_right += result.cars[i].kind == scene.cars[j].kind
+    return seed, gsd_m, score, seconds, kinds_right
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenes", type=int, default=30, help="scenes per GSD (default 30)")
+    ap.add_argument("--gsd", type=float, nargs="+", default=[0.3, 0.5, 0.7])
+    ap.add_argument("--difficulty", default="hard")
+    ap.add_argument("--first-seed", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--verbose", action="store_true", help="one line per scene")
+    a = ap.parse_args(argv)
+    jobs = [(a.first_seed + i, g, a.difficulty) for g in a.gsd for i in range(a.scenes)]
+    with ProcessPoolExecutor(a.workers) as pool:
+        results = list(pool.map(run_scene, jobs))
+    print(f"RailWatch detector accuracy: {a.scenes} {a.difficulty} scenes per GSD, seeds {a.first_seed}..")
+    print(f"{'GSD m':>6} {'true':>6} {'found':>6} {'prec':>6} {'recall':>6} {'F1':>6} {'|count err|':>11} {'count err %':>11} {'kind ok':>7} {'s/scene':>7}")
+    total = Score(0, 0, 0, 0, 0)
+    all_err, all_true, all_kinds, all_time = [], 0, 0, []
+    for g in a.gsd:
+        rows = [r for r in results if r[1] == g]
+        s = sum((r[2] for r in rows), Score(0, 0, 0, 0, 0))
+        errs = [abs(r[2].n_found - r[2].n_true) for r in rows]
+        kinds = sum(r[4] for r in rows)
+        secs = [r[3] for r in rows]
+        total = total + s
+        all_err += errs
+        all_kinds += kinds
+        all_time += secs
+        if a.verbose:
+            for seed, _, sc, sec, _ in rows:
+                print(f"   seed {seed}: true {sc.n_true} found {sc.n_found} tp {sc.tp} F1 {sc.f1:.3f} {sec:.2f}s")
+        print(f"{g:>6.2f} {s.n_true:>6} {s.n_found:>6} {s.precision:>6.3f} {s.recall:>6.3f} {s.f1:>6.3f} "
+              f"{sum(errs) / len(errs):>11.2f} {100 * sum(errs) / max(s.n_true, 1):>10.1f}% "
+              f"{kinds / max(s.tp, 1):>7.2f} {sum(secs) / len(secs):>7.2f}")
+    print(f"{'all':>6} {total.n_true:>6} {total.n_found:>6} {total.precision:>6.3f} {total.recall:>6.3f} {total.f1:>6.3f} "
+          f"{sum(all_err) / len(all_err):>11.2f} {100 * sum(all_err) / max(total.n_true, 1):>10.1f}% "
+          f"{all_kinds / max(total.tp, 1):>7.2f} {sum(all_time) / len(all_time):>7.2f}")
+    print("count err % = sum over scenes of |found - true| / total true cars")
+
+
+if __name__ == "__main__":
+    main()
