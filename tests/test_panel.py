@@ -106,8 +106,8 @@ def _run(panel, qtbot):
     qtbot.waitUntil(lambda: not panel._busy(), timeout=RUN_TIMEOUT_MS)
 
 
-def _group(name):
-    return QgsProject.instance().layerTreeRoot().findGroup(name)
+def _group(scene):
+    return QgsProject.instance().layerTreeRoot().findGroup(f"Railcars: {scene}")
 
 
 def _critical(panel):
@@ -121,7 +121,7 @@ def test_panel_follows_the_active_layer(panel, qgis_iface, empty_ground, tmp_pat
     raster = _add_raster(empty_ground)
     _activate(qgis_iface, raster)
     assert panel.layer_title.text() == "empty_2023-10-05"
-    assert panel.layer_detail.text().startswith("GSD 0.50 m per pixel. Railcars can be resolved.")
+    assert panel.layer_detail.text() == "GSD 0.50 m per pixel. Railcars can be resolved: a 2.4 m wide car is 4.8 px wide."
     assert panel.run_enabled
 
     points = QgsVectorLayer("Point?crs=EPSG:32652", "stations", "memory")
@@ -133,8 +133,10 @@ def test_panel_follows_the_active_layer(panel, qgis_iface, empty_ground, tmp_pat
 
     coarse = _add_raster(_write_raster(tmp_path / "coarse.tif", np.zeros((50, 50, 3), np.uint8), gsd_m=3.0))
     _activate(qgis_iface, coarse)
-    assert panel.layer_detail.text().startswith("GSD 3.00 m per pixel. Too coarse to resolve railcars.")
-    assert "or finer" in panel.layer_detail.text()
+    assert panel.layer_detail.text() == (
+        "GSD 3.00 m per pixel. Too coarse to resolve railcars: a 2.4 m wide car is 0.8 px wide. "
+        "Use imagery of 0.80 m per pixel or finer."
+    )
     assert not panel.run_enabled
 
     _activate(qgis_iface, raster)
@@ -163,7 +165,7 @@ def test_run_adds_styled_layers_in_a_group_and_fills_the_count_table(panel, qgis
     assert panel.count_label.text().startswith(f"<b>{count} railcar")
 
     headers = [panel.results_view.horizontalHeaderItem(i).text() for i in range(panel.results_view.columnCount())]
-    assert "count" in headers and "box" in headers and "tank" in headers
+    assert headers[:2] == ["count", "mean conf."] and {"box", "tank", "hopper/ gondola"} <= set(headers)
     assert panel.results_view.rowCount() == 1
     assert int(panel.results_view.item(0, headers.index("count")).text()) == count
 
@@ -181,8 +183,8 @@ def test_count_shown_matches_the_ground_truth(panel, qgis_iface, qtbot, yard):
     scene, path = yard
     _activate(qgis_iface, _add_raster(path))
     _run(panel, qtbot)
-    count = panel.last_detection["count"]
-    assert abs(count - len(scene.cars)) <= max(2, 0.15 * len(scene.cars))
+    count, truth = panel.last_detection["count"], len(scene.cars)
+    assert abs(count - truth) <= max(2, 0.15 * truth), f"{count} railcars counted, {truth} in the scene"
     assert panel.count_label.text().startswith(f"<b>{count} railcar")
 
 

@@ -13,12 +13,12 @@ from qgis.PyQt.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 # (result name, label, format); shown in this order.
 KEY_FIGURES = (
-    ("BASELINE_N", "Earlier observations", "{:.0f}"),
-    ("BASELINE_MAX", "Highest earlier count", "{:.0f}"),
-    ("BASELINE_MEAN", "Mean earlier count", "{:.1f}"),
-    ("RATIO_TO_MAX", "Times the highest", "{:.1f}×"),
-    ("ZSCORE", "Standard deviations above mean", "{:.1f}"),
-    ("PERCENTILE", "Percentile in history", "{:.0f}"),
+    ("BASELINE_N", "Earlier counts", "{:.0f}", "How many earlier observations form the baseline"),
+    ("BASELINE_MAX", "Highest before", "{:.0f}", "The highest earlier count"),
+    ("BASELINE_MEAN", "Mean before", "{:.1f}", "The mean of the earlier counts"),
+    ("RATIO_TO_MAX", "× highest", "{:.1f}", "This count divided by the highest earlier count"),
+    ("ZSCORE", "z-score", "{:+.1f}", "Standard deviations above the mean of the earlier counts"),
+    ("PERCENTILE", "Percentile", "{:.0f}", "Where this count falls among the earlier counts (100: above all)"),
 )
 
 
@@ -51,12 +51,17 @@ class BaselineView(QWidget):
         layout.addWidget(self.verdict_label)
         self.figures = QGridLayout()
         self.figure_labels = {}
-        for index, (name, label, _fmt) in enumerate(KEY_FIGURES):
+        for index, (name, label, _fmt, tooltip) in enumerate(KEY_FIGURES):
             value_label = QLabel("–")
             value_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            value_label.setStyleSheet("font-weight:bold;")
+            name_label = QLabel(label)
+            for widget in (name_label, value_label):
+                widget.setToolTip(tooltip)
             self.figure_labels[name] = value_label
-            self.figures.addWidget(QLabel(label), index // 2, (index % 2) * 2)
-            self.figures.addWidget(value_label, index // 2, (index % 2) * 2 + 1)
+            row, col = divmod(index, 3)
+            self.figures.addWidget(name_label, row, col * 2)
+            self.figures.addWidget(value_label, row, col * 2 + 1)
         layout.addLayout(self.figures)
         self.chart = QSvgWidget()
         self.chart.setMinimumHeight(150)
@@ -78,7 +83,7 @@ class BaselineView(QWidget):
         unprecedented = bool(results.get("UNPRECEDENTED"))
         style = "color:#b00020;" if unprecedented else ""
         self.verdict_label.setText(f"<b style='{style}'>{self.summary}</b>")
-        for name, _label, fmt in KEY_FIGURES:
+        for name, _label, fmt, _tooltip in KEY_FIGURES:
             self.figure_labels[name].setText(_format(results.get(name), fmt))
         self.svg = svg
         if svg:

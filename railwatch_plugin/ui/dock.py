@@ -15,30 +15,17 @@ import json
 import os
 from typing import Optional
 
-from qgis.core import (
-    Qgis,
-    QgsApplication,
-    QgsMapLayerProxyModel,
-    QgsProject,
-    QgsRasterLayer,
-    QgsSettings,
-    QgsVectorLayer,
-)
-from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget, QgsFileWidget, QgsMapLayerComboBox, QgsMessageBar
+from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer, QgsSettings
+from qgis.gui import QgsDockWidget, QgsMessageBar
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -46,28 +33,21 @@ from qgis.PyQt.QtWidgets import (
 from .. import site_log
 from ..algorithms.plugin_info import plugin_version
 from ..dependencies import missing_dependency_message
+from .baseline_source import BASELINE_CSV, BASELINE_RASTER, BASELINE_SITE_LOG, BASELINE_TABLE, BaselineSource
 from .baseline_view import BaselineView, svg_from_html
 from .layer_status import describe_layer
+from .options_form import DetectionOptions
 from .report_export import add_map_to_report, count_only_report, render_map_png, write_report
+from .result_layers import add_result_layers
 from .results_view import CountTableView
 from .run_task import AlgorithmRun, new_output_folder
+
+__all__ = ["RailWatchDock", "BASELINE_CSV", "BASELINE_RASTER", "BASELINE_SITE_LOG", "BASELINE_TABLE"]
 
 DETECT_ID = "railwatch:detectrailcars"
 COMPARE_ID = "railwatch:comparebaseline"
 SETTINGS_LOG_FOLDER = "RailWatch/site_log_folder"
 
-# Baseline sources, in the order of the combo box.
-BASELINE_SITE_LOG = "site log"
-BASELINE_TABLE = "table layer"
-BASELINE_CSV = "CSV file"
-BASELINE_RASTER = "earlier raster"
-BASELINE_SOURCES = (
-    (BASELINE_SITE_LOG, "Site log (earlier saved runs)"),
-    (BASELINE_TABLE, "History table in the project"),
-    (BASELINE_CSV, "History CSV file"),
-    (BASELINE_RASTER, "Earlier image of the same place"),
-)
-GROUP_PROPERTY = "railwatch/result_group"
 
 
 def default_site_log_folder() -> str:
@@ -131,7 +111,8 @@ class RailWatchDock(QgsDockWidget):
         outer_layout.addWidget(self.message_bar)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # the panel wraps to its width
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -139,122 +120,70 @@ class RailWatchDock(QgsDockWidget):
         outer_layout.addWidget(scroll)
         self.setWidget(outer)
 
-        self.dependency_label = QLabel()
-        self.dependency_label.setWordWrap(True)
-        self.dependency_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.dependency_label.setStyleSheet("color:#b00020; font-weight:bold;")
+        # Input: the image, the options, the baseline. Then Run. Then what came out.
+        self.dependency_label = _label("color:#b00020; font-weight:bold;")
         self.dependency_label.setVisible(bool(self.missing_dependency))
         self.dependency_label.setText(self.missing_dependency or "")
         layout.addWidget(self.dependency_label)
 
         image_box = QGroupBox("Image")
         image_layout = QVBoxLayout(image_box)
-        self.layer_title = QLabel()
-        self.layer_title.setStyleSheet("font-weight:bold;")
-        self.layer_title.setWordWrap(True)
-        self.layer_detail = QLabel()
-        self.layer_detail.setWordWrap(True)
+        self.layer_title = _label("font-weight:bold;")
+        self.layer_detail = _label()
         image_layout.addWidget(self.layer_title)
         image_layout.addWidget(self.layer_detail)
         layout.addWidget(image_box)
 
-        options = QgsCollapsibleGroupBox("Options")
-        options.setCollapsed(True)
-        form = QFormLayout(options)
-        self.aoi_combo = QgsMapLayerComboBox()
-        self.aoi_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer)
-        self.aoi_combo.setAllowEmptyLayer(True)
-        self.aoi_combo.setLayer(None)
-        self.aoi_combo.setToolTip("Optional polygons: counts are given per polygon.")
-        form.addRow("Areas of interest", self.aoi_combo)
-        self.tracks_combo = QgsMapLayerComboBox()
-        self.tracks_combo.setFilters(QgsMapLayerProxyModel.LineLayer)
-        self.tracks_combo.setAllowEmptyLayer(True)
-        self.tracks_combo.setLayer(None)
-        self.tracks_combo.setToolTip("Optional rail centre lines (e.g. OSM railways): only cars on them count.")
-        form.addRow("Tracks", self.tracks_combo)
-        self.track_buffer_spin = QDoubleSpinBox()
-        self.track_buffer_spin.setRange(0.5, 100.0)
-        self.track_buffer_spin.setValue(6.0)
-        self.track_buffer_spin.setSuffix(" m")
-        form.addRow("Track buffer", self.track_buffer_spin)
-        self.min_confidence_spin = QDoubleSpinBox()
-        self.min_confidence_spin.setRange(0.0, 1.0)
-        self.min_confidence_spin.setSingleStep(0.05)
-        self.min_confidence_spin.setValue(0.5)
-        form.addRow("Minimum confidence", self.min_confidence_spin)
-        layout.addWidget(options)
+        self.options = DetectionOptions()
+        layout.addWidget(self.options)
+        self.baseline_source_box = BaselineSource(self.site_log_folder)
+        self.baseline_source_box.compare_button.clicked.connect(self.start_comparison)
+        layout.addWidget(self.baseline_source_box)
 
         run_row = QHBoxLayout()
         self.run_button = QPushButton("Count railcars")
-        self.run_button.setToolTip("Run railwatch:detectrailcars on the active raster")
+        self.run_button.setToolTip("Run railwatch:detectrailcars on the active raster (then compare with the baseline)")
         self.run_button.clicked.connect(self.start_detection)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
-        self.cancel_button.setEnabled(False)
         run_row.addWidget(self.run_button, 1)
         run_row.addWidget(self.cancel_button)
         layout.addLayout(run_row)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 100)
-        self.progress_bar.setValue(0)
         self.progress_bar.setVisible(False)
         layout.addWidget(self.progress_bar)
 
-        count_box = QGroupBox("Count")
-        count_layout = QVBoxLayout(count_box)
-        self.count_label = QLabel("Not run yet.")
-        self.count_label.setWordWrap(True)
-        count_layout.addWidget(self.count_label)
-        self.results_view = CountTableView(self.canvas)
-        self.results_view.setMaximumHeight(140)
-        count_layout.addWidget(self.results_view)
-        layout.addWidget(count_box)
-
-        baseline_box = QGroupBox("Baseline")
-        baseline_layout = QVBoxLayout(baseline_box)
-        site_form = QFormLayout()
-        self.site_edit = QLineEdit()
-        self.site_edit.setPlaceholderText("site name, e.g. tumangang")
-        self.site_edit.textChanged.connect(self._on_site_changed)
-        site_form.addRow("Site", self.site_edit)
-        self.source_combo = QComboBox()
-        for key, label in BASELINE_SOURCES:
-            self.source_combo.addItem(label, key)
-        site_form.addRow("Compare with", self.source_combo)
-        self.source_stack = QStackedWidget()
-        self.site_log_label = QLabel()
-        self.site_log_label.setWordWrap(True)
-        self.history_layer_combo = QgsMapLayerComboBox()
-        self.history_layer_combo.setFilters(QgsMapLayerProxyModel.VectorLayer)
-        self.history_csv_widget = QgsFileWidget()
-        self.history_csv_widget.setFilter("CSV files (*.csv);;All files (*)")
-        self.earlier_raster_combo = QgsMapLayerComboBox()
-        self.earlier_raster_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
-        for widget in (self.site_log_label, self.history_layer_combo, self.history_csv_widget, self.earlier_raster_combo):
-            self.source_stack.addWidget(widget)
-        self.source_combo.currentIndexChanged.connect(self.source_stack.setCurrentIndex)
-        site_form.addRow("", self.source_stack)
-        baseline_layout.addLayout(site_form)
-        self.compare_button = QPushButton("Compare")
-        self.compare_button.setToolTip("Run railwatch:comparebaseline: today's count against the chosen history")
-        self.compare_button.clicked.connect(self.start_comparison)
-        baseline_layout.addWidget(self.compare_button)
+        result_box = QGroupBox("Result")
+        result_layout = QVBoxLayout(result_box)
+        self.count_label = _label("font-size:13pt;")
+        self.count_label.setText("Not run yet.")
+        result_layout.addWidget(self.count_label)
         self.baseline_view = BaselineView()
-        baseline_layout.addWidget(self.baseline_view)
-        layout.addWidget(baseline_box)
-
+        result_layout.addWidget(self.baseline_view)
+        self.results_view = CountTableView(self.canvas)
+        self.results_view.setMaximumHeight(110)
+        result_layout.addWidget(self.results_view)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.baseline_source_box.compare_button)
         self.save_log_button = QPushButton("Save to site log")
         self.save_log_button.setToolTip("Record this run in the site's monitoring GeoPackage")
         self.save_log_button.clicked.connect(self.save_to_site_log)
-        self.export_button = QPushButton("Export report…")
+        self.export_button = QPushButton("Export report")
         self.export_button.setToolTip("Write an HTML report with the verdict, the chart and a map snapshot")
         self.export_button.clicked.connect(self.export_report_dialog)
         buttons.addWidget(self.save_log_button)
         buttons.addWidget(self.export_button)
-        layout.addLayout(buttons)
+        result_layout.addLayout(buttons)
+        layout.addWidget(result_box)
         layout.addStretch(1)
+
+        # Short names for the widgets other code (and the tests) use most.
+        box = self.baseline_source_box
+        self.site_edit, self.source_combo = box.site_edit, box.source_combo
+        self.history_layer_combo, self.history_csv_widget = box.history_layer_combo, box.history_csv_widget
+        self.earlier_raster_combo, self.site_log_label = box.earlier_raster_combo, box.site_log_label
+        self.compare_button = box.compare_button
         self._update_buttons()
 
     # --- messages -------------------------------------------------------------------
@@ -300,8 +229,7 @@ class RailWatchDock(QgsDockWidget):
         self.compare_button.setEnabled(self.last_detection is not None and not busy)
         self.save_log_button.setEnabled(self.last_detection is not None and not busy)
         self.export_button.setEnabled(self.last_detection is not None and not busy)
-        if hasattr(self, "site_log_label"):
-            self._on_site_changed()
+        self.baseline_source_box.refresh_site_log_label()
 
     @property
     def run_enabled(self) -> bool:
@@ -313,18 +241,12 @@ class RailWatchDock(QgsDockWidget):
         """The same dict a toolbox user or a script would pass to railwatch:detectrailcars."""
         params = {
             "INPUT": raster.id() if QgsProject.instance().mapLayer(raster.id()) else raster.source(),
-            "MIN_CONFIDENCE": self.min_confidence_spin.value(),
             "OUTPUT": os.path.join(output_folder, "railcars.gpkg"),
             "OUTPUT_TABLE": os.path.join(output_folder, "counts.gpkg"),
         }
         if with_layers:
             params["OUTPUT_BOXES"] = os.path.join(output_folder, "railcar_boxes.gpkg")
-        if self.aoi_combo.currentLayer() is not None:
-            params["AOI"] = self.aoi_combo.currentLayer().id()
-        if self.tracks_combo.currentLayer() is not None:
-            params["TRACKS"] = self.tracks_combo.currentLayer().id()
-            params["TRACK_BUFFER"] = self.track_buffer_spin.value()
-        return params
+        return self.options.add_to_parameters(params)
 
     @reports_errors
     def start_detection(self, *_args):
@@ -362,7 +284,7 @@ class RailWatchDock(QgsDockWidget):
             self.show_message(message, Qgis.Info if message == "Canceled." else Qgis.Critical)
             return
         raster = QgsProject.instance().mapLayer(raster_id)
-        layers = self._add_result_layers(scene, run.parameters, results)
+        layers = add_result_layers(scene, run.parameters, results)
         table = layers.get("table")
         count = int(results.get("COUNT", layers["points"].featureCount() if "points" in layers else 0))
         acquired, mean_confidence = None, None
@@ -375,7 +297,7 @@ class RailWatchDock(QgsDockWidget):
                 pairs = [(r["count"] or 0, r["mean_confidence"]) for r in rows if not _is_null(r["mean_confidence"])]
                 total = sum(n for n, _ in pairs)
                 mean_confidence = sum(n * c for n, c in pairs) / total if total else None
-            self.results_view.show_table(table, layers.get("points"), raster, self.aoi_combo.currentLayer())
+            self.results_view.show_table(table, layers.get("points"), raster, self.options.aoi_combo.currentLayer())
         self.last_detection = {
             "scene": scene,
             "acquired": acquired,
@@ -395,96 +317,42 @@ class RailWatchDock(QgsDockWidget):
         if self.baseline_available():
             self.start_comparison()
 
-    def _add_result_layers(self, scene: str, params: dict, results: dict) -> dict:
-        """Load the run's output files and add them to the project in a group named after
-        the scene (replacing the group of an earlier run on the same scene)."""
-        from ..algorithms import output_style  # the toolbox's own styling: one look everywhere
-
-        project = QgsProject.instance()
-        root = project.layerTreeRoot()
-        for child in list(root.children()):
-            if child.customProperty(GROUP_PROPERTY) == scene:
-                project.removeMapLayers(child.findLayerIds())
-                root.removeChildNode(child)
-        specs = (
-            ("boxes", "OUTPUT_BOXES", f"{scene} railcar boxes", getattr(output_style, "style_railcar_boxes", None)),
-            ("points", "OUTPUT", f"{scene} railcars", getattr(output_style, "style_railcar_points", None)),
-            ("table", "OUTPUT_TABLE", f"{scene} counts", None),
-        )
-        loaded = {}
-        for key, name, title, style in specs:
-            value = results.get(name) or params.get(name)
-            if not value:
-                continue
-            layer = QgsVectorLayer(str(value), title, "ogr")
-            if not layer.isValid():
-                raise RuntimeError(f"the {name} output of {DETECT_ID} could not be read from {value}.")
-            if style is not None:
-                style(layer)
-            loaded[key] = layer
-        group = root.insertGroup(0, scene)
-        group.setCustomProperty(GROUP_PROPERTY, scene)
-        for key in ("points", "boxes", "table"):
-            if key in loaded:
-                project.addMapLayer(loaded[key], False)
-                group.addLayer(loaded[key])
-        return loaded
-
     # --- baseline -------------------------------------------------------------------
 
     def site_log_path(self) -> str:
-        return site_log.site_log_path(self.site_log_folder, self.site_edit.text() or "site")
+        return self.baseline_source_box.site_log_path()
 
-    def _on_site_changed(self, *_args):
-        path = self.site_log_path()
-        if os.path.exists(path):
-            n = len(site_log.read_runs(path))
-            self.site_log_label.setText(f"{n} saved run{'s' if n != 1 else ''} in {path}")
-        else:
-            self.site_log_label.setText(f"No runs saved for this site yet ({path}).")
+    @property
+    def site_log_folder(self) -> str:
+        return self._site_log_folder
+
+    @site_log_folder.setter
+    def site_log_folder(self, folder: str):
+        self._site_log_folder = folder
+        if hasattr(self, "baseline_source_box"):
+            self.baseline_source_box.site_log_folder = folder
+            self.baseline_source_box.refresh_site_log_label()
 
     def baseline_source(self) -> str:
-        return self.source_combo.currentData()
+        return self.baseline_source_box.source()
 
     def set_baseline_source(self, key: str):
-        self.source_combo.setCurrentIndex(self.source_combo.findData(key))
+        self.baseline_source_box.set_source(key)
 
     def baseline_available(self) -> bool:
-        source = self.baseline_source()
-        if source == BASELINE_SITE_LOG:
-            return os.path.exists(self.site_log_path())
-        if source == BASELINE_TABLE:
-            return self.history_layer_combo.currentLayer() is not None
-        if source == BASELINE_CSV:
-            return bool(self.history_csv_widget.filePath())
-        if source == BASELINE_RASTER:
-            return self.earlier_raster_combo.currentLayer() is not None
-        return False
+        return self.baseline_source_box.available()
 
     @reports_errors
     def start_comparison(self, *_args):
         if self.last_detection is None or self._busy():
             return
-        source = self.baseline_source()
-        if not self.baseline_available():
-            hints = {
-                BASELINE_SITE_LOG: f"no runs are saved for site '{self.site_edit.text()}' yet: press Save to site "
-                "log after a run, or choose another baseline",
-                BASELINE_TABLE: "choose a history table layer (fields acquired and count)",
-                BASELINE_CSV: "choose a history CSV file (columns acquired and count)",
-                BASELINE_RASTER: "choose an earlier image of the same place",
-            }
-            raise ValueError(f"No baseline to compare with: {hints[source]}.")
-        if source == BASELINE_RASTER:
-            self._count_earlier_raster(self.earlier_raster_combo.currentLayer())
+        box = self.baseline_source_box
+        if not box.available():
+            raise ValueError(f"No baseline to compare with: {box.missing_hint()}.")
+        if box.source() == BASELINE_RASTER:
+            self._count_earlier_raster(box.earlier_raster_combo.currentLayer())
             return
-        if source == BASELINE_SITE_LOG:
-            history = site_log.ogr_uri(self.site_log_path())
-        elif source == BASELINE_TABLE:
-            history = self.history_layer_combo.currentLayer().id()
-        else:
-            history = self.history_csv_widget.filePath()
-        self._run_comparison(history, f"{self.source_combo.currentText()}")
+        self._run_comparison(box.history_parameter(), box.source_combo.currentText())
 
     def _count_earlier_raster(self, raster):
         if raster.id() == self.last_detection["raster_id"]:
@@ -568,7 +436,7 @@ class RailWatchDock(QgsDockWidget):
         )
         path = self.site_log_path()
         site_log.save_run(path, record)
-        self._on_site_changed()
+        self.baseline_source_box.refresh_site_log_label()
         self.show_message(f"Saved {d['scene']} ({d['count']} railcars) to the log of {site}: {path}", Qgis.Success, 5)
 
     # --- report ---------------------------------------------------------------------
@@ -607,6 +475,15 @@ class RailWatchDock(QgsDockWidget):
             self.iface.currentLayerChanged.disconnect(self._on_current_layer_changed)
         except (TypeError, RuntimeError):
             pass
+
+
+def _label(style: str = "") -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    if style:
+        label.setStyleSheet(style)
+    return label
 
 
 def _is_null(value) -> bool:

@@ -59,5 +59,16 @@ def describe_layer(layer: Optional[QgsMapLayer]) -> LayerStatus:
         return LayerStatus(False, layer.name(), "Could not measure the pixel size in metres.")
     check = check_resolution((gx, gy))
     gsd = max(gx, gy)
-    verdict = "Railcars can be resolved." if check.ok else "Too coarse to resolve railcars."
-    return LayerStatus(check.ok, layer.name(), f"GSD {gsd:.2f} m per pixel. {verdict} {check.message}", gsd)
+    if check.ok:
+        detail = (
+            f"GSD {gsd:.2f} m per pixel. Railcars can be resolved: a 2.4 m wide car is "
+            f"{check.car_width_px:.1f} px wide."
+        )
+    else:
+        # The core's message ends with the fix ("Use imagery of ... or finer."): keep it.
+        fix = check.message[check.message.rfind("Use imagery"):] if "Use imagery" in check.message else check.message
+        detail = (
+            f"GSD {gsd:.2f} m per pixel. Too coarse to resolve railcars: a 2.4 m wide car is "
+            f"{check.car_width_px:.1f} px wide. {fix}"
+        )
+    return LayerStatus(check.ok, layer.name(), detail, gsd)

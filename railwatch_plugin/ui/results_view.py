@@ -5,14 +5,21 @@ from __future__ import annotations
 
 from qgis.core import QgsCoordinateTransform, QgsProject, QgsRectangle
 from qgis.PyQt.QtCore import Qt
-from qgis.PyQt.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+from qgis.PyQt.QtWidgets import QAbstractItemView, QHeaderView, QSizePolicy, QTableWidget, QTableWidgetItem
 
 # Columns the table layer repeats on every row (shown once, in the group name).
 HIDDEN_FIELDS = {"fid", "scene", "acquired"}
 
 
+HEADERS = {"mean_confidence": "mean conf.", "hopper_gondola": "hopper/ gondola", "flat_container": "flat/ container"}
+
+
 def _pretty(name: str) -> str:
-    return name.replace("count_", "").replace("n_", "").replace("_", " ")
+    """``n_hopper_gondola`` -> ``hopper/ gondola``; ``mean_confidence`` -> ``mean conf.``"""
+    for prefix in ("n_", "count_"):
+        if name.startswith(prefix) and name != prefix:
+            name = name[len(prefix):]
+    return HEADERS.get(name, name.replace("_", " "))
 
 
 class CountTableView(QTableWidget):
@@ -25,6 +32,8 @@ class CountTableView(QTableWidget):
         self.verticalHeader().setVisible(False)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.setToolTip("Click a row to zoom the map to it.")
+        # Scroll inside the table rather than widen the panel.
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self._row_extents = []  # (QgsRectangle, crs) per row
         self.cellClicked.connect(self._zoom_to_row)
 
@@ -37,10 +46,12 @@ class CountTableView(QTableWidget):
     def show_table(self, table_layer, points_layer=None, raster_layer=None, aoi_layer=None):
         """Fill the view from the OUTPUT_TABLE layer of railwatch:detectrailcars."""
         self.clear_results()
+        features = list(table_layer.getFeatures())
         names = [f.name() for f in table_layer.fields() if f.name().lower() not in HIDDEN_FIELDS]
+        if "aoi" in names and all(_is_null(f["aoi"]) for f in features):
+            names.remove("aoi")  # no areas of interest: one row for the whole image
         self.setColumnCount(len(names))
         self.setHorizontalHeaderLabels([_pretty(n) for n in names])
-        features = list(table_layer.getFeatures())
         self.setRowCount(len(features))
         for row, feature in enumerate(features):
             for col, name in enumerate(names):
@@ -55,7 +66,7 @@ class CountTableView(QTableWidget):
                 if isinstance(value, (int, float)):
                     item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
                 self.setItem(row, col, item)
-            aoi_value = feature["aoi"] if "aoi" in names else None
+            aoi_value = None if "aoi" not in names or _is_null(feature["aoi"]) else feature["aoi"]
             self._row_extents.append(self._extent_for(aoi_value, points_layer, raster_layer, aoi_layer))
         self.resizeColumnsToContents()
 
@@ -93,3 +104,7 @@ class CountTableView(QTableWidget):
         if rect is not None:
             self.canvas.setExtent(rect)
             self.canvas.refresh()
+
+
+def _is_null(value) -> bool:
+    return value is None or (hasattr(value, "isNull") and value.isNull())

@@ -1,0 +1,111 @@
+"""Runs inside real QGIS desktop (``qgis --code``): opens the RailWatch panel on the
+demo raster, presses Run, waits for the count and the baseline verdict, saves a
+screenshot of the main window and quits.
+
+Environment: RAILWATCH_SHOT (PNG to write), RAILWATCH_HISTORY (history CSV for the
+baseline), RAILWATCH_SHOT_LOG (progress log), RAILWATCH_SITE_LOGS (site log folder).
+"""
+
+import os
+import time
+
+from qgis.core import QgsProject, QgsRasterLayer
+from qgis.PyQt.QtCore import QTimer
+from qgis.utils import iface, plugins
+
+SHOT = os.environ["RAILWATCH_SHOT"]
+HISTORY = os.environ.get("RAILWATCH_HISTORY", "")
+LOG = os.environ.get("RAILWATCH_SHOT_LOG", "/tmp/railwatch_shot.log")
+STARTED = time.time()
+TIMEOUT_S = 240
+_state = {"step": "wait_plugin", "dock": None, "settle": 0}
+_timer = QTimer()
+
+
+def log(message):
+    with open(LOG, "a", encoding="utf-8") as handle:
+        handle.write(f"{time.time() - STARTED:6.1f}s {message}\n")
+
+
+def finish(code):
+    log(f"exit {code}")
+    QgsProject.instance().setDirty(False)
+    os._exit(code)  # no "save project?" prompt, no shutdown surprises under Xvfb
+
+
+def raster_layer():
+    for layer in QgsProject.instance().mapLayers().values():
+        if isinstance(layer, QgsRasterLayer):
+            return layer
+    return None
+
+
+def tick():
+    try:
+        _tick()
+    except Exception as exc:  # report and leave; the shell script checks the PNG
+        log(f"error: {exc!r}")
+        finish(3)
+
+
+def _tick():
+    if time.time() - STARTED > TIMEOUT_S:
+        log(f"timed out in step {_state['step']}")
+        iface.mainWindow().grab().save(SHOT, "PNG")
+        finish(2)
+    step = _state["step"]
+    if step == "wait_plugin":
+        if "railwatch_plugin" in plugins and raster_layer() is not None:
+            layer = raster_layer()
+            window = iface.mainWindow()
+            window.move(0, 0)
+            window.resize(1600, 1000)
+            iface.setActiveLayer(layer)
+            iface.zoomToActiveLayer()
+            dock = plugins["railwatch_plugin"].show_panel()
+            dock.setMinimumWidth(430)
+            if HISTORY:
+                dock.set_baseline_source("CSV file")
+                dock.history_csv_widget.setFilePath(HISTORY)
+            _state["dock"] = dock
+            _state["step"] = "run"
+            log(f"panel open on {layer.name()}: {dock.layer_detail.text()}")
+    elif step == "run":
+        dock = _state["dock"]
+        if not dock.run_button.isEnabled():
+            log("Run is disabled: " + dock.layer_detail.text() + " " + dock.dependency_label.text())
+            iface.mainWindow().grab().save(SHOT, "PNG")
+            finish(4)
+        dock.run_button.click()
+        _state["step"] = "wait_results"
+        log("Run pressed")
+    elif step == "wait_results":
+        dock = _state["dock"]
+        if not dock._busy():
+            log(f"count: {dock.count_label.text()}")
+            log(f"verdict: {dock.baseline_view.summary}")
+            log(f"messages: {dock.messages}")
+            points = (dock.last_detection or {}).get("layers", {}).get("points")
+            if points is not None and points.featureCount():
+                # Close enough to see each car's box: around the middle detection.
+                features = sorted(points.getFeatures(), key=lambda f: f.geometry().asPoint().y())
+                centre = features[len(features) // 2].geometry().asPoint()
+                canvas = iface.mapCanvas()
+                canvas.setCenter(centre)
+                canvas.zoomScale(1200)
+            if dock.results_view.rowCount():
+                dock.results_view.selectRow(0)
+            iface.mapCanvas().refresh()
+            _state["step"] = "settle"
+    elif step == "settle":
+        canvas = iface.mapCanvas()
+        _state["settle"] += 1
+        if not canvas.isDrawing() and _state["settle"] > 10:
+            iface.mainWindow().grab().save(SHOT, "PNG")
+            log(f"saved {SHOT}")
+            finish(0)
+
+
+log("startup script loaded")
+_timer.timeout.connect(tick)
+_timer.start(300)
