@@ -48,7 +48,7 @@ def yard(tmp_path_factory):
     """A generated rail yard with known cars (railwatch_synth), dated 2023-10-05."""
     from railwatch_synth import make_yard, write_geotiff
 
-    scene = make_yard(2, gsd_m=0.5, size_m=(400.0, 300.0), difficulty="easy")
+    scene = make_yard(2, gsd_m=0.5, size_m=(400.0, 300.0))
     path = str(tmp_path_factory.mktemp("yard") / "yard_2023-10-05.tif")
     write_geotiff(scene, path, acquired="2023-10-05")
     return scene, path

@@ -162,7 +162,7 @@ class RailWatchDock(QgsDockWidget):
         self.baseline_view = BaselineView()
         result_layout.addWidget(self.baseline_view)
         self.results_view = CountTableView(self.canvas)
-        self.results_view.setMaximumHeight(110)
+        self.results_view._fit_height()
         result_layout.addWidget(self.results_view)
         buttons = QHBoxLayout()
         buttons.addWidget(self.baseline_source_box.compare_button)

@@ -45,9 +45,11 @@ def add_result_layers(scene: str, params: dict, results: dict) -> dict:
             root.removeChildNode(child)
     group = root.insertGroup(0, group_name(scene))
     group.setCustomProperty(GROUP_PROPERTY, scene)
-    group.setExpanded(True)
     for key in ("points", "boxes", "table"):
         if key in loaded:
             project.addMapLayer(loaded[key], False)
             group.addLayer(loaded[key])
+    group.setExpanded(True)
+    if "points" in loaded:  # show the symbol legend (kinds) under the points layer
+        group.findLayer(loaded["points"].id()).setExpanded(True)
     return loaded

@@ -69,6 +69,14 @@ class CountTableView(QTableWidget):
             aoi_value = None if "aoi" not in names or _is_null(feature["aoi"]) else feature["aoi"]
             self._row_extents.append(self._extent_for(aoi_value, points_layer, raster_layer, aoi_layer))
         self.resizeColumnsToContents()
+        self._fit_height()
+
+    def _fit_height(self, max_rows: int = 4):
+        """As tall as its rows (up to ``max_rows``), so one whole-image row wastes no space."""
+        rows = min(max(self.rowCount(), 1), max_rows)
+        row_height = self.verticalHeader().defaultSectionSize()
+        scroll = self.horizontalScrollBar().sizeHint().height()
+        self.setFixedHeight(self.horizontalHeader().sizeHint().height() + rows * row_height + scroll + 2 * self.frameWidth())
 
     @staticmethod
     def _extent_for(aoi_value, points_layer, raster_layer, aoi_layer):
