@@ -57,7 +57,7 @@ class RailWatchPlugin:
             from .ui.dock import RailWatchDock
 
             self.dock = RailWatchDock(self.iface, parent=self.iface.mainWindow())
-            self.iface.addDockWidget(Qt.RightDockWidgetArea, self.dock)
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
             self.dock.visibilityChanged.connect(self._sync_action)
         return self.dock
 

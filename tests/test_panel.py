@@ -102,7 +102,7 @@ def _activate(iface, layer):
 
 def _run(panel, qtbot):
     assert panel.run_enabled, panel.layer_detail.text()
-    qtbot.mouseClick(panel.run_button, Qt.LeftButton)
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not panel._busy(), timeout=RUN_TIMEOUT_MS)
 
 
@@ -111,7 +111,7 @@ def _group(scene):
 
 
 def _critical(panel):
-    return [text for level, text in panel.messages if level == Qgis.Critical]
+    return [text for level, text in panel.messages if level == Qgis.MessageLevel.Critical]
 
 
 # --- tests ------------------------------------------------------------------------
@@ -173,7 +173,7 @@ def test_run_adds_styled_layers_in_a_group_and_fills_the_count_table(panel, qgis
     canvas = qgis_iface.mapCanvas()
     canvas.setExtent(raster.extent().buffered(5000))
     rect = panel.results_view.visualItemRect(panel.results_view.item(0, 0))
-    qtbot.mouseClick(panel.results_view.viewport(), Qt.LeftButton, pos=rect.center())
+    qtbot.mouseClick(panel.results_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert canvas.extent().width() < 2000
     assert canvas.extent().contains(points.extent())
 
@@ -193,10 +193,10 @@ def test_cancel_leaves_no_layers(panel, qgis_iface, qtbot, yard):
     _activate(qgis_iface, raster)
     layers_before = set(QgsProject.instance().mapLayers())
 
-    qtbot.mouseClick(panel.run_button, Qt.LeftButton)
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     assert panel.progress_bar.isVisible() and panel.cancel_button.isEnabled() and not panel.run_enabled
     output_folder = panel.detection_run.output_folder
-    qtbot.mouseClick(panel.cancel_button, Qt.LeftButton)
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not panel._busy(), timeout=RUN_TIMEOUT_MS)
 
     assert set(QgsProject.instance().mapLayers()) == layers_before
@@ -245,8 +245,8 @@ def test_site_log_is_saved_once_per_scene_and_becomes_the_baseline(panel, qgis_i
     _activate(qgis_iface, earlier)
     assert panel.site_edit.text() == "depot"
     _run(panel, qtbot)
-    qtbot.mouseClick(panel.save_log_button, Qt.LeftButton)
-    qtbot.mouseClick(panel.save_log_button, Qt.LeftButton)  # saving twice must not duplicate
+    qtbot.mouseClick(panel.save_log_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.save_log_button, Qt.MouseButton.LeftButton)  # saving twice must not duplicate
     log_path = panel.site_log_path()
     assert [(r.scene, r.acquired) for r in site_log.read_runs(log_path)] == [("depot_2022-10-04", "2022-10-04")]
     assert "1 saved run in" in panel.site_log_label.text()

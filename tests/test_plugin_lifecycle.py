@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from qgis.core import QgsApplication
 from qgis.PyQt import sip
@@ -13,7 +15,7 @@ from railwatch_plugin.plugin import MENU_NAME, TOOLBAR_OBJECT_NAME
 
 
 def _flush_deletes():
-    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     QCoreApplication.processEvents()
 
 
@@ -86,3 +88,37 @@ def test_toolbar_button_toggles_the_panel(qgis_iface, session_provider_set_aside
     finally:
         plugin.unload()
         _flush_deletes()
+
+
+def test_unload_during_a_run_cancels_it_and_adds_nothing(qgis_iface, session_provider_set_aside, qgis_new_project,
+                                                         qtbot, tmp_path):
+    import numpy as np
+    from osgeo import gdal, osr
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    path = str(tmp_path / "busy_2023-10-05.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 400, 300, 3, gdal.GDT_Byte)
+    ds.SetGeoTransform((500000.0, 0.5, 0.0, 4700000.0, 0.0, -0.5))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32652)
+    ds.SetProjection(srs.ExportToWkt())
+    for band in range(3):
+        ds.GetRasterBand(band + 1).WriteArray(np.full((300, 400), 100 + band, np.uint8))
+    ds = None
+    raster = QgsRasterLayer(path, "busy_2023-10-05")
+    QgsProject.instance().addMapLayer(raster)
+    qgis_iface.setActiveLayer(raster)
+
+    plugin = _load(qgis_iface)
+    dock = plugin.show_panel()
+    dock.set_layer(raster)
+    dock.start_detection()
+    run = dock.detection_run
+    assert run is not None and not run.finished
+    plugin.unload()
+    _flush_deletes()
+
+    qtbot.waitUntil(lambda: run.finished, timeout=60_000)
+    assert run.canceled
+    assert list(QgsProject.instance().mapLayers()) == [raster.id()]
+    assert not os.path.exists(run.output_folder)

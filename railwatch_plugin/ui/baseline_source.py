@@ -47,10 +47,10 @@ class BaselineSource(QGroupBox):
         self.source_stack = QStackedWidget()
         self.site_log_label = QLabel()
         self.site_log_label.setWordWrap(True)
-        self.history_layer_combo = layer_combo(QgsMapLayerProxyModel.VectorLayer, False)
+        self.history_layer_combo = layer_combo(QgsMapLayerProxyModel.Filter.VectorLayer, False)
         self.history_csv_widget = QgsFileWidget()
         self.history_csv_widget.setFilter("CSV files (*.csv);;All files (*)")
-        self.earlier_raster_combo = layer_combo(QgsMapLayerProxyModel.RasterLayer, False)
+        self.earlier_raster_combo = layer_combo(QgsMapLayerProxyModel.Filter.RasterLayer, False)
         for widget in (self.site_log_label, self.history_layer_combo, self.history_csv_widget, self.earlier_raster_combo):
             self.source_stack.addWidget(widget)
         self.source_combo.currentIndexChanged.connect(self.source_stack.setCurrentIndex)

@@ -8,8 +8,12 @@ import re
 from typing import Optional
 
 from qgis.PyQt.QtCore import QByteArray, Qt
-from qgis.PyQt.QtSvg import QSvgWidget
 from qgis.PyQt.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+
+try:
+    from qgis.PyQt.QtSvg import QSvgWidget
+except ImportError:  # Qt 6 moved it
+    from qgis.PyQt.QtSvgWidgets import QSvgWidget
 
 # (result name, label, format); shown in this order.
 KEY_FIGURES = (
@@ -47,13 +51,13 @@ class BaselineView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.verdict_label = QLabel("No comparison yet. Choose a baseline and press Compare.")
         self.verdict_label.setWordWrap(True)
-        self.verdict_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.verdict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.verdict_label)
         self.figures = QGridLayout()
         self.figure_labels = {}
         for index, (name, label, _fmt, tooltip) in enumerate(KEY_FIGURES):
             value_label = QLabel("–")
-            value_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            value_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             value_label.setStyleSheet("font-weight:bold;")
             name_label = QLabel(label)
             for widget in (name_label, value_label):

@@ -62,7 +62,7 @@ def reports_errors(slot):
         try:
             return slot(self, *args, **kwargs)
         except Exception as exc:  # the user sees the problem in words; the panel stays usable
-            self.show_message(f"{exc}", Qgis.Critical)
+            self.show_message(f"{exc}", Qgis.MessageLevel.Critical)
             self._set_busy(False)
             return None
 
@@ -111,8 +111,8 @@ class RailWatchDock(QgsDockWidget):
         outer_layout.addWidget(self.message_bar)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # the panel wraps to its width
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the panel wraps to its width
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -188,9 +188,9 @@ class RailWatchDock(QgsDockWidget):
 
     # --- messages -------------------------------------------------------------------
 
-    def show_message(self, text: str, level=Qgis.Info, duration: int = 0):
+    def show_message(self, text: str, level=Qgis.MessageLevel.Info, duration: int = 0):
         self.messages.append((level, text))
-        titles = {Qgis.Critical: "Problem", Qgis.Warning: "Warning", Qgis.Success: "Done"}
+        titles = {Qgis.MessageLevel.Critical: "Problem", Qgis.MessageLevel.Warning: "Warning", Qgis.MessageLevel.Success: "Done"}
         self.message_bar.pushMessage(titles.get(level, "RailWatch"), text, level, duration)
 
     # --- the active layer -----------------------------------------------------------
@@ -255,7 +255,7 @@ class RailWatchDock(QgsDockWidget):
         raster = self.layer
         folder = new_output_folder()
         params = self.build_detection_parameters(raster, folder)
-        run = AlgorithmRun(DETECT_ID, params, output_folder=folder, parent=self)
+        run = AlgorithmRun(DETECT_ID, params, output_folder=folder)
         run.progress.connect(self._on_progress)
         run.done.connect(functools.partial(self._on_detection_done, run, raster.id(), raster.name()))
         self.detection_run = run
@@ -281,7 +281,7 @@ class RailWatchDock(QgsDockWidget):
         self._set_busy(False)
         if not ok:
             self.count_label.setText("Canceled: nothing was added." if message == "Canceled." else "The run failed.")
-            self.show_message(message, Qgis.Info if message == "Canceled." else Qgis.Critical)
+            self.show_message(message, Qgis.MessageLevel.Info if message == "Canceled." else Qgis.MessageLevel.Critical)
             return
         raster = QgsProject.instance().mapLayer(raster_id)
         layers = add_result_layers(scene, run.parameters, results)
@@ -359,7 +359,7 @@ class RailWatchDock(QgsDockWidget):
             raise ValueError("The earlier image is the image just counted: choose an earlier image of the same place.")
         folder = new_output_folder()
         params = self.build_detection_parameters(raster, folder, with_layers=False)
-        run = AlgorithmRun(DETECT_ID, params, output_folder=folder, parent=self)
+        run = AlgorithmRun(DETECT_ID, params, output_folder=folder)
         run.progress.connect(self._on_progress)
         run.done.connect(functools.partial(self._on_earlier_counted, run, raster.name()))
         self.baseline_run = run
@@ -375,7 +375,7 @@ class RailWatchDock(QgsDockWidget):
         self.baseline_run = None
         if not ok:
             self._set_busy(False)
-            self.show_message(f"Counting {name}: {message}", Qgis.Info if message == "Canceled." else Qgis.Critical)
+            self.show_message(f"Counting {name}: {message}", Qgis.MessageLevel.Info if message == "Canceled." else Qgis.MessageLevel.Critical)
             return
         self._run_comparison(run.parameters["OUTPUT_TABLE"], f"{name}, counted the same way")
 
@@ -396,7 +396,7 @@ class RailWatchDock(QgsDockWidget):
     def _run_comparison(self, history, history_label: str):
         folder = new_output_folder()
         params = self.build_comparison_parameters(history, folder)
-        run = AlgorithmRun(COMPARE_ID, params, output_folder=folder, parent=self)
+        run = AlgorithmRun(COMPARE_ID, params, output_folder=folder)
         run.done.connect(functools.partial(self._on_comparison_done, run, history_label))
         self.compare_run = run
         self.progress_bar.setVisible(True)
@@ -410,7 +410,7 @@ class RailWatchDock(QgsDockWidget):
         self._set_busy(False)
         if not ok:
             self.baseline_view.clear_comparison("No comparison: " + message)
-            self.show_message(message, Qgis.Info if message == "Canceled." else Qgis.Critical)
+            self.show_message(message, Qgis.MessageLevel.Info if message == "Canceled." else Qgis.MessageLevel.Critical)
             return
         html_path = results.get("OUTPUT_HTML") or run.parameters["OUTPUT_HTML"]
         html = ""
@@ -437,7 +437,7 @@ class RailWatchDock(QgsDockWidget):
         path = self.site_log_path()
         site_log.save_run(path, record)
         self.baseline_source_box.refresh_site_log_label()
-        self.show_message(f"Saved {d['scene']} ({d['count']} railcars) to the log of {site}: {path}", Qgis.Success, 5)
+        self.show_message(f"Saved {d['scene']} ({d['count']} railcars) to the log of {site}: {path}", Qgis.MessageLevel.Success, 5)
 
     # --- report ---------------------------------------------------------------------
 
@@ -463,7 +463,7 @@ class RailWatchDock(QgsDockWidget):
                 rows = [{n: f[n] for n in names} for f in table.getFeatures()]
             html = count_only_report(d["scene"], d["count"], rows, map_png, caption)
         write_report(path, html)
-        self.show_message(f"Report written to {path}", Qgis.Success, 5)
+        self.show_message(f"Report written to {path}", Qgis.MessageLevel.Success, 5)
         return path
 
     # --- life cycle -----------------------------------------------------------------
@@ -480,7 +480,7 @@ class RailWatchDock(QgsDockWidget):
 def _label(style: str = "") -> QLabel:
     label = QLabel()
     label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     if style:
         label.setStyleSheet(style)
     return label

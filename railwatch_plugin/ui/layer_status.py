@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from qgis.core import QgsMapLayer, QgsProject, QgsRasterLayer
+from qgis.core import QgsMapLayer, QgsProject, QgsRasterLayer  # noqa: F401 (QgsMapLayer: typing)
 
 from ..core import check_resolution
 
@@ -37,7 +37,7 @@ def ground_gsd_m(layer: QgsRasterLayer):
 def describe_layer(layer: Optional[QgsMapLayer]) -> LayerStatus:
     if layer is None:
         return LayerStatus(False, "No layer selected", "Select a raster image in the Layers panel to count railcars.")
-    if not isinstance(layer, QgsRasterLayer) or layer.type() != QgsMapLayer.RasterLayer:
+    if not isinstance(layer, QgsRasterLayer):
         return LayerStatus(
             False,
             f"{layer.name()} is not a raster",

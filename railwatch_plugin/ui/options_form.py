@@ -14,7 +14,7 @@ def layer_combo(filters, allow_empty: bool, tooltip: str = "") -> QgsMapLayerCom
     combo.setAllowEmptyLayer(allow_empty)
     if allow_empty:
         combo.setLayer(None)
-    combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(12)
     combo.setToolTip(tooltip)
     return combo
@@ -26,11 +26,11 @@ class DetectionOptions(QgsCollapsibleGroupBox):
         self.setCollapsed(True)
         form = QFormLayout(self)
         self.aoi_combo = layer_combo(
-            QgsMapLayerProxyModel.PolygonLayer, True, "Optional polygons (e.g. yards): counts are given per polygon."
+            QgsMapLayerProxyModel.Filter.PolygonLayer, True, "Optional polygons (e.g. yards): counts are given per polygon."
         )
         form.addRow("Areas of interest", self.aoi_combo)
         self.tracks_combo = layer_combo(
-            QgsMapLayerProxyModel.LineLayer, True, "Optional rail centre lines (e.g. OSM railways): only cars on them count."
+            QgsMapLayerProxyModel.Filter.LineLayer, True, "Optional rail centre lines (e.g. OSM railways): only cars on them count."
         )
         form.addRow("Tracks", self.tracks_combo)
         self.track_buffer_spin = QDoubleSpinBox()

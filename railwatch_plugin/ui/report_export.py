@@ -8,7 +8,7 @@ from html import escape
 from typing import Optional
 
 from qgis.core import QgsMapRendererParallelJob
-from qgis.PyQt.QtCore import QBuffer, QByteArray, QIODevice
+from qgis.PyQt.QtCore import QBuffer, QByteArray, QIODevice, QSize
 
 
 def render_map_png(canvas, width_px: int = 900) -> bytes:
@@ -20,14 +20,14 @@ def render_map_png(canvas, width_px: int = 900) -> bytes:
         height_px = max(1, int(round(width_px * size.height() / size.width())))
     else:
         height_px = int(width_px * 0.66)
-    settings.setOutputSize(settings.outputSize().__class__(width_px, height_px))
+    settings.setOutputSize(QSize(width_px, height_px))
     job = QgsMapRendererParallelJob(settings)
     job.start()
     job.waitForFinished()
     image = job.renderedImage()
     data = QByteArray()
     buffer = QBuffer(data)
-    buffer.open(QIODevice.WriteOnly)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     image.save(buffer, "PNG")
     buffer.close()
     return bytes(data)

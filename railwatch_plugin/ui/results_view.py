@@ -26,14 +26,14 @@ class CountTableView(QTableWidget):
     def __init__(self, canvas, parent=None):
         super().__init__(parent)
         self.canvas = canvas
-        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.verticalHeader().setVisible(False)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.setToolTip("Click a row to zoom the map to it.")
         # Scroll inside the table rather than widen the panel.
-        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._row_extents = []  # (QgsRectangle, crs) per row
         self.cellClicked.connect(self._zoom_to_row)
 
@@ -64,7 +64,7 @@ class CountTableView(QTableWidget):
                     text = str(value)
                 item = QTableWidgetItem(text)
                 if isinstance(value, (int, float)):
-                    item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
+                    _align_right(item)
                 self.setItem(row, col, item)
             aoi_value = None if "aoi" not in names or _is_null(feature["aoi"]) else feature["aoi"]
             self._row_extents.append(self._extent_for(aoi_value, points_layer, raster_layer, aoi_layer))
@@ -116,3 +116,11 @@ class CountTableView(QTableWidget):
 
 def _is_null(value) -> bool:
     return value is None or (hasattr(value, "isNull") and value.isNull())
+
+
+def _align_right(item: QTableWidgetItem):
+    alignment = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+    try:
+        item.setTextAlignment(alignment)  # Qt 6
+    except TypeError:
+        item.setTextAlignment(int(alignment))  # PyQt5 wants an int

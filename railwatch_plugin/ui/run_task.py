@@ -37,6 +37,12 @@ class _CollectingFeedback(QgsProcessingFeedback):
         super().reportError(error, fatalError)
 
 
+# Runs whose task is still with the task manager. The task holds raw pointers to
+# the run's context and feedback, so the run must outlive the panel that started
+# it (unloading the plugin mid-run must not free them under a running thread).
+_IN_FLIGHT = set()
+
+
 def new_output_folder(prefix: str = "railwatch_") -> str:
     """A fresh folder under Processing's temporary folder for one run's outputs."""
     return tempfile.mkdtemp(prefix=prefix, dir=QgsProcessingUtils.tempFolder())
@@ -72,6 +78,7 @@ class AlgorithmRun(QObject):
         self.task.progressChanged.connect(self.progress)
 
     def start(self) -> None:
+        _IN_FLIGHT.add(self)
         QgsApplication.taskManager().addTask(self.task)
 
     def cancel(self) -> None:
@@ -83,6 +90,7 @@ class AlgorithmRun(QObject):
     def _on_executed(self, successful: bool, results: dict) -> None:
         self.finished = True
         self.task = None  # owned (and deleted) by the task manager from here on
+        _IN_FLIGHT.discard(self)
         if self.canceled or self.feedback.isCanceled():
             self.discard_outputs()
             self.done.emit(False, {}, "Canceled.")
