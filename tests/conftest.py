@@ -31,8 +31,8 @@ def run_railwatch(railwatch_plugin):
     """``run_railwatch("detectrailcars", {...})``: processing.run on the real provider."""
     import processing
 
-    def run(algorithm: str, parameters: dict) -> dict:
-        return processing.run(f"railwatch:{algorithm}", parameters)
+    def run(algorithm: str, parameters: dict, feedback=None) -> dict:
+        return processing.run(f"railwatch:{algorithm}", parameters, feedback=feedback)
 
     return run
 
@@ -53,3 +53,24 @@ def easy_yard_tif(easy_yard, tmp_path_factory):
     path = tmp_path_factory.mktemp("yard") / "yard_utm.tif"
     write_geotiff(easy_yard, str(path), crs="EPSG:32652", acquired="2023-10-05")
     return path
+
+
+@pytest.fixture
+def info_feedback():
+    """A processing feedback that keeps every message it is given."""
+    from qgis.core import QgsProcessingFeedback
+
+    class RecordingFeedback(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def pushInfo(self, info):  # noqa: N802 (QGIS's name)
+            self.messages.append(info)
+            super().pushInfo(info)
+
+        def reportError(self, error, fatalError=False):  # noqa: N802,N803 (QGIS's names)
+            self.messages.append(error)
+            super().reportError(error, fatalError)
+
+    return RecordingFeedback()

@@ -22,6 +22,7 @@ from qgis.core import (
 )
 
 from . import detection_parameters as dp
+from .input_checks import input_raster_problem
 from .plugin_info import algorithm_icon
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt")
@@ -88,6 +89,14 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
         ))
         self.addOutput(QgsProcessingOutputNumber(self.IMAGES, "Number of images counted"))
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
+        values = parameters.get(self.INPUTS) or []
+        for value in values if isinstance(values, (list, tuple)) else [values]:
+            problem = input_raster_problem(value, context)
+            if problem:
+                return False, f"INPUTS: {problem}"
+        return super().checkParameterValues(parameters, context)
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         dp.require_dependencies()
         from .output_fields import count_attributes, count_fields
@@ -127,8 +136,12 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
                 raise QgsProcessingException(f"FOLDER {folder} is not a folder: give a folder that holds the images")
             seen = {os.path.abspath(l.source()) for l in layers}
             for path in images_in_folder(folder):
-                if os.path.abspath(path) not in seen:
-                    layers.append(QgsRasterLayer(path, os.path.splitext(os.path.basename(path))[0], "gdal"))
+                if os.path.abspath(path) in seen:
+                    continue
+                problem = input_raster_problem(path, context)
+                if problem:
+                    raise QgsProcessingException(f"FOLDER: {problem} (or move it out of the folder)")
+                layers.append(QgsRasterLayer(path, os.path.splitext(os.path.basename(path))[0], "gdal"))
         if not layers:
             raise QgsProcessingException(
                 "No images to count: give raster layers in INPUTS or a FOLDER holding .tif, .tiff, .jp2 or .vrt files"

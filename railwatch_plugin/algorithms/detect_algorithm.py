@@ -16,6 +16,7 @@ from qgis.core import (
 )
 
 from . import detection_parameters as dp
+from .input_checks import input_raster_problem
 from .plugin_info import algorithm_icon
 
 
@@ -79,6 +80,12 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
             "and the count of each kind.",
         ))
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, "Number of railcars"))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
+        problem = input_raster_problem(parameters.get(self.INPUT), context)
+        if problem:
+            return False, f"INPUT: {problem}"
+        return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         dp.require_dependencies()

@@ -20,8 +20,6 @@ from ..core import Window
 
 GeoTransform = Tuple[float, float, float, float, float, float]
 
-gdal.UseExceptions()
-
 
 class RasterReadError(ValueError):
     """The raster cannot be opened or read; the message says which and why."""
@@ -65,11 +63,14 @@ def open_raster(layer: QgsRasterLayer, bands: Optional[Sequence[int]] = None) ->
 
 
 def _open_with_gdal(path: str, bands: Optional[Sequence[int]]) -> OpenedRaster:
+    gdal.ErrorReset()
     try:
         dataset = gdal.Open(path, gdal.GA_ReadOnly)
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # when something switched GDAL exceptions on
         raise RasterReadError(f"GDAL cannot open {path}: {exc}") from exc
-    if dataset is None or dataset.RasterCount == 0:
+    if dataset is None:
+        raise RasterReadError(f"GDAL cannot open {path}: {gdal.GetLastErrorMsg() or 'unknown format'}")
+    if dataset.RasterCount == 0:
         raise RasterReadError(f"GDAL found no raster bands in {path}")
     interpretations = [dataset.GetRasterBand(i).GetColorInterpretation() for i in range(1, dataset.RasterCount + 1)]
     chosen = _choose_bands(interpretations, bands)
@@ -118,14 +119,20 @@ class GdalTileSource:
             self._mask_bands = [b.GetMaskBand() for b, f in zip(band_objects, flags) if not f & gdal.GMF_ALL_VALID]
 
     def read(self, col0: int, row0: int, cols: int, rows: int) -> Window:
+        where = f"reading pixels {col0},{row0} +{cols}x{rows} of {self.dataset.GetDescription()} failed"
+        gdal.ErrorReset()
         try:
             data = self.dataset.ReadAsArray(col0, row0, cols, rows, band_list=self.bands)
             valid = None
             for mask_band in self._mask_bands:
-                band_valid = mask_band.ReadAsArray(col0, row0, cols, rows) != 0
-                valid = band_valid if valid is None else (valid | band_valid)
-        except RuntimeError as exc:
-            raise RasterReadError(f"reading pixels {col0},{row0} +{cols}x{rows} failed: {exc}") from exc
+                mask = mask_band.ReadAsArray(col0, row0, cols, rows)
+                if mask is None:
+                    raise RasterReadError(f"{where}: {gdal.GetLastErrorMsg()}")
+                valid = (mask != 0) if valid is None else (valid | (mask != 0))
+        except RuntimeError as exc:  # when something switched GDAL exceptions on
+            raise RasterReadError(f"{where}: {exc}") from exc
+        if data is None:
+            raise RasterReadError(f"{where}: {gdal.GetLastErrorMsg()} (a damaged file?)")
         if data.ndim == 2:
             data = data[None, :, :]
         return Window(data=np.ascontiguousarray(np.moveaxis(data, 0, -1)), valid=valid)
@@ -212,3 +219,4 @@ class ProviderTileSource:
                 band_valid = plane != block.noDataValue()
                 valid = band_valid if valid is None else (valid | band_valid)
         return Window(data=np.ascontiguousarray(np.stack(planes, axis=-1)), valid=valid)
+

@@ -71,15 +71,18 @@ def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, fe
         if not lines:
             feedback.reportError(f"{scene}: no rail centre line from TRACKS crosses this raster, so no car can be kept", False)
 
-    result = detect_railcars(
-        opened.source,
-        gsd_m,
-        params,
-        track_lines_px=lines,
-        track_buffer_m=settings.track_buffer_m,
-        progress=lambda fraction: feedback.setProgress(100.0 * fraction),
-        is_canceled=feedback.isCanceled,
-    )
+    try:
+        result = detect_railcars(
+            opened.source,
+            gsd_m,
+            params,
+            track_lines_px=lines,
+            track_buffer_m=settings.track_buffer_m,
+            progress=lambda fraction: feedback.setProgress(100.0 * fraction),
+            is_canceled=feedback.isCanceled,
+        )
+    except RasterReadError as exc:
+        raise QgsProcessingException(f"{scene}: {exc}") from exc
     for warning in result.warnings:
         feedback.reportError(f"{scene}: {warning}", False)
     acquired = acquired_date(opened.metadata, opened.path or layer.source()) or date_in_text(scene)
@@ -102,7 +105,9 @@ class AoiPolygon:
     engine: object  # prepared QgsGeometryEngine
 
     def holds(self, point: QgsPointXY) -> bool:
-        return self.engine.intersects(QgsGeometry.fromPointXY(point).constGet())
+        # keep the QgsGeometry alive while the engine reads its constGet() pointer
+        point_geometry = QgsGeometry.fromPointXY(point)
+        return self.engine.intersects(point_geometry.constGet())
 
 
 _LABEL_FIELDS = ("name", "label", "title", "id", "aoi")

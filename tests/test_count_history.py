@@ -1,0 +1,103 @@
+"""railwatch:counthistory: dated images in, one count per image out, oldest
+first, with the same counts detectrailcars gives for each image."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from qgis.core import NULL, QgsFeature, QgsGeometry, QgsPointXY, QgsProcessingException, QgsVectorLayer
+
+
+@pytest.fixture(scope="module")
+def dated_images(tmp_path_factory):
+    """Three yards: a date in metadata, a date in the file name, no date at all;
+    the second one sits in a folder with a file that is not an image."""
+    from railwatch_synth import make_yard, write_geotiff
+
+    root = tmp_path_factory.mktemp("history")
+    folder = root / "folder"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not an image")
+    scenes = {
+        "meta": make_yard(5, size_m=(400.0, 300.0), difficulty="easy"),
+        "named": make_yard(6, size_m=(400.0, 300.0), difficulty="easy"),
+        "undated": make_yard(8, size_m=(400.0, 300.0), difficulty="easy"),
+    }
+    paths = {
+        "meta": write_geotiff(scenes["meta"], str(root / "yard_a.tif"), acquired="2021-03-01"),
+        "named": write_geotiff(scenes["named"], str(folder / "yard_2019-06-12.tif")),
+        "undated": write_geotiff(scenes["undated"], str(root / "yard_c.tif")),
+    }
+    return {"root": root, "folder": folder, "scenes": scenes, "paths": paths}
+
+
+@pytest.fixture(scope="module")
+def history(run_railwatch, dated_images):
+    paths = dated_images["paths"]
+    result = run_railwatch(
+        "counthistory",
+        {"INPUTS": [paths["undated"], paths["meta"]], "FOLDER": str(dated_images["folder"]), "OUTPUT": "TEMPORARY_OUTPUT"},
+    )
+    return result, list(result["OUTPUT"].getFeatures())
+
+
+def test_rows_are_sorted_by_date_with_undated_last(history):
+    result, rows = history
+    assert result["IMAGES"] == 3
+    assert [r["scene"] for r in rows] == ["yard_2019-06-12", "yard_a", "yard_c"]
+    assert rows[0]["acquired"].toPyDate() == datetime.date(2019, 6, 12)
+    assert rows[1]["acquired"].toPyDate() == datetime.date(2021, 3, 1)
+    assert rows[2]["acquired"] == NULL
+
+
+def test_table_columns(history):
+    result, _ = history
+    assert result["OUTPUT"].fields().names() == [
+        "scene", "acquired", "count", "mean_confidence",
+        "n_box", "n_tank", "n_hopper_gondola", "n_flat_container", "n_covered", "n_unknown",
+    ]
+
+
+def test_counts_are_those_of_detectrailcars(history, run_railwatch, dated_images):
+    _, rows = history
+    by_scene = {r["scene"]: r["count"] for r in rows}
+    for key, scene in (("meta", "yard_a"), ("named", "yard_2019-06-12"), ("undated", "yard_c")):
+        single = run_railwatch("detectrailcars", {"INPUT": dated_images["paths"][key], "OUTPUT": "TEMPORARY_OUTPUT"})
+        assert by_scene[scene] == single["COUNT"]
+
+
+def test_counts_match_the_truth(history, dated_images):
+    _, rows = history
+    truth = {
+        "yard_a": len(dated_images["scenes"]["meta"].cars),
+        "yard_2019-06-12": len(dated_images["scenes"]["named"].cars),
+        "yard_c": len(dated_images["scenes"]["undated"].cars),
+    }
+    for row in rows:
+        n_true = truth[row["scene"]]
+        assert abs(row["count"] - n_true) <= max(2, 0.1 * n_true), row["scene"]
+        assert sum(row[n] for n in ("n_box", "n_tank", "n_hopper_gondola", "n_flat_container", "n_covered", "n_unknown")) == row["count"]
+
+
+def test_aoi_outside_the_images_counts_nothing(run_railwatch, dated_images):
+    far = [QgsPointXY(x, y) for x, y in ((600000, 4800000), (600100, 4800000), (600100, 4800100))]
+    aoi = QgsVectorLayer("Polygon?crs=EPSG:32652", "far", "memory")
+    feature = QgsFeature()
+    feature.setGeometry(QgsGeometry.fromPolygonXY([far + far[:1]]))
+    aoi.dataProvider().addFeatures([feature])
+    result = run_railwatch("counthistory", {"INPUTS": [dated_images["paths"]["meta"]], "AOI": aoi, "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert [r["count"] for r in result["OUTPUT"].getFeatures()] == [0]
+
+
+def test_no_images_names_the_fix(run_railwatch, tmp_path):
+    with pytest.raises(QgsProcessingException) as raised:
+        run_railwatch("counthistory", {"FOLDER": str(tmp_path), "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert "No images to count: give raster layers in INPUTS or a FOLDER" in str(raised.value)
+
+
+def test_corrupt_image_in_the_folder_is_named(run_railwatch, tmp_path):
+    (tmp_path / "broken_2020-01-01.tif").write_bytes(b"\x00garbage" * 500)
+    with pytest.raises(QgsProcessingException) as raised:
+        run_railwatch("counthistory", {"FOLDER": str(tmp_path), "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert "broken_2020-01-01.tif is not an image GDAL can read" in str(raised.value)
