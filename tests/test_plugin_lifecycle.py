@@ -122,3 +122,24 @@ def test_unload_during_a_run_cancels_it_and_adds_nothing(qgis_iface, session_pro
     assert run.canceled
     assert list(QgsProject.instance().mapLayers()) == [raster.id()]
     assert not os.path.exists(run.output_folder)
+
+
+def test_package_zip_holds_the_plugin_only():
+    import configparser
+    import subprocess
+    import zipfile
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(["bash", os.path.join(root, "scripts", "package.sh")], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    zip_path = os.path.join(root, out.split(":")[0].strip())
+    names = zipfile.ZipFile(zip_path).namelist()
+
+    assert {n.split("/")[0] for n in names} == {"railwatch_plugin"}  # one folder: what Install from ZIP expects
+    assert "railwatch_plugin/__init__.py" in names and "railwatch_plugin/metadata.txt" in names
+    assert "railwatch_plugin/ui/dock.py" in names and "railwatch_plugin/icons/railwatch.svg" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/tests/" in n]
+    meta = configparser.ConfigParser(interpolation=None)
+    meta.read_string(zipfile.ZipFile(zip_path).read("railwatch_plugin/metadata.txt").decode("utf-8"))
+    assert zip_path.endswith(f"railwatch_plugin-{meta['general']['version']}.zip")
+    assert meta["general"]["qgisMinimumVersion"] == "3.22"
