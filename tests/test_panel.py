@@ -18,7 +18,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QEvent, Qt
 from osgeo import gdal, osr
 
 from railwatch_plugin import site_log
-from railwatch_plugin.ui.dock import BASELINE_RASTER, BASELINE_SITE_LOG, BASELINE_TABLE, RailWatchDock
+from railwatch_plugin.ui.dock import BASELINE_CSV, BASELINE_RASTER, BASELINE_SITE_LOG, BASELINE_TABLE, RailWatchDock
 
 pytestmark = pytest.mark.gui
 RUN_TIMEOUT_MS = 90_000
@@ -117,7 +117,7 @@ def _critical(panel):
 # --- tests ------------------------------------------------------------------------
 
 
-def test_panel_follows_the_active_layer(panel, qgis_iface, empty_ground, tmp_path):
+def test_panel_follows_the_active_layer(panel, qgis_iface, qtbot, empty_ground, tmp_path):
     raster = _add_raster(empty_ground)
     _activate(qgis_iface, raster)
     assert panel.layer_title.text() == "empty_2023-10-05"
@@ -141,6 +141,10 @@ def test_panel_follows_the_active_layer(panel, qgis_iface, empty_ground, tmp_pat
 
     _activate(qgis_iface, raster)
     assert panel.run_enabled
+    assert panel.site_edit.text() == "empty"  # derived from the layer until the analyst types a name
+    qtbot.keyClicks(panel.site_edit, " yard")
+    _activate(qgis_iface, coarse)
+    assert panel.site_edit.text() == "empty yard"
 
 
 def test_run_adds_styled_layers_in_a_group_and_fills_the_count_table(panel, qgis_iface, qtbot, yard):
@@ -208,12 +212,17 @@ def test_cancel_leaves_no_layers(panel, qgis_iface, qtbot, yard):
     assert panel.run_enabled and not panel.progress_bar.isVisible()
 
 
-def test_baseline_verdict_for_a_known_history(panel, qgis_iface, qtbot, empty_ground, tmp_path):
+@pytest.mark.parametrize("source", [BASELINE_TABLE, BASELINE_CSV])
+def test_baseline_verdict_for_a_known_history(panel, qgis_iface, qtbot, empty_ground, tmp_path, source):
     raster = _add_raster(empty_ground)
-    history = _history_layer()
     _activate(qgis_iface, raster)
-    panel.set_baseline_source(BASELINE_TABLE)
-    panel.history_layer_combo.setLayer(history)
+    panel.set_baseline_source(source)
+    if source == BASELINE_TABLE:
+        panel.history_layer_combo.setLayer(_history_layer())
+    else:
+        csv_path = tmp_path / "history.csv"
+        csv_path.write_text("acquired,count\n" + "".join(f"{d},{n}\n" for d, n in HISTORY), encoding="utf-8")
+        panel.history_csv_widget.setFilePath(str(csv_path))
     _run(panel, qtbot)  # a history is chosen: the comparison follows the count by itself
 
     assert _critical(panel) == []

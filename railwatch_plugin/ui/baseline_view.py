@@ -15,7 +15,11 @@ try:
 except ImportError:  # Qt 6 moved it
     from qgis.PyQt.QtSvgWidgets import QSvgWidget
 
-# (result name, label, format); shown in this order.
+NO_COMPARISON = (
+    "No baseline yet: save runs to the site log, or choose a history under Baseline and press Compare again."
+)
+
+# (result name, label, format, tooltip); shown in this order.
 KEY_FIGURES = (
     ("BASELINE_N", "Earlier counts", "{:.0f}", "How many earlier observations form the baseline"),
     ("BASELINE_MAX", "Highest before", "{:.0f}", "The highest earlier count"),
@@ -49,7 +53,7 @@ class BaselineView(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.verdict_label = QLabel("No comparison yet. Choose a baseline and press Compare.")
+        self.verdict_label = QLabel(NO_COMPARISON)
         self.verdict_label.setWordWrap(True)
         self.verdict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.verdict_label)
@@ -74,7 +78,7 @@ class BaselineView(QWidget):
         self.summary = ""
         self.svg = None
 
-    def clear_comparison(self, message: str = "No comparison yet. Choose a baseline and press Compare."):
+    def clear_comparison(self, message: str = NO_COMPARISON):
         self.summary = ""
         self.svg = None
         self.verdict_label.setText(message)

@@ -184,7 +184,12 @@ class RailWatchDock(QgsDockWidget):
         self.history_layer_combo, self.history_csv_widget = box.history_layer_combo, box.history_csv_widget
         self.earlier_raster_combo, self.site_log_label = box.earlier_raster_combo, box.site_log_label
         self.compare_button = box.compare_button
+        self._site_name_derived = True
+        self.site_edit.textEdited.connect(self._on_site_typed)
         self._update_buttons()
+
+    def _on_site_typed(self, *_args):
+        self._site_name_derived = False
 
     # --- messages -------------------------------------------------------------------
 
@@ -206,8 +211,10 @@ class RailWatchDock(QgsDockWidget):
         self.layer_status = status
         self.layer_title.setText(status.title)
         self.layer_detail.setText(status.detail)
-        if self.layer is not None and not self.site_edit.text().strip():
+        # The site name follows the layer until the analyst types one of their own.
+        if self.layer is not None and (self._site_name_derived or not self.site_edit.text().strip()):
             self.site_edit.setText(site_log.site_name_from_layer_name(self.layer.name()))
+            self._site_name_derived = True
         self._update_buttons()
 
     # --- state of the buttons -------------------------------------------------------
@@ -469,8 +476,16 @@ class RailWatchDock(QgsDockWidget):
     # --- life cycle -----------------------------------------------------------------
 
     def close_down(self):
-        """Cancel running work and disconnect from QGIS (called by the plugin's unload)."""
-        self.cancel()
+        """Cancel running work and disconnect from QGIS (called by the plugin's unload).
+
+        A cancelled run still reports back later; the panel will be gone by then, so
+        its signals are cut here (the run cleans up its own output files)."""
+        for run in (self.detection_run, self.compare_run, self.baseline_run):
+            if run is not None:
+                run.cancel()
+                run.done.disconnect()
+                run.progress.disconnect()
+        self.detection_run = self.compare_run = self.baseline_run = None
         try:
             self.iface.currentLayerChanged.disconnect(self._on_current_layer_changed)
         except (TypeError, RuntimeError):
