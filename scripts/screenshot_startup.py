@@ -95,6 +95,20 @@ def _tick():
                 canvas.zoomScale(1200)
             if dock.results_view.rowCount():
                 dock.results_view.selectRow(0)
+            # Layers panel: the results group open (its legend shows the kinds), the raster folded.
+            from qgis.PyQt.QtWidgets import QDockWidget
+
+            browser = iface.mainWindow().findChild(QDockWidget, "Browser")
+            if browser is not None:
+                browser.hide()
+            view = iface.layerTreeView()
+            root = QgsProject.instance().layerTreeRoot()
+            for node in root.children():
+                expand = node.name().startswith("Railcars:")
+                node.setExpanded(expand)
+                view.setExpanded(view.node2index(node), expand)
+                for child in node.children():
+                    view.setExpanded(view.node2index(child), expand and child.name().endswith("railcars"))
             iface.mapCanvas().refresh()
             _state["step"] = "settle"
     elif step == "settle":
