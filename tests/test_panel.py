@@ -257,6 +257,12 @@ def test_site_log_is_saved_once_per_scene_and_becomes_the_baseline(panel, qgis_i
     _activate(qgis_iface, earlier)
     assert panel.site_edit.text() == "depot"
     _run(panel, qtbot)
+    assert panel.last_comparison is None  # nothing to compare with yet
+    assert panel.baseline_view.verdict_label.text().startswith("No baseline yet")
+    with open(panel.export_report(str(tmp_path / "first.html")), encoding="utf-8") as handle:
+        first_report = handle.read()
+    assert "0 railcars detected. No baseline was compared" in first_report
+    assert "data:image/png;base64," in first_report
     qtbot.mouseClick(panel.save_log_button, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(panel.save_log_button, Qt.MouseButton.LeftButton)  # saving twice must not duplicate
     log_path = panel.site_log_path()
@@ -306,6 +312,22 @@ def test_algorithm_failure_is_a_message_not_a_traceback(panel, qgis_iface, qtbot
     assert panel.message_bar.currentItem() is not None
     assert set(QgsProject.instance().mapLayers()) == layers_before
     assert panel.run_enabled
+
+
+def test_unusable_history_is_explained_in_the_message_bar(panel, qgis_iface, qtbot, empty_ground):
+    raster = _add_raster(empty_ground)
+    wrong = QgsVectorLayer("None?field=day:string&field=cars:integer", "wrong columns", "memory")
+    QgsProject.instance().addMapLayer(wrong)
+    _activate(qgis_iface, raster)
+    panel.set_baseline_source(BASELINE_TABLE)
+    panel.history_layer_combo.setLayer(wrong)
+    _run(panel, qtbot)
+
+    problems = _critical(panel)
+    assert len(problems) == 1 and problems[0].startswith("railwatch:comparebaseline failed: ")
+    assert panel.last_detection["count"] == 0  # the count itself stands
+    assert panel.baseline_view.verdict_label.text().startswith("No comparison: railwatch:comparebaseline failed")
+    assert panel.run_enabled and panel.compare_button.isEnabled()
 
 
 def test_missing_opencv_is_explained_and_run_disabled(qgis_iface, railwatch_plugin, qgis_new_project, qtbot,
