@@ -266,7 +266,10 @@ def test_site_log_is_saved_once_per_scene_and_becomes_the_baseline(panel, qgis_i
     qtbot.mouseClick(panel.save_log_button, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(panel.save_log_button, Qt.MouseButton.LeftButton)  # saving twice must not duplicate
     log_path = panel.site_log_path()
-    assert [(r.scene, r.acquired) for r in site_log.read_runs(log_path)] == [("depot_2022-10-04", "2022-10-04")]
+    runs = site_log.read_runs(log_path)
+    assert [(r.scene, r.acquired, r.count) for r in runs] == [("depot_2022-10-04", "2022-10-04", 0)]
+    assert runs[0].parameters["INPUT"] == earlier.source()  # the image's file, not a session's layer id
+    assert runs[0].parameters["MIN_CONFIDENCE"] == 0.5 and runs[0].plugin_version
     assert "1 saved run in" in panel.site_log_label.text()
 
     _activate(qgis_iface, later)

@@ -9,7 +9,6 @@ words, never to a traceback dialog.
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import json
 import os
@@ -38,7 +37,7 @@ from .baseline_view import BaselineView, svg_from_html
 from .layer_status import describe_layer
 from .options_form import DetectionOptions
 from .report_export import add_map_to_report, count_only_report, render_map_png, write_report
-from .result_layers import add_result_layers
+from .result_layers import add_result_layers, parameters_for_the_record, summarize_count_table
 from .results_view import CountTableView
 from .run_task import AlgorithmRun, new_output_folder
 
@@ -67,19 +66,6 @@ def reports_errors(slot):
             return None
 
     return wrapper
-
-
-def _iso_date(value) -> Optional[str]:
-    if value is None:
-        return None
-    if hasattr(value, "isNull") and value.isNull():
-        return None
-    if hasattr(value, "toString") and hasattr(value, "isValid"):
-        return value.toString("yyyy-MM-dd") if value.isValid() else None
-    if isinstance(value, (_dt.date, _dt.datetime)):
-        return value.isoformat()[:10]
-    text = str(value).strip()
-    return text[:10] if text and text.upper() != "NULL" else None
 
 
 class RailWatchDock(QgsDockWidget):
@@ -294,23 +280,15 @@ class RailWatchDock(QgsDockWidget):
         layers = add_result_layers(scene, run.parameters, results)
         table = layers.get("table")
         count = int(results.get("COUNT", layers["points"].featureCount() if "points" in layers else 0))
-        acquired, mean_confidence = None, None
+        acquired, mean_confidence = summarize_count_table(table) if table is not None else (None, None)
         if table is not None:
-            rows = list(table.getFeatures())
-            names = table.fields().names()
-            if rows and "acquired" in names:
-                acquired = _iso_date(rows[0]["acquired"])
-            if "mean_confidence" in names:
-                pairs = [(r["count"] or 0, r["mean_confidence"]) for r in rows if not _is_null(r["mean_confidence"])]
-                total = sum(n for n, _ in pairs)
-                mean_confidence = sum(n * c for n, c in pairs) / total if total else None
             self.results_view.show_table(table, layers.get("points"), raster, self.options.aoi_combo.currentLayer())
         self.last_detection = {
             "scene": scene,
             "acquired": acquired,
             "count": count,
             "mean_confidence": mean_confidence,
-            "parameters": {k: v for k, v in run.parameters.items() if not k.startswith("OUTPUT")},
+            "parameters": parameters_for_the_record(run.parameters),
             "layers": layers,
             "table_path": run.parameters["OUTPUT_TABLE"],
             "raster_id": raster_id,
@@ -499,7 +477,3 @@ def _label(style: str = "") -> QLabel:
     if style:
         label.setStyleSheet(style)
     return label
-
-
-def _is_null(value) -> bool:
-    return value is None or (hasattr(value, "isNull") and value.isNull())

@@ -4,6 +4,9 @@ scene. Called on the main thread, and only after a run succeeded."""
 
 from __future__ import annotations
 
+import datetime as _dt
+from typing import Optional, Tuple
+
 from qgis.core import QgsProject, QgsVectorLayer
 
 GROUP_PROPERTY = "railwatch/result_group"
@@ -53,3 +56,45 @@ def add_result_layers(scene: str, params: dict, results: dict) -> dict:
     if "points" in loaded:  # show the symbol legend (kinds) under the points layer
         group.findLayer(loaded["points"].id()).setExpanded(True)
     return loaded
+
+
+def summarize_count_table(table) -> Tuple[Optional[str], Optional[float]]:
+    """(acquired as ISO date or None, mean confidence over all rows weighted by count)."""
+    rows = list(table.getFeatures())
+    names = table.fields().names()
+    acquired = iso_date(rows[0]["acquired"]) if rows and "acquired" in names else None
+    mean_confidence = None
+    if "mean_confidence" in names and "count" in names:
+        pairs = [(r["count"] or 0, r["mean_confidence"]) for r in rows if not is_null(r["mean_confidence"])]
+        total = sum(n for n, _ in pairs)
+        mean_confidence = sum(n * c for n, c in pairs) / total if total else None
+    return acquired, mean_confidence
+
+
+def parameters_for_the_record(params: dict) -> dict:
+    """The run's parameters as a site log keeps them: no temporary output paths, and
+    layers named by their source rather than this session's layer ids."""
+    project = QgsProject.instance()
+    record = {}
+    for name, value in params.items():
+        if name.startswith("OUTPUT"):
+            continue
+        layer = project.mapLayer(value) if isinstance(value, str) else None
+        record[name] = layer.source() if layer is not None else value
+    return record
+
+
+def iso_date(value) -> Optional[str]:
+    """A QDate / date / text date as "YYYY-MM-DD"; None when null or empty."""
+    if is_null(value):
+        return None
+    if hasattr(value, "toString") and hasattr(value, "isValid"):
+        return value.toString("yyyy-MM-dd") if value.isValid() else None
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()[:10]
+    text = str(value).strip()
+    return text[:10] if text and text.upper() != "NULL" else None
+
+
+def is_null(value) -> bool:
+    return value is None or (hasattr(value, "isNull") and value.isNull())
