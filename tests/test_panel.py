@@ -21,6 +21,7 @@ from qgis.PyQt.QtCore import QCoreApplication, QEvent, Qt
 from osgeo import gdal, osr
 
 from railwatch_plugin import site_log
+from railwatch_plugin.ui import run_task
 from railwatch_plugin.ui.dock import BASELINE_CSV, BASELINE_RASTER, BASELINE_SITE_LOG, BASELINE_TABLE, RailWatchDock
 
 pytestmark = pytest.mark.gui
@@ -95,7 +96,9 @@ def panel(qgis_iface, railwatch_plugin, qgis_new_project, tmp_path, qtbot):
     dock.show()
     yield dock
     dock.close_down()
-    qtbot.waitUntil(lambda: not dock._busy(), timeout=RUN_TIMEOUT_MS)
+    # A cancelled task may still be winding down in its thread: let it finish
+    # before the next test clears the project under it.
+    qtbot.waitUntil(lambda: not run_task._IN_FLIGHT, timeout=RUN_TIMEOUT_MS)
 
 
 def _activate(iface, layer):
