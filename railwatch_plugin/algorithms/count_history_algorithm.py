@@ -52,6 +52,12 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
     def displayName(self):  # noqa: N802 (QGIS's name)
         return "Count railcars across dated images"
 
+    def group(self):
+        return "Detection"
+
+    def groupId(self):  # noqa: N802 (QGIS's name)
+        return "detection"
+
     def shortHelpString(self):  # noqa: N802 (QGIS's name)
         return (
             "Counts railcars on each of several images of one site and writes a history table: "

@@ -33,6 +33,12 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
     def displayName(self):  # noqa: N802 (QGIS's name)
         return "Detect railcars"
 
+    def group(self):
+        return "Detection"
+
+    def groupId(self):  # noqa: N802 (QGIS's name)
+        return "detection"
+
     def shortHelpString(self):  # noqa: N802 (QGIS's name)
         return (
             "Finds railcars on a satellite or aerial image and counts them.\n\n"
