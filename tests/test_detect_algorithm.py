@@ -166,20 +166,42 @@ def utm_count(run_railwatch, easy_yard_tif):
     return detect(run_railwatch, easy_yard_tif)["COUNT"]
 
 
-@pytest.mark.parametrize("case", sorted(crs_cases()))
-def test_same_count_and_ground_resolution_in_any_crs(case, run_railwatch, easy_yard, utm_count, tmp_path, info_feedback):
+@pytest.fixture(scope="module")
+def crs_results(run_railwatch, easy_yard, tmp_path_factory):
+    """Per CRS case: (result, ground resolution the run reported)."""
+    from qgis.core import QgsProcessingFeedback
     from railwatch_synth import write_geotiff
 
-    crs, geotransform = crs_cases()[case]
-    path = write_geotiff(easy_yard, str(tmp_path / f"yard_{case}.tif"), crs=crs, geotransform=geotransform)
-    result = run_railwatch("detectrailcars", {"INPUT": path, "OUTPUT": "TEMPORARY_OUTPUT"}, feedback=info_feedback)
-    assert result["OUTPUT"].crs().authid() == crs
-    gsd_lines = [m for m in info_feedback.messages if "m per pixel on the ground" in m]
-    assert len(gsd_lines) == 1
-    gx, gy = (float(v) for v in gsd_lines[0].split(", ")[1].split(" m per pixel")[0].split(" x "))
+    folder = tmp_path_factory.mktemp("crs")
+    out = {}
+    for case, (crs, geotransform) in crs_cases().items():
+        messages = []
+
+        class Feedback(QgsProcessingFeedback):
+            def pushInfo(self, info):  # noqa: N802 (QGIS's name)
+                messages.append(info)
+
+        path = write_geotiff(easy_yard, str(folder / f"yard_{case}.tif"), crs=crs, geotransform=geotransform)
+        result = run_railwatch("detectrailcars", {"INPUT": path, "OUTPUT": "TEMPORARY_OUTPUT"}, feedback=Feedback())
+        gsd_lines = [m for m in messages if "m per pixel on the ground" in m]
+        assert len(gsd_lines) == 1, messages
+        gsd = tuple(float(v) for v in gsd_lines[0].split(", ")[1].split(" m per pixel")[0].split(" x "))
+        out[case] = (result, gsd)
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(crs_cases()))
+def test_ground_resolution_and_output_crs_in_any_crs(case, crs_results):
+    result, (gx, gy) = crs_results[case]
+    assert result["OUTPUT"].crs().authid() == crs_cases()[case][0]
     assert gx == pytest.approx(0.5, rel=0.01) and gy == pytest.approx(0.5, rel=0.01)
-    assert abs(result["COUNT"] - utm_count) <= 1
-    assert abs(result["COUNT"] - len(easy_yard.cars)) <= count_tolerance(len(easy_yard.cars))
+
+
+@pytest.mark.parametrize("case", sorted(crs_cases()))
+def test_same_count_in_any_crs(case, crs_results, easy_yard):
+    counts = {name: result["COUNT"] for name, (result, _) in crs_results.items()}
+    assert abs(counts[case] - counts["utm"]) <= 1, counts
+    assert abs(counts[case] - len(easy_yard.cars)) <= count_tolerance(len(easy_yard.cars))
 
 
 def test_gsd_override_replaces_the_crs_value(run_railwatch, easy_yard_tif, info_feedback):
@@ -248,23 +270,33 @@ def test_aoi_keeps_only_cars_inside(run_railwatch, easy_yard_tif):
     assert [f["aoi"] for f in result["OUTPUT_TABLE"].getFeatures()] == ["feature 1"]
 
 
-def test_tracks_filter_keeps_only_cars_on_the_given_line(run_railwatch, easy_yard, easy_yard_tif, utm_count):
-    # The track with the most cars, as a WGS 84 line (so it is reprojected).
+def track_case(easy_yard, buffer_m):
+    """The track with the most true cars within ``buffer_m`` (but not all of them),
+    as a WGS 84 line layer (so it is reprojected), its UTM geometry, and that truth."""
     lines_map = [np.array([pixel_to_map(UTM_GT, c, r) for c, r in line]) for line in easy_yard.track_lines_px]
     line_geoms = [QgsGeometry.fromPolylineXY([QgsPointXY(x, y) for x, y in line]) for line in lines_map]
     truth_points = [QgsGeometry.fromPointXY(QgsPointXY(x, y)) for x, y in true_xy(easy_yard)]
-    on_line = [sum(1 for p in truth_points if g.distance(p) <= 2.0) for g in line_geoms]
-    best = int(np.argmax(on_line))
-    assert 0 < on_line[best] < len(easy_yard.cars)
+    near = [sum(1 for p in truth_points if g.distance(p) <= buffer_m) for g in line_geoms]
+    best = max((n, i) for i, n in enumerate(near) if n < len(easy_yard.cars))[1]
     geometry = QgsGeometry(line_geoms[best])
     geometry.transform(utm_to("EPSG:4326"))
-    tracks = add_features(memory_layer("LineString", "EPSG:4326"), [geometry])
+    return add_features(memory_layer("LineString", "EPSG:4326"), [geometry]), line_geoms[best], near[best]
 
+
+def test_tracks_filter_drops_cars_away_from_the_line(run_railwatch, easy_yard, easy_yard_tif, utm_count):
+    tracks, line, _ = track_case(easy_yard, 6.0)
     result = detect(run_railwatch, easy_yard_tif, TRACKS=tracks, TRACK_BUFFER=6.0)
     for feature in result["OUTPUT"].getFeatures():
-        assert line_geoms[best].distance(feature.geometry()) <= 7.0
-    assert abs(result["COUNT"] - on_line[best]) <= count_tolerance(on_line[best])
-    assert result["COUNT"] < utm_count
+        assert line.distance(feature.geometry()) <= 6.5
+    assert 0 < result["COUNT"] < utm_count
+
+
+@pytest.mark.parametrize("buffer_m", [2.5, 6.0])
+def test_tracks_filter_keeps_the_cars_on_the_line(buffer_m, run_railwatch, easy_yard, easy_yard_tif):
+    tracks, line, n_true = track_case(easy_yard, buffer_m)
+    assert n_true > 0
+    result = detect(run_railwatch, easy_yard_tif, TRACKS=tracks, TRACK_BUFFER=buffer_m)
+    assert abs(result["COUNT"] - n_true) <= count_tolerance(n_true)
 
 
 def test_tracks_far_from_the_raster_leave_nothing_and_say_why(run_railwatch, easy_yard_tif, info_feedback):
