@@ -1,0 +1,225 @@
+"""Synthetic rail-yard scenes: determinism, truth matches the pixels, options, GeoTIFF I/O.
+
+No QGIS here; GDAL (osgeo) only for the GeoTIFF round trips.
+"""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from railwatch_synth import CAR_KINDS, TrueCar, YardScene, make_yard, write_big_raster, write_geotiff
+from railwatch_synth.config import HARD
+from railwatch_synth.layout import CAR_SIZES
+
+
+def _poly_mask(shape, corners_px, grow_px=0.0):
+    """Pixels whose centre lies inside the polygon (optionally grown/shrunk)."""
+    pts = np.asarray(corners_px, np.float64)
+    c = pts.mean(0)
+    if grow_px:
+        d = pts - c
+        pts = c + d * (1 + grow_px / np.linalg.norm(d, axis=1, keepdims=True))
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round((pts - 0.5) * 16).astype(np.int32).reshape(-1, 1, 2)], 1, cv2.LINE_8, 4)
+    return mask.astype(bool)
+
+
+def _dist_to_polyline(p, line):
+    best = np.inf
+    for a, b in zip(line[:-1], line[1:]):
+        ab = b - a
+        t = np.clip(np.dot(p - a, ab) / max(np.dot(ab, ab), 1e-12), 0, 1)
+        best = min(best, float(np.linalg.norm(a + t * ab - p)))
+    return best
+
+
+@pytest.fixture(scope="module")
+def hard_scene():
+    return make_yard(7)
+
+
+def test_same_seed_gives_identical_image_and_truth():
+    a = make_yard(11, gsd_m=0.6, size_m=(300.0, 200.0))
+    b = make_yard(11, gsd_m=0.6, size_m=(300.0, 200.0))
+    assert np.array_equal(a.image, b.image)
+    assert a.cars == b.cars
+    c = make_yard(12, gsd_m=0.6, size_m=(300.0, 200.0))
+    assert not np.array_equal(a.image, c.image)
+
+
+def test_layout_in_metres_does_not_depend_on_gsd():
+    coarse = make_yard(5, gsd_m=0.5, size_m=(300.0, 200.0), difficulty="easy")
+    fine = make_yard(5, gsd_m=0.3, size_m=(300.0, 200.0), difficulty="easy")
+    assert len(coarse.cars) == len(fine.cars) > 0
+    for a, b in zip(coarse.cars, fine.cars):
+        assert a.col_px * 0.5 == pytest.approx(b.col_px * 0.3, abs=1e-6)
+        assert a.length_m == b.length_m and a.kind == b.kind
+    assert fine.image.shape[:2] == (667, 1000)
+
+
+def test_scene_shape_types_and_truth_fields(hard_scene):
+    s = hard_scene
+    assert isinstance(s, YardScene)
+    assert s.image.shape == (800, 1200, 3) and s.image.dtype == np.uint8
+    assert s.gsd_m == 0.5
+    assert 20 <= len(s.cars) <= 80
+    for car in s.cars:
+        assert isinstance(car, TrueCar)
+        assert car.kind in CAR_KINDS
+        (l0, l1), (w0, w1), _ = CAR_SIZES[car.kind]
+        assert l0 <= car.length_m <= l1 and w0 <= car.width_m <= w1
+        assert 0.0 <= car.heading_deg < 180.0
+        assert len(car.corners_px) == 4
+        side = np.linalg.norm(np.subtract(car.corners_px[0], car.corners_px[3])) * s.gsd_m
+        assert side == pytest.approx(car.length_m, abs=1e-6)
+    for key in ("sun_azimuth_deg", "sun_elevation_deg", "seed"):
+        assert key in s.meta
+    assert 25.0 <= s.meta["sun_elevation_deg"] <= 65.0
+
+
+def test_exact_car_count_when_asked():
+    for n in (0, 1, 37, 73):
+        s = make_yard(3, size_m=(600.0, 400.0), n_cars=n)
+        assert len(s.cars) == n
+
+
+def test_impossible_count_is_a_clear_error():
+    with pytest.raises(ValueError, match="cannot fit 2000 cars"):
+        make_yard(3, size_m=(200.0, 150.0), n_cars=2000)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="difficulty"):
+        make_yard(1, difficulty="medium")
+    with pytest.raises(ValueError, match="bands"):
+        make_yard(1, size_m=(200.0, 150.0), bands=2)
+    with pytest.raises(ValueError, match="dtype"):
+        make_yard(1, size_m=(200.0, 150.0), dtype="float64")
+
+
+def test_truth_centres_lie_on_track_lines(hard_scene):
+    s = hard_scene
+    for car in s.cars:
+        p = np.array([car.col_px, car.row_px])
+        d_px = min(_dist_to_polyline(p, line) for line in s.track_lines_px)
+        assert d_px * s.gsd_m < 0.05
+
+
+def test_cars_are_drawn_exactly_inside_their_truth_boxes():
+    """Same seed with and without cars: the pixels differ inside each truth box
+    and nowhere else (easy scenes have no shadows)."""
+    with_cars = make_yard(21, size_m=(400.0, 300.0), difficulty="easy", n_cars=20)
+    empty = make_yard(21, size_m=(400.0, 300.0), difficulty="easy", n_cars=0)
+    assert len(with_cars.track_lines_px) == len(empty.track_lines_px)  # same layout
+    diff = np.abs(with_cars.image.astype(int) - empty.image.astype(int)).max(axis=2)
+    shape = diff.shape
+    near_any = np.zeros(shape, bool)
+    for car in with_cars.cars:
+        inside = _poly_mask(shape, car.corners_px, grow_px=-1.5)
+        assert diff[inside].mean() > 25, car
+        near_any |= _poly_mask(shape, car.corners_px, grow_px=3.5)
+    assert np.percentile(diff[~near_any], 99.9) < 8
+
+
+def test_easy_cars_stand_out_from_the_ballast_around_them():
+    s = make_yard(8, size_m=(400.0, 300.0), difficulty="easy", n_cars=25)
+    img = s.image.astype(float)
+    contrasts = []
+    for car in s.cars:
+        inside = _poly_mask(img.shape[:2], car.corners_px, grow_px=-1.5)
+        ring = _poly_mask(img.shape[:2], car.corners_px, grow_px=6) & ~_poly_mask(img.shape[:2], car.corners_px, grow_px=2)
+        contrasts.append(np.abs(img[inside].mean(0) - img[ring].mean(0)).max())
+    assert np.median(contrasts) > 25
+
+
+def test_hard_scene_has_look_alikes_off_the_tracks(hard_scene):
+    s = hard_scene
+    kinds = {d["kind"] for d in s.distractors}
+    assert {"container_stack", "lorry"} <= kinds
+    for d in s.distractors:
+        c = np.mean(d["corners_px"], axis=0)
+        assert min(_dist_to_polyline(c, line) for line in s.track_lines_px) * s.gsd_m > 2.5, d["kind"]
+
+
+def test_nodata_wedge_is_black_invalid_and_holds_no_truth():
+    s = make_yard(4, n_cars=50, config=HARD.with_(nodata_probability=1.0))
+    assert s.valid is not None and s.valid.dtype == bool
+    assert 0 < (~s.valid).mean() < 0.3
+    assert np.all(s.image[~s.valid] == 0)
+    assert len(s.cars) == 50
+    for car in s.cars:
+        assert s.valid[int(car.row_px), int(car.col_px)]
+
+
+@pytest.mark.parametrize("bands", [1, 4])
+def test_band_options(bands):
+    s = make_yard(2, size_m=(300.0, 200.0), bands=bands)
+    assert s.image.shape == (400, 600, bands)
+    if bands == 4:
+        nir, lum = s.image[..., 3].astype(float), s.image[..., :3].astype(float).mean(2)
+        assert np.corrcoef(nir.ravel(), lum.ravel())[0, 1] < 0.98  # not just a copy of luminance
+
+
+def test_uint16_is_eleven_bit():
+    s = make_yard(2, size_m=(300.0, 200.0), dtype="uint16")
+    assert s.image.dtype == np.uint16
+    assert 1000 < s.image.max() <= 2047
+
+
+def test_fast_enough_at_0_3_m():
+    make_yard(0, gsd_m=0.3, size_m=(100.0, 60.0))  # warm-up (imports, OpenCV threads)
+    t0 = time.perf_counter()
+    s = make_yard(9, gsd_m=0.3)
+    elapsed = time.perf_counter() - t0
+    assert s.image.shape[:2] == (1333, 2000)
+    assert elapsed < 6.0
+
+
+def test_write_geotiff_round_trip(tmp_path, hard_scene):
+    from osgeo import gdal, osr
+
+    path = write_geotiff(hard_scene, tmp_path / "yard.tif", origin_xy=(600000.0, 4700000.0), acquired="2023-10-05",
+                         compress="JPEG")
+    ds = gdal.Open(path)
+    assert (ds.RasterXSize, ds.RasterYSize, ds.RasterCount) == (1200, 800, 3)
+    assert ds.GetGeoTransform() == pytest.approx((600000.0, 0.5, 0.0, 4700000.0, 0.0, -0.5))
+    srs = osr.SpatialReference(wkt=ds.GetProjection())
+    srs.AutoIdentifyEPSG()
+    assert srs.GetAuthorityCode(None) == "32652"
+    assert ds.GetMetadataItem("TIFFTAG_DATETIME") == "2023:10:05 00:00:00"
+    assert ds.GetMetadataItem("ACQUISITIONDATETIME").startswith("2023-10-05")
+    assert ds.GetMetadataItem("COMPRESSION", "IMAGE_STRUCTURE") == "YCbCr JPEG"
+    assert ds.GetRasterBand(1).GetBlockSize() == [256, 256]
+    back = np.dstack([ds.GetRasterBand(b + 1).ReadAsArray() for b in range(3)]).astype(int)
+    assert np.abs(back - hard_scene.image).mean() < 4.0
+
+
+def test_write_geotiff_keeps_nodata_as_mask_and_array_needs_gsd(tmp_path):
+    from osgeo import gdal
+
+    s = make_yard(4, size_m=(300.0, 200.0), config=HARD.with_(nodata_probability=1.0))
+    ds = gdal.Open(write_geotiff(s, tmp_path / "wedge.tif"))
+    mask = ds.GetRasterBand(1).GetMaskBand().ReadAsArray()
+    assert np.array_equal(mask > 0, s.valid)
+    arr = np.zeros((10, 20), np.uint16)
+    with pytest.raises(ValueError, match="gsd_m"):
+        write_geotiff(arr, tmp_path / "a.tif")
+    ds = gdal.Open(write_geotiff(arr, tmp_path / "a.tif", gsd_m=2.0, crs="EPSG:4326", origin_xy=(130.0, 42.0)))
+    assert ds.GetGeoTransform()[1] == 2.0 and ds.RasterCount == 1
+
+
+def test_big_raster_streams_yards_with_truth(tmp_path):
+    from osgeo import gdal
+
+    info = write_big_raster(tmp_path / "big.tif", 2600, 1700, gsd_m=0.5, seed=3, n_yards=2)
+    assert len(info["yards"]) == 2
+    assert info["n_cars"] == sum(y["n_cars"] for y in info["yards"]) == len(info["cars"]) > 0
+    ds = gdal.Open(info["path"])
+    assert (ds.RasterXSize, ds.RasterYSize, ds.RasterCount) == (2600, 1700, 3)
+    for car in info["cars"]:
+        assert any(y["col_px"] <= car["col_px"] < y["col_px"] + y["width_px"] and
+                   y["row_px"] <= car["row_px"] < y["row_px"] + y["height_px"] for y in info["yards"])
