@@ -15,6 +15,7 @@ class SceneConfig:
     shadows: bool = True
     catenary_probability: float = 0.6
     branch_probability: float = 0.6
+    ladder_inside_probability: float = 0.4  # per yard end: switches visible, else sidings run off the image
     tight_string_probability: float = 0.25  # strings coupled with almost no gap
     empty_track_probability: float = 0.25
     low_contrast_colours: bool = True  # roofs that look like ballast
@@ -28,6 +29,10 @@ class SceneConfig:
     # Demo tweaks: prefer long full sidings; restrict cars to a box in metres.
     fill_sidings: bool = False
     car_region_m: Optional[Tuple[float, float, float, float]] = None
+    # Another day at the same place: same tracks, ground and buildings, but
+    # cars, sun, grain and sensor drawn from this seed instead.
+    look_seed: Optional[int] = None
+    seasonal_green: bool = False  # early summer: greener ground
 
     def with_(self, **changes) -> "SceneConfig":
         return replace(self, **changes)

@@ -195,7 +195,7 @@ def build_tracks(rng, cfg: SceneConfig, w, h, heading_deg):
     starts, ends = {}, {}
     ladder = {}
     for end in (0, 1):
-        ladder[end] = dict(inside=rng.random() < 0.55, angle=rng.uniform(6.0, 10.0), pos=None)
+        ladder[end] = dict(inside=rng.random() < cfg.ladder_inside_probability, angle=rng.uniform(6.0, 10.0), pos=None)
     electrified = rng.random() < cfg.catenary_probability
     last = None
     rank = -1

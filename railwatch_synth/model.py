@@ -52,3 +52,30 @@ class YardScene:
     @property
     def width_px(self) -> int:
         return int(self.image.shape[1])
+
+    def crop(self, col0: int, row0: int, cols: int, rows: int) -> "YardScene":
+        """A window of the scene; keeps cars whose whole body is inside it."""
+        from dataclasses import replace as _replace
+
+        def inside(corners):
+            return all(0 <= x - col0 <= cols and 0 <= y - row0 <= rows for x, y in corners)
+
+        def shift(c):
+            return _replace(c, col_px=c.col_px - col0, row_px=c.row_px - row0,
+                            corners_px=tuple((x - col0, y - row0) for x, y in c.corners_px))
+
+        cars = [shift(c) for c in self.cars if inside(c.corners_px)]
+        distractors = [
+            dict(d, corners_px=tuple((x - col0, y - row0) for x, y in d["corners_px"]))
+            for d in self.distractors
+            if inside([tuple(np.mean(d["corners_px"], axis=0))])
+        ]
+        return YardScene(
+            image=self.image[row0 : row0 + rows, col0 : col0 + cols].copy(),
+            gsd_m=self.gsd_m,
+            cars=cars,
+            track_lines_px=[t - [col0, row0] for t in self.track_lines_px],
+            distractors=distractors,
+            valid=None if self.valid is None else self.valid[row0 : row0 + rows, col0 : col0 + cols].copy(),
+            meta=dict(self.meta, crop_px=(col0, row0, cols, rows)),
+        )

@@ -40,7 +40,7 @@ def fine_noise(rng, rows, cols):
     return 0.7 * white + 0.5 * blob
 
 
-def make_terrain(rng, rows, cols, gsd_m, varied: bool, grain):
+def make_terrain(rng, rows, cols, gsd_m, varied: bool, grain, green: bool = False):
     if not varied:
         base = np.array([150, 140, 118], np.float32) + rng.normal(0, 8, 3).astype(np.float32)
         img = np.empty((rows, cols, 3), np.float32)
@@ -58,6 +58,8 @@ def make_terrain(rng, rows, cols, gsd_m, varied: bool, grain):
     w /= w.sum(-1, keepdims=True)
     colours = np.array([TERRAIN_MATERIALS[n][0] for n in names], np.float32)
     colours *= rng.uniform(0.92, 1.08, (len(names), 1)).astype(np.float32)
+    if green:  # early summer: fields and verges green up
+        colours = 0.55 * colours + 0.45 * np.array([84, 116, 58], np.float32)
     amps = np.array([TERRAIN_MATERIALS[n][1] for n in names], np.float32)
     rgb = cv2.resize((w @ colours).astype(np.float32), (cols, rows), interpolation=cv2.INTER_LINEAR)
     amp = cv2.resize((w @ amps).astype(np.float32), (cols, rows), interpolation=cv2.INTER_LINEAR)
@@ -68,6 +70,12 @@ def make_terrain(rng, rows, cols, gsd_m, varied: bool, grain):
 
 
 def draw_tracks(cv: Canvas, rng, tracks):
+    # the yard floor between tracks is trodden gravel and dirt, not field
+    floor = np.mean([t.ballast_rgb for t in tracks], axis=0) * np.array([1.05, 1.0, 0.92]) + rng.normal(0, 4, 3)
+    for t in tracks:
+        cv.line(cv.ground, t.points_m, (*(floor * 0.6).astype(int), 150), t.ballast_width_m + 4.5)
+        cv.line(cv.ground, t.points_m, (*floor.astype(int), 255), t.ballast_width_m + 2.5)
+        cv.line(cv.texture, t.points_m, 60, t.ballast_width_m + 2.5)
     for t in tracks:
         bal = np.array(t.ballast_rgb)
         cv.line(cv.ground, t.points_m, (*(bal * 0.5).astype(int), 128), t.ballast_width_m + 1.0)  # soft shoulder
@@ -110,14 +118,14 @@ def draw_thing(cv: Canvas, thing, shadow_dir, shadows: bool):
                 cv.fill(cv.high_shadow, [shadow_polygon(part.poly_m, part.height_m, shadow_dir, base_m=max(4.3, part.base_m))], 255)
 
 
-def render_layout(layout: Layout, rng, gsd_m, cfg, shadow_factor):
+def render_layout(layout: Layout, rng, terrain_rng, gsd_m, cfg, shadow_factor):
     """Composite every layer; returns linear RGB float32 and the ss factor."""
     w, h = layout.width_m, layout.height_m
     rows, cols = int(round(h / gsd_m)), int(round(w / gsd_m))
     ss = supersample_factor(gsd_m)
     cv = Canvas(rows, cols, gsd_m, ss)
     grain = fine_noise(rng, rows, cols)
-    terrain = make_terrain(rng, rows, cols, gsd_m, cfg.terrain, grain)
+    terrain = make_terrain(terrain_rng, rows, cols, gsd_m, cfg.terrain, grain, cfg.seasonal_green)
 
     az, el = np.deg2rad(layout.sun_azimuth_deg), np.deg2rad(layout.sun_elevation_deg)
     sun_dir = np.array([np.sin(az), -np.cos(az)])

@@ -15,7 +15,7 @@ from .sensor import apply_sensor
 from .surroundings import build_surroundings
 
 # Independent random streams: the layout does not change with GSD, bands or dtype.
-STREAM_LAYOUT, STREAM_CARS, STREAM_SURROUND, STREAM_RENDER, STREAM_SENSOR, STREAM_SUN = range(6)
+STREAM_LAYOUT, STREAM_CARS, STREAM_SURROUND, STREAM_RENDER, STREAM_SENSOR, STREAM_SUN, STREAM_TERRAIN = range(7)
 
 
 def _rng(seed: int, stream: int):
@@ -50,14 +50,15 @@ def make_yard(
         raise ValueError(f"n_cars must be >= 0, got {n_cars!r}")
 
     g_layout = _rng(seed, STREAM_LAYOUT)
+    look = seed if cfg.look_seed is None else cfg.look_seed
     if heading_deg is None:
         heading_deg = float(g_layout.uniform(0.0, 180.0))
-    sun = _rng(seed, STREAM_SUN)
+    sun = _rng(look, STREAM_SUN)
     sun_az = float(sun.uniform(90.0, 270.0) if sun.random() < 0.8 else sun.uniform(0.0, 360.0))
     sun_el = float(sun.uniform(25.0, 65.0))
     shadow_factor = float(sun.uniform(0.35, 0.6))
 
-    g_cars = _rng(seed, STREAM_CARS)
+    g_cars = _rng(look, STREAM_CARS)
     strict = n_cars is not None
     if n_cars is None:
         n_cars = int(g_cars.integers(cfg.n_cars[0], cfg.n_cars[1] + 1))
@@ -82,7 +83,7 @@ def make_yard(
         except ValueError:
             if attempt == 5:
                 raise
-            g_cars = _rng(seed, 200 + attempt)
+            g_cars = _rng(look, 200 + attempt)
 
     things, ground, masts, wires = [], [], [], []
     az = np.deg2rad(sun_az)
@@ -94,7 +95,7 @@ def make_yard(
         )
     layout = Layout(w, h, heading_deg, tracks, segments, cars + hidden, things, ground, masts, wires, sun_az, sun_el, nodata_poly)
 
-    img, ss = render_layout(layout, _rng(seed, STREAM_RENDER), gsd_m, cfg, shadow_factor)
+    img, ss = render_layout(layout, _rng(look, STREAM_RENDER), _rng(seed, STREAM_TERRAIN), gsd_m, cfg, shadow_factor)
     rows, cols = img.shape[:2]
     valid = None
     if nodata_poly is not None:
@@ -109,7 +110,7 @@ def make_yard(
         n_tracks=len(tracks), electrified=bool(electrified), supersample=ss, nodata=nodata_poly is not None,
         hidden_cars=len(hidden),
     )
-    image = apply_sensor(img, _rng(seed, STREAM_SENSOR), cfg, bands, dtype, valid, meta)
+    image = apply_sensor(img, _rng(look, STREAM_SENSOR), cfg, bands, dtype, valid, meta)
 
     true_cars = [_to_truth(c, gsd_m) for c in cars]
     if valid is not None:  # the wedge is drawn in pixels; recheck centres against it

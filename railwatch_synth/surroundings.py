@@ -170,18 +170,18 @@ def build_surroundings(rng, w, h, heading_deg, tracks, offsets, centre, electrif
 
     # lorries on the roads
     for line, width in roads:
-        d = line[-1] - line[0]
-        seglen = np.linalg.norm(d)
-        if seglen < 50:
-            continue
-        dd = d / seglen
-        nn = np.array([-dd[1], dd[0]])
-        for _ in range(int(rng.integers(0, 4))):
-            pos = line[0] + dd * rng.uniform(0.1, 0.9) * seglen + nn * width * 0.25 * _pick(rng, [-1, 1])
-            occ_free = Occupancy(w, h)  # roads are taken; lorries may stand on them
-            thing = lorry(rng, pos, dd, nn)
-            if occ_free.is_free(thing.footprint_m) and _not_on_tracks(thing, tracks):
-                things.append(thing)
+        for p0, p1 in zip(line[:-1], line[1:]):
+            seglen = float(np.linalg.norm(p1 - p0))
+            if seglen < 50:
+                continue
+            dd = (p1 - p0) / seglen
+            nn = np.array([-dd[1], dd[0]])
+            for _ in range(int(rng.integers(0, 3))):
+                lane = _pick(rng, [-1, 1])
+                pos = p0 + dd * rng.uniform(0.1, 0.9) * seglen + nn * width * 0.22 * lane
+                thing = lorry(rng, pos, dd * lane, nn * lane)
+                if Occupancy(w, h).is_free(thing.footprint_m) and _not_on_tracks(thing, tracks):
+                    things.append(thing)
 
     # long narrow sheds / warehouses parallel to the yard
     for _ in range(int(rng.integers(1, 4))):

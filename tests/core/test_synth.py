@@ -223,3 +223,39 @@ def test_big_raster_streams_yards_with_truth(tmp_path):
     for car in info["cars"]:
         assert any(y["col_px"] <= car["col_px"] < y["col_px"] + y["width_px"] and
                    y["row_px"] <= car["row_px"] < y["row_px"] + y["height_px"] for y in info["yards"])
+
+
+def test_demo_files_match_the_tumangang_story():
+    import csv
+    from pathlib import Path
+
+    from osgeo import gdal, osr
+
+    demo = Path(__file__).resolve().parents[2] / "demo"
+    ds = gdal.Open(str(demo / "tumangang_2023-10-05.tif"))
+    assert ds.GetMetadataItem("TIFFTAG_DATETIME") == "2023:10:05 00:00:00"
+    assert ds.GetMetadataItem("COMPRESSION", "IMAGE_STRUCTURE") == "YCbCr JPEG"
+    gt = ds.GetGeoTransform()
+    assert gt[1] == 0.5 and gt[5] == -0.5
+    srs = osr.SpatialReference(wkt=ds.GetProjection())
+    wgs = osr.SpatialReference()
+    wgs.ImportFromEPSG(4326)
+    for s in (srs, wgs):
+        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    cx, cy = gt[0] + ds.RasterXSize * 0.25, gt[3] - ds.RasterYSize * 0.25
+    lon, lat, _ = osr.CoordinateTransformation(srs, wgs).TransformPoint(cx, cy)
+    assert lat == pytest.approx(42.42, abs=0.01) and lon == pytest.approx(130.60, abs=0.01)
+    with open(demo / "tumangang_2023-10-05_truth.csv") as f:
+        truth = list(csv.DictReader(f))
+    assert len(truth) == 73
+    assert all(0 <= float(r["col_px"]) < ds.RasterXSize and 0 <= float(r["row_px"]) < ds.RasterYSize for r in truth)
+    assert float(truth[0]["x"]) == pytest.approx(gt[0] + float(truth[0]["col_px"]) * 0.5, abs=0.01)
+    with open(demo / "tumangang_2021-06-14_truth.csv") as f:
+        assert len(list(csv.DictReader(f))) == 12
+    assert gdal.Open(str(demo / "tumangang_2021-06-14.tif")).GetMetadataItem("TIFFTAG_DATETIME").startswith("2021:06:14")
+    with open(demo / "tumangang_history.csv") as f:
+        hist = list(csv.DictReader(f))
+    counts = [int(r["count"]) for r in hist]
+    assert 35 <= len(hist) <= 45 and max(counts) == 20 and min(counts) >= 0
+    assert hist[0]["acquired"] >= "2018-10-01" and hist[-1]["acquired"] <= "2023-09-30"
+    assert sum(p.stat().st_size for p in demo.iterdir()) < 3_000_000
