@@ -18,7 +18,7 @@ TERRAIN_MATERIALS = {
     "soil": ((142, 120, 94), 0.05),
     "grass": ((94, 114, 66), 0.09),
     "dry_grass": ((152, 142, 104), 0.07),
-    "gravel": ((150, 146, 138), 0.06),
+    "gravel": ((148, 138, 120), 0.06),
     "dark_soil": ((104, 90, 74), 0.05),
 }
 
@@ -52,7 +52,7 @@ def make_terrain(rng, rows, cols, gsd_m, varied: bool, grain, green: bool = Fals
     # land cover weights from competing smooth fields (made coarse, upsampled)
     f = 4
     r4, c4 = rows // f + 1, cols // f + 1
-    logits = np.stack([smooth_noise(rng, r4, c4, cell / f) * 2.5 + rng.normal(0, 0.8) for _ in names], -1)
+    logits = np.stack([smooth_noise(rng, r4, c4, cell / f) * 4.0 + rng.normal(0, 0.8) for _ in names], -1)
     logits += np.stack([smooth_noise(rng, r4, c4, cell / f / 5) * 0.7 for _ in names], -1)
     w = np.exp(logits - logits.max(-1, keepdims=True))
     w /= w.sum(-1, keepdims=True)

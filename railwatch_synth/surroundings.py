@@ -93,7 +93,7 @@ def tree(rng, centre):
     col = _jit(rng, _pick(rng, [(52, 70, 40), (62, 84, 46), (44, 60, 38), (80, 96, 56)]), 6)
     inner = np.asarray(centre) + (poly - centre) * 0.55 + rng.normal(0, 0.3, 2)
     top = rng.uniform(5.0, 12.0)
-    parts = [Part(poly, col, 90.0, top, base_m=top * 0.3), Part(inner, tuple(v * 1.15 for v in col), 90.0)]
+    parts = [Part(poly, col, 90.0, top, base_m=top * 0.35), Part(inner, tuple(v * 1.15 for v in col), 90.0)]
     return Thing("tree", poly, parts, record=False)
 
 
@@ -103,6 +103,21 @@ def _try_place(occ, things, thing, pad=1.0):
         occ.mark_poly(thing.footprint_m)
         return True
     return False
+
+
+def _place_group(occ, things, group):
+    """Place things that stand close together (a container block, a row of
+    lorries, a car park) as one: their hull must be free, gaps inside are fine."""
+    group = [g for g in group if occ.is_free(g.footprint_m)]
+    if not group:
+        return 0
+    pts = np.vstack([g.footprint_m for g in group]).astype(np.float32)
+    import cv2
+
+    hull = cv2.convexHull(pts).reshape(-1, 2).astype(np.float64)
+    things.extend(group)
+    occ.mark_poly(hull)
+    return len(group)
 
 
 def build_surroundings(rng, w, h, heading_deg, tracks, offsets, centre, electrified, occ: Occupancy, sun_dir):
@@ -154,10 +169,12 @@ def build_surroundings(rng, w, h, heading_deg, tracks, offsets, centre, electrif
         turn = rng.random() < 0.3
         a_dir, c_dir = (across, along) if turn else (along, across)
         origin = pad_c + along * rng.uniform(-pad_l / 3, pad_l / 3) + across * rng.uniform(-pad_w / 3, pad_w / 3)
+        block = []
         for i in range(rows):
             for j in range(cols):
                 cc = origin + c_dir * i * (CONTAINER_W_M + rng.uniform(0.1, 0.4)) + a_dir * j * (length + rng.uniform(0.3, 1.0))
-                _try_place(occ, things, container_column(rng, cc, a_dir, c_dir, length, int(rng.integers(1, 4))))
+                block.append(container_column(rng, cc, a_dir, c_dir, length, int(rng.integers(1, 4))))
+        _place_group(occ, things, block)
 
     # a row of lorries at the loading area, side by side
     n_lorries = int(rng.integers(3, 10))
@@ -165,8 +182,8 @@ def build_surroundings(rng, w, h, heading_deg, tracks, offsets, centre, electrif
     l_side = across if l_dir is along else along
     start = pad_c + along * rng.uniform(-pad_l / 3, pad_l / 3) + across * rng.uniform(-pad_w / 4, pad_w / 4)
     spacing = rng.uniform(3.6, 4.6)
-    for i in range(n_lorries):
-        _try_place(occ, things, lorry(rng, start + l_side * i * spacing, l_dir, l_side))
+    _place_group(occ, things, [lorry(rng, start + l_side * i * spacing, l_dir, l_side) for i in range(n_lorries)])
+    occ.mark_poly(pad)  # nothing grows on the pad
 
     # lorries on the roads
     for line, width in roads:
@@ -221,13 +238,15 @@ def build_surroundings(rng, w, h, heading_deg, tracks, offsets, centre, electrif
         c = np.array([rng.uniform(0.05, 0.95) * w, rng.uniform(0.05, 0.95) * h])
         hgt = rng.uniform(4.0, 14.0)
         b = flat_building(rng, c, ba, bc, bl, bw, hgt) if rng.random() < 0.5 else gable_building(rng, c, ba, bc, bl, bw, hgt, "building", float(np.dot(bc, sun_dir)))
-        if _try_place(occ, things, b) and rng.random() < 0.4:
-            lot_c = c + bc * (bw / 2 + 8)
+        if _try_place(occ, things, b) and rng.random() < 0.5:
+            lot_c = c + bc * (bw / 2 + 6)
+            lot = []
             for i in range(int(rng.integers(4, 16))):
                 row, k = divmod(i, 8)
                 pc = lot_c + ba * (k * 2.6 - 9) + bc * row * 6
                 car = rect(pc, bc, ba, 4.5, 1.8)
-                _try_place(occ, things, Thing("parked_car", car, [Part(car, _jit(rng, _pick(rng, VEHICLE_COLOURS), 6), 10.0, 1.5)]))
+                lot.append(Thing("parked_car", car, [Part(car, _jit(rng, _pick(rng, VEHICLE_COLOURS), 6), 10.0, 1.5)]))
+            _place_group(occ, things, lot)
 
     # trees in clumps
     for _ in range(int(rng.integers(5, 20))):
