@@ -23,6 +23,8 @@ class SceneConfig:
     noise_sigma_dn: Tuple[float, float] = (2.0, 6.0)
     jpeg_quality: Optional[Tuple[int, int]] = (55, 90)
     haze: Tuple[float, float] = (0.0, 0.25)
+    contrast: Tuple[float, float] = (0.85, 1.12)  # stretch about the mean
+    sharpen_probability: float = 0.5  # vendor MTF sharpening: halos at edges
     colour_cast: float = 0.08
     nodata_probability: float = 0.2
     cloud_probability: float = 0.2
@@ -55,6 +57,8 @@ EASY = SceneConfig(
     noise_sigma_dn=(1.0, 1.5),
     jpeg_quality=None,
     haze=(0.0, 0.0),
+    contrast=(1.0, 1.0),
+    sharpen_probability=0.0,
     colour_cast=0.0,
     nodata_probability=0.0,
     cloud_probability=0.0,

@@ -31,6 +31,12 @@ def apply_sensor(img, rng, cfg, bands: int, dtype: str, valid, meta: dict):
     rows, cols = img.shape[:2]
     sigma = float(rng.uniform(*cfg.blur_sigma_px))
     img = cv2.GaussianBlur(img, (0, 0), sigma)
+    sharpen = float(rng.uniform(0.2, 0.6)) if rng.random() < cfg.sharpen_probability else 0.0
+    if sharpen:
+        img = img + sharpen * (img - cv2.GaussianBlur(img, (0, 0), 1.5))
+    contrast = float(rng.uniform(*cfg.contrast))
+    mean = img.reshape(-1, 3).mean(0)
+    img = (img - mean) * contrast + mean
     haze = float(rng.uniform(*cfg.haze))
     haze_rgb = np.array([178, 184, 196], np.float32)
     img = img * (1 - haze) + haze_rgb * haze
@@ -43,7 +49,7 @@ def apply_sensor(img, rng, cfg, bands: int, dtype: str, valid, meta: dict):
         img = img * (1 - alpha) + np.array([225, 228, 232], np.float32) * alpha
     noise_sd = float(rng.uniform(*cfg.noise_sigma_dn))
     quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)) if cfg.jpeg_quality else None
-    meta.update(blur_sigma_px=sigma, haze=haze, colour_cast=cast.tolist(), cloud=cloud, noise_sigma_dn=noise_sd,
+    meta.update(blur_sigma_px=sigma, sharpen=sharpen, contrast=contrast, haze=haze, colour_cast=cast.tolist(), cloud=cloud, noise_sigma_dn=noise_sd,
                 jpeg_quality=quality if dtype == "uint8" else None)
 
     if bands == 1:
