@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 
 from .bands import band_geometry, band_response
+from .classifier import load_classifier
+from .cues import CROSS_HALF_M, CROSS_STEP_M, cross_section
 from .describe import classify_kind, confidence_score
 from .frame import RotatedFrame, rotate_to_horizontal
 from .model import METHOD_GAP, METHOD_LENGTH, METHOD_SINGLE, DetectionParams, Railcar
@@ -28,7 +30,7 @@ FINE_SMOOTH_M = 0.6  # keeps coupler gaps visible
 RIDGE_THRESHOLD = 9.0  # band response (0-255 scale) worth following
 DEFAULT_TYPICAL_LENGTH_M = 15.0
 N_WIDTHS = 3
-DEBUG_FEATURES: Optional[list] = None  # set to a list to collect per-car cues (development aid)
+DEBUG_FEATURES: Optional[list] = None  # a list collects (cues, car) per candidate: classifier training
 
 
 def detect_in_tile(
@@ -92,8 +94,22 @@ def _detect_in_frame(frame: RotatedFrame, work: WorkImage, params: DetectionPara
     typical = params.typical_car_length_m or DEFAULT_TYPICAL_LENGTH_M
     cars: List[Railcar] = []
     for sid, string in enumerate(strings):
-        cars.extend(_cars_in_string(string, sid, fine, frame, work, geoms, params, typical))
+        cars.extend(_cars_in_string(string, sid, fine, frame, work, geoms, params, typical,
+                                    _parallel_neighbours(string, strings, g)))
     return cars
+
+
+def _parallel_neighbours(string: CarString, strings: List[CarString], g: float) -> int:
+    """Strings beside this one at a track spacing (3.5-12 m), overlapping along the track."""
+    n = 0
+    mid = 0.5 * (string.col_start + string.col_end)
+    for other in strings:
+        if other is string or other.col_end < string.col_start or other.col_start > string.col_end:
+            continue
+        gap_m = abs(float(other.row_at(mid)) - float(string.row_at(mid))) * g
+        if 3.5 <= gap_m <= 12.0:
+            n += 1
+    return n
 
 
 def _string_extent(profile, string: CarString) -> Optional[Tuple[int, int]]:
@@ -118,7 +134,7 @@ def _string_extent(profile, string: CarString) -> Optional[Tuple[int, int]]:
     return int(a), int(b) + 1
 
 
-def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical) -> List[Railcar]:
+def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neighbours) -> List[Railcar]:
     g = work.gsd_m
     geom = geoms[string.width_index]
     ext = int(round(5.0 / g))
@@ -132,7 +148,7 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical) -> L
         return []
     # A string that runs into invalid pixels or the frame edge may be cut short:
     # its cars are unreliable and belong to a neighbouring tile anyway.
-    if a == 0 and profile.cols[0] > 0 and not profile.valid[0]:
+    if (a == 0 and not profile.valid[0]) or (b == len(profile.cols) and not profile.valid[-1]):
         return []
     contrast = profile.contrast[a:b]
     inner = profile.inner[a:b]
@@ -140,6 +156,12 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical) -> L
     cuts = candidate_cuts(strength, g)
     segments = split_string(length_px, cuts, g, params.car_length_m, typical)
     in_string = sum(s.n_cars for s in segments)
+    cut_strength = dict(cuts)
+    # How sharply the band stops at the string's ends (a car ends; an edge fades).
+    outside = np.r_[profile.contrast[max(0, a - ext) : a], profile.contrast[b : b + ext]]
+    end_drop = 1.0 - (float(np.median(outside)) if len(outside) else 0.0) / max(float(np.median(contrast)), 1.0)
+    ctx = dict(in_string=in_string, string_length_m=length_px * g, neighbours=neighbours, end_drop=end_drop,
+               strength=string.strength)
     cars = []
     col0 = float(profile.cols[a])
     gap_px = 0.5 / g  # half a coupler gap taken off each cut end
@@ -154,43 +176,73 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical) -> L
                 method = METHOD_SINGLE
             else:
                 method = METHOD_GAP
-            car = _make_car(string, sid, col0 + start, col0 + end, fine, frame, work, geom, params, method, in_string, profile, a)
+            bs = cut_strength.get(int(round(seg.start)), 0.0) if (k == 0 and seg.cut_at_start) else 0.0
+            be = cut_strength.get(int(round(seg.end)), 0.0) if (k == seg.n_cars - 1 and seg.cut_at_end) else 0.0
+            is_end = float((k == 0 and not seg.cut_at_start) or (k == seg.n_cars - 1 and not seg.cut_at_end))
+            car = _make_car(string, sid, col0 + start, col0 + end, fine, frame, work, geom, params, method, profile,
+                            dict(ctx, boundary_start=bs, boundary_end=be, is_end=is_end))
             if car is not None:
                 cars.append(car)
     return cars
 
 
-def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, method, in_string, profile, a) -> Optional[Railcar]:
+def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, method, profile, ctx) -> Optional[Railcar]:
     g = work.gsd_m
     length_m = (c_end - c_start) * g
     i0 = int(round(c_start - profile.cols[0]))
     i1 = max(i0 + 1, int(round(c_end - profile.cols[0])))
     contrast = float(np.median(profile.contrast[i0:i1]))
     inner = profile.inner[i0:i1]
-    # Cross-section: luminance across the car, averaged along its middle half.
-    q0 = int(c_start + 0.25 * (c_end - c_start))
-    q1 = max(q0 + 1, int(c_end - 0.25 * (c_end - c_start)))
-    cols = np.arange(max(q0, 0), min(q1, fine.shape[1]))
+    d_above = float(np.median(np.linalg.norm(inner - profile.above[i0:i1], axis=1)))
+    d_below = float(np.median(np.linalg.norm(inner - profile.below[i0:i1], axis=1)))
     half = int(round(params.car_width_m[1] / 2.0 / g)) + 2
-    rows = np.round(string.row_at(cols + 0.5)).astype(int)
-    offs = np.arange(-half, half + 1)
-    rr = np.clip(rows[None, :] + offs[:, None], 0, fine.shape[0] - 1)
-    cross = fine[rr, cols[None, :], 0].mean(axis=1) if len(cols) else np.zeros(len(offs))
+    cross = cross_section(fine, string.row_at, c_start, c_end, g, half * g, g)[:, 0]
     width_m, centre_off = _measure_width(cross, g, geom)
-    wmin, wmax = params.car_width_m
-    width_ok = float(np.clip(1.0 - max(0.0, wmin - 0.4 - width_m, width_m - wmax - 0.4) / 0.8, 0.0, 1.0))
+    wide = cross_section(fine, string.row_at, c_start, c_end, g, CROSS_HALF_M, CROSS_STEP_M)
+    side_lum = 0.5 * (wide[0, 0] + wide[-1, 0])
+    scale = max(contrast, 5.0)
     lum = inner[:, 0]
-    along_var = float(np.std(lum) / max(contrast, 8.0))
-    inner_rows = np.arange(geom.inner[0], geom.inner[1]) + half
-    kind = classify_kind(length_m, cross[inner_rows[0] : inner_rows[-1] + 1], inner.mean(axis=0), along_var)
+    along_var = float(np.std(lum) / scale)
+    # Texture along the car on the unsmoothed image: sleepers show through on
+    # an empty track, a roof is smooth.
+    raw = cross_section(frame.features, string.row_at, c_start, c_end, g, 0.6, g)
+    raw_cols = frame.features[:, :, 0]
+    rr = int(round(float(string.row_at(0.5 * (c_start + c_end)))))
+    cs0, cs1 = int(max(c_start, 0)), int(min(c_end, raw_cols.shape[1] - 1))
+    if 0 <= rr < raw_cols.shape[0] and cs1 > cs0 + 2:
+        along_texture = float(np.mean(np.abs(np.diff(raw_cols[rr, cs0:cs1]))) / scale)
+    else:
+        along_texture = 0.0
+    del raw
+    grad = np.abs(np.gradient(cross))
+    mid = len(cross) // 2
+    edge_top = float(grad[:mid].max() / scale) if mid > 0 else 0.0
+    edge_bottom = float(grad[mid:].max() / scale)
+    inner_rows = slice(geom.inner[0] + half, geom.inner[1] + half)
+    interior_flat = float(np.std(cross[inner_rows]) / scale)
+    colour = inner.mean(axis=0)
+    chroma = float(np.hypot(*colour[1:3])) if len(colour) >= 3 else 0.0
+    side_colour = 0.5 * (profile.above[i0:i1].mean(axis=0) + profile.below[i0:i1].mean(axis=0))
+    chroma_diff = float(np.hypot(*(colour - side_colour)[1:3])) if len(colour) >= 3 else 0.0
     rails = _rail_evidence(cross, g, half, contrast)
-    context = min(1.0, (in_string - 1) / 2.0) if in_string > 1 else 0.0
-    method_factor = {METHOD_GAP: 1.0, METHOD_SINGLE: 0.95, METHOD_LENGTH: 0.85}[method]
-    conf = confidence_score(contrast, width_ok, context, method_factor)
-    if DEBUG_FEATURES is not None:
-        DEBUG_FEATURES.append(dict(contrast=contrast, width_m=width_m, width_ok=width_ok, along_var=along_var,
-                                   rails=rails, in_string=in_string, method=method, length_m=length_m,
-                                   tone=string.tone, strength=string.strength))
+    kind = classify_kind(length_m, cross[inner_rows], colour, along_var)
+    cues = np.array(
+        [contrast, np.log1p(contrast), min(d_above, d_below), max(d_above, d_below), string.tone / scale,
+         abs(string.tone) / scale, width_m, length_m, along_var, along_texture, rails, edge_top, edge_bottom,
+         interior_flat, chroma, chroma_diff, ctx["in_string"], ctx["string_length_m"], ctx["is_end"],
+         float(method == METHOD_LENGTH), float(method == METHOD_SINGLE), ctx["neighbours"], ctx["end_drop"],
+         ctx["boundary_start"], ctx["boundary_end"], ctx["strength"], float(colour[0])]
+        + list((wide[:, 0] - side_lum) / scale),
+        np.float32,
+    )
+    model = load_classifier()
+    if model is not None:
+        conf = float(model.probability(cues)[0])
+    else:
+        wmin, wmax = params.car_width_m
+        width_ok = float(np.clip(1.0 - max(0.0, wmin - 0.4 - width_m, width_m - wmax - 0.4) / 0.8, 0.0, 1.0))
+        context = min(1.0, (ctx["in_string"] - 1) / 2.0)
+        conf = confidence_score(contrast, width_ok, context, {METHOD_GAP: 1.0, METHOD_SINGLE: 0.95, METHOD_LENGTH: 0.85}[method])
     # Geometry back to tile pixels.
     cc = 0.5 * (c_start + c_end)
     rc = float(string.row_at(cc)) + 0.5 + centre_off
@@ -205,7 +257,7 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
     pts[:, 1] /= work.scale_row
     direction = frame.direction_deg + math.degrees(math.atan(string.slope))
     heading = (90.0 + direction) % 180.0
-    return Railcar(
+    car = Railcar(
         col_px=float(pts[0, 0]),
         row_px=float(pts[0, 1]),
         corners_px=tuple((float(x), float(y)) for x, y in pts[1:]),
@@ -217,6 +269,9 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
         method=method,
         string_id=sid,
     )
+    if DEBUG_FEATURES is not None:
+        DEBUG_FEATURES.append((cues, car))
+    return car
 
 
 def _rail_evidence(cross: np.ndarray, g: float, half: int, contrast: float) -> float:
