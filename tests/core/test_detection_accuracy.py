@@ -1,0 +1,87 @@
+"""Accuracy floors on seeded synthetic yards at 0.5 m, without QGIS.
+
+A small, fast slice of bench/accuracy.py, scored the same way
+(bench.scoring.match: a detection matches a true car within 40 % of its
+length, one to one). Floors hold for the pooled scenes of each difficulty:
+
+- easy scenes: F1 >= 0.85 and |count error| <= 15 % of the true count
+- hard scenes: F1 >= 0.70
+
+Seeds 5000.. are used by nothing else: the car classifier trains on seeds
+0..N-1 and the benchmark, which the detector is tuned against, starts at 1000.
+The floors are the product's promise; do not lower them to make a change pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.scoring import Score, match
+from railwatch_plugin.core import detect_railcars_in_array
+from railwatch_synth import make_yard
+
+GSD_M = 0.5
+EASY_SEEDS = (5000, 5001, 5002, 5003)
+HARD_SEEDS = (5100, 5101, 5102, 5103)
+
+EASY_MIN_F1 = 0.85
+EASY_MAX_COUNT_ERROR = 0.15  # sum of |found - true| over scenes / total true cars
+HARD_MIN_F1 = 0.70
+
+
+def _scores(difficulty, seeds):
+    rows = []
+    for seed in seeds:
+        scene = make_yard(seed, gsd_m=GSD_M, difficulty=difficulty)
+        result = detect_railcars_in_array(scene.image, GSD_M, mask=scene.valid)
+        score, _ = match(result.cars, scene.cars, GSD_M)
+        rows.append((seed, score))
+    return rows
+
+
+def _summary(rows) -> str:
+    lines = [
+        f"seed {seed}: true {s.n_true} found {s.n_found} tp {s.tp} "
+        f"precision {s.precision:.2f} recall {s.recall:.2f} F1 {s.f1:.3f}"
+        for seed, s in rows
+    ]
+    pooled = _pooled(rows)
+    lines.append(
+        f"pooled: true {pooled.n_true} found {pooled.n_found} F1 {pooled.f1:.3f} "
+        f"count error {100 * _count_error(rows):.1f} %"
+    )
+    return "\n".join(lines)
+
+
+def _pooled(rows) -> Score:
+    return sum((s for _, s in rows), Score(0, 0, 0, 0, 0))
+
+
+def _count_error(rows) -> float:
+    return sum(abs(s.n_found - s.n_true) for _, s in rows) / max(_pooled(rows).n_true, 1)
+
+
+@pytest.fixture(scope="module")
+def easy():
+    rows = _scores("easy", EASY_SEEDS)
+    assert _pooled(rows).n_true >= 40  # enough cars for the percentages to mean something
+    return rows
+
+
+@pytest.fixture(scope="module")
+def hard():
+    rows = _scores("hard", HARD_SEEDS)
+    assert _pooled(rows).n_true >= 40
+    return rows
+
+
+def test_easy_scenes_f1(easy):
+    assert _pooled(easy).f1 >= EASY_MIN_F1, "\n" + _summary(easy)
+
+
+def test_easy_scenes_count_error(easy):
+    assert _count_error(easy) <= EASY_MAX_COUNT_ERROR, "\n" + _summary(easy)
+
+
+def test_hard_scenes_f1(hard):
+    assert _pooled(hard).f1 >= HARD_MIN_F1, "\n" + _summary(hard)
