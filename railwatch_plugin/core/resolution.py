@@ -15,7 +15,8 @@ def check_resolution(gsd_m, params: DetectionParams = DetectionParams()) -> Reso
     coarse = max(gx, gy)
     length_px = params.car_length_m[0] / coarse
     width_px = params.car_width_m[0] / coarse
-    if length_px < MIN_CAR_LENGTH_PX or width_px < MIN_CAR_WIDTH_PX:
+    # A hair of tolerance: 2.4 m / 0.8 m must count as the 3 px it is.
+    if length_px < MIN_CAR_LENGTH_PX - 1e-6 or width_px < MIN_CAR_WIDTH_PX - 1e-6:
         finest = min(params.car_length_m[0] / MIN_CAR_LENGTH_PX, params.car_width_m[0] / MIN_CAR_WIDTH_PX)
         return ResolutionCheck(
             ok=False,
