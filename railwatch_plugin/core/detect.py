@@ -80,15 +80,34 @@ def _shift(car: Railcar, dcol: int, drow: int) -> Railcar:
     )
 
 
+# Parallel tracks are at least ~4.5 m apart, so two cars whose centre lines
+# are closer than this, side by side, cannot both be real: one is a shadow, a
+# ballast edge or the same car found again.
+MIN_CAR_SPACING_M = 3.9
+ENDS_SHRINK = 0.85  # coupled cars touch end to end; that is no conflict
+
+
+def _footprint(car: Railcar) -> np.ndarray:
+    """The car's box widened to the closest spacing two cars can have side by
+    side, and shortened a little so coupled neighbours do not conflict."""
+    pts = np.asarray(car.corners_px, np.float64)
+    centre = pts.mean(axis=0)
+    along = 0.5 * (pts[1] - pts[0])  # half length vector
+    across = 0.5 * (pts[3] - pts[0])  # half width vector
+    widen = max(1.0, MIN_CAR_SPACING_M / max(car.width_m, 0.1))
+    a, c = along * ENDS_SHRINK, across * widen
+    return np.array([centre - a - c, centre + a - c, centre + a + c, centre - a + c], np.float32)
+
+
 def _overlap_of_smaller(a: Railcar, b: Railcar) -> float:
-    pa = np.asarray(a.corners_px, np.float32)
-    pb = np.asarray(b.corners_px, np.float32)
+    pa = _footprint(a)
+    pb = _footprint(b)
     area, _ = cv2.intersectConvexConvex(pa, pb)
     smaller = min(abs(cv2.contourArea(pa)), abs(cv2.contourArea(pb)))
     return float(area) / smaller if smaller > 0 else 0.0
 
 
-def merge_duplicates(cars: List[Railcar], max_overlap: float = 0.5) -> List[Railcar]:
+def merge_duplicates(cars: List[Railcar], max_overlap: float = 0.2) -> List[Railcar]:
     """Drop cars that overlap a more confident one by more than ``max_overlap``
     of the smaller box (IoU undervalues overlap of long thin boxes). The order
     is total (confidence, then position), so the result is deterministic."""
