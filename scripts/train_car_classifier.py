@@ -52,7 +52,7 @@ def candidates(args):
     return x, y
 
 
-def train(x, y, hidden=24, steps=3000, lr=0.01, l2=1e-4, seed=0):
+def train(x, y, hidden=40, epochs=12, batch=1024, lr=0.003, l2=1e-4, seed=0):
     rng = np.random.default_rng(seed)
     mean = x.mean(axis=0)
     std = x.std(axis=0) + 1e-6
@@ -64,16 +64,21 @@ def train(x, y, hidden=24, steps=3000, lr=0.01, l2=1e-4, seed=0):
               rng.normal(0, 1 / np.sqrt(hidden), (hidden, 1)), np.zeros(1)]
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
-    for t in range(1, steps + 1):
+    order = np.arange(len(y))
+    batches = [(e, k) for e in range(epochs) for k in range(0, len(y), batch)]
+    for t, (e, k) in enumerate(batches, start=1):
+        if k == 0:
+            rng.shuffle(order)
+        idx = order[k : k + batch]
         w1, b1, w2, b2 = params
-        h = np.tanh(xs @ w1 + b1)
+        h = np.tanh(xs[idx] @ w1 + b1)
         z = (h @ w2 + b2).ravel()
         p = 1 / (1 + np.exp(-np.clip(z, -30, 30)))
-        g = (w * (p - y) / len(y))[:, None]
+        g = (w[idx] * (p - y[idx]) / len(idx))[:, None]
         gw2 = h.T @ g + l2 * w2
         gb2 = g.sum(0)
         gh = (g @ w2.T) * (1 - h * h)
-        gw1 = xs.T @ gh + l2 * w1
+        gw1 = xs[idx].T @ gh + l2 * w1
         gb1 = gh.sum(0)
         for i, gr in enumerate([gw1, gb1, gw2, gb2]):
             m[i] = 0.9 * m[i] + 0.1 * gr
@@ -86,11 +91,23 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenes", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--operating-point", type=float, default=0.675,
+                    help="raw probability that maximises F1 on validation seeds 2000+ (measured with the "
+                         "bench); the output is shifted so that this becomes confidence 0.5, the default threshold")
+    ap.add_argument("--cache", help="npz file to keep the collected cues in (reused when it exists)")
     a = ap.parse_args(argv)
-    rng = np.random.default_rng(12345)
-    jobs = [(s, float(rng.choice([0.3, 0.4, 0.5, 0.6, 0.7])), "easy" if s % 8 == 0 else "hard") for s in range(a.scenes)]
-    with ProcessPoolExecutor(a.workers) as pool:
-        parts = list(pool.map(candidates, jobs))
+    if a.cache and os.path.exists(a.cache):
+        with np.load(a.cache, allow_pickle=True) as z:
+            parts = list(z["parts"])
+    else:
+        rng = np.random.default_rng(12345)
+        jobs = [(s, float(rng.choice([0.3, 0.4, 0.5, 0.6, 0.7])), "easy" if s % 8 == 0 else "hard") for s in range(a.scenes)]
+        with ProcessPoolExecutor(a.workers) as pool:
+            parts = list(pool.map(candidates, jobs))
+        if a.cache:
+            arr = np.empty(len(parts), dtype=object)
+            arr[:] = parts
+            np.savez(a.cache, parts=arr)
     x = np.concatenate([p[0] for p in parts if len(p[1])])
     y = np.concatenate([p[1] for p in parts if len(p[1])])
     x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
@@ -107,6 +124,7 @@ def main(argv=None):
         tp = ((p >= thr) & (yt > 0)).sum()
         print(f"held-out scenes, threshold {thr}: precision {tp / max((p >= thr).sum(), 1):.3f} recall {tp / max(yt.sum(), 1):.3f}")
     mean, std, (w1, b1, w2, b2) = train(x, y)
+    b2 = b2 - np.log(a.operating_point / (1.0 - a.operating_point))
     CarClassifier(mean, std, w1, b1, w2, b2, model_names()).save()
     print("wrote railwatch_plugin/core/car_classifier.npz")
 

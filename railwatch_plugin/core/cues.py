@@ -19,9 +19,21 @@ CUE_NAMES = (
     ["contrast", "contrast_log", "d_min", "d_max", "tone", "abs_tone", "width_m", "length_m", "along_var",
      "along_texture", "rails", "edge_top", "edge_bottom", "interior_flat", "chroma", "chroma_diff",
      "in_string", "string_length_m", "is_end", "method_length", "method_single", "neighbours",
-     "end_drop", "boundary_start", "boundary_end", "string_strength", "lum"]
+     "end_drop", "boundary_start", "boundary_end", "string_strength", "lum", "track_beyond", "track_here"]
     + [f"cross_{i}" for i in range(int(2 * CROSS_HALF_M / CROSS_STEP_M) + 1)]
+    + [f"cross_rg_{i}" for i in range(int(2 * CROSS_HALF_M / CROSS_STEP_M) + 1)]
+    + [f"cross_yb_{i}" for i in range(int(2 * CROSS_HALF_M / CROSS_STEP_M) + 1)]
+    + [f"along_{i}" for i in range(12)]
 )
+ALONG_SAMPLES = 12  # band contrast from 3 m before the car to 3 m after it
+
+
+def along_contrast(contrast: np.ndarray, i_start: float, i_end: float, g: float) -> np.ndarray:
+    """Band contrast at ALONG_SAMPLES points from 3 m before to 3 m after the car:
+    a car stands out along its whole length and stops at both ends."""
+    pos = np.linspace(i_start - 3.0 / g, i_end + 3.0 / g, ALONG_SAMPLES)
+    idx = np.clip(np.round(pos).astype(int), 0, len(contrast) - 1)
+    return contrast[idx]
 
 
 @dataclass
@@ -50,3 +62,34 @@ def cross_section(image: np.ndarray, row_at, col_start: float, col_end: float, g
     a = image[r0, cols[None, :]]
     b = image[r0 + 1, cols[None, :]]
     return ((1 - t) * a + t * b).mean(axis=1)
+
+
+TRACK_SMOOTH_M = 20.0  # rails are straight for tens of metres; clutter is not
+TRACK_LOOK_M = 12.0  # how far past a string's ends to look for the track
+
+
+def track_line_map(lum: np.ndarray, g: float) -> np.ndarray:
+    """Long straight thin lines along the columns (rails, in the rotated frame),
+    relative to the frame's typical value: about 1 on ordinary ground."""
+    import cv2
+
+    lines = np.abs(cv2.Sobel(lum, cv2.CV_32F, 0, 2, ksize=3))
+    lines = cv2.blur(lines, (max(3, int(round(TRACK_SMOOTH_M / g))), 1))
+    return lines / max(float(np.median(lines)), 1e-3)
+
+
+def track_evidence(lines: np.ndarray, row_at, col_start: float, col_end: float, g: float):
+    """(beyond, here): the strongest line response within 1 m of the string's
+    centre line, TRACK_LOOK_M past its ends (best end), and along it."""
+    reach = max(1, int(round(1.0 / g)))
+    look = TRACK_LOOK_M / g
+
+    def at(col):
+        c = int(np.clip(round(col), 0, lines.shape[1] - 1))
+        r = int(round(float(row_at(c + 0.5))))
+        r0, r1 = max(0, r - reach), min(lines.shape[0], r + reach + 1)
+        return float(lines[r0:r1, c].max()) if r1 > r0 else 0.0
+
+    beyond = max(at(col_start - look), at(col_end + look))
+    here = at(0.5 * (col_start + col_end))
+    return beyond, here

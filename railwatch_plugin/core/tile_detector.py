@@ -16,7 +16,7 @@ import numpy as np
 
 from .bands import band_geometry, band_response
 from .classifier import load_classifier
-from .cues import CROSS_HALF_M, CROSS_STEP_M, cross_section
+from .cues import CROSS_HALF_M, CROSS_STEP_M, along_contrast, cross_section, track_evidence, track_line_map
 from .describe import classify_kind, confidence_score
 from .frame import RotatedFrame, rotate_to_horizontal
 from .model import METHOD_GAP, METHOD_LENGTH, METHOD_SINGLE, DetectionParams, Railcar
@@ -92,10 +92,12 @@ def _detect_in_frame(frame: RotatedFrame, work: WorkImage, params: DetectionPara
     if fine.ndim == 2:
         fine = fine[:, :, None]
     typical = params.typical_car_length_m or DEFAULT_TYPICAL_LENGTH_M
+    lines = track_line_map(np.ascontiguousarray(smooth[:, :, 0]), g)
     cars: List[Railcar] = []
     for sid, string in enumerate(strings):
+        track = track_evidence(lines, string.row_at, string.col_start, string.col_end, g)
         cars.extend(_cars_in_string(string, sid, fine, frame, work, geoms, params, typical,
-                                    _parallel_neighbours(string, strings, g)))
+                                    _parallel_neighbours(string, strings, g), track))
     return cars
 
 
@@ -134,7 +136,7 @@ def _string_extent(profile, string: CarString) -> Optional[Tuple[int, int]]:
     return int(a), int(b) + 1
 
 
-def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neighbours) -> List[Railcar]:
+def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neighbours, track) -> List[Railcar]:
     g = work.gsd_m
     geom = geoms[string.width_index]
     ext = int(round(5.0 / g))
@@ -161,7 +163,7 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neig
     outside = np.r_[profile.contrast[max(0, a - ext) : a], profile.contrast[b : b + ext]]
     end_drop = 1.0 - (float(np.median(outside)) if len(outside) else 0.0) / max(float(np.median(contrast)), 1.0)
     ctx = dict(in_string=in_string, string_length_m=length_px * g, neighbours=neighbours, end_drop=end_drop,
-               strength=string.strength)
+               strength=string.strength, track_beyond=track[0], track_here=track[1])
     cars = []
     col0 = float(profile.cols[a])
     gap_px = 0.5 / g  # half a coupler gap taken off each cut end
@@ -231,8 +233,11 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
          abs(string.tone) / scale, width_m, length_m, along_var, along_texture, rails, edge_top, edge_bottom,
          interior_flat, chroma, chroma_diff, ctx["in_string"], ctx["string_length_m"], ctx["is_end"],
          float(method == METHOD_LENGTH), float(method == METHOD_SINGLE), ctx["neighbours"], ctx["end_drop"],
-         ctx["boundary_start"], ctx["boundary_end"], ctx["strength"], float(colour[0])]
-        + list((wide[:, 0] - side_lum) / scale),
+         ctx["boundary_start"], ctx["boundary_end"], ctx["strength"], float(colour[0]),
+         ctx["track_beyond"], ctx["track_here"]]
+        + list((wide[:, 0] - side_lum) / scale)
+        + _chroma_cross(wide, scale)
+        + list(along_contrast(profile.contrast, i0, i1, g) / scale),
         np.float32,
     )
     model = load_classifier()
@@ -272,6 +277,16 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
     if DEBUG_FEATURES is not None:
         DEBUG_FEATURES.append((cues, car))
     return car
+
+
+def _chroma_cross(wide: np.ndarray, scale: float) -> list:
+    """Opponent-colour cross-section relative to its outer ends (zeros for one band)."""
+    if wide.shape[1] < 3:
+        return [0.0] * (2 * wide.shape[0])
+    out = []
+    for ch in (1, 2):
+        out += list((wide[:, ch] - 0.5 * (wide[0, ch] + wide[-1, ch])) / scale)
+    return out
 
 
 def _rail_evidence(cross: np.ndarray, g: float, half: int, contrast: float) -> float:
