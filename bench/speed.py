@@ -70,9 +70,9 @@ def raster_paths(size_px: int, gsd_m: float):
 def detector_tiles(width: int, height: int, gsd_m: float, params):
     """The windows detect_railcars reads, computed the way it computes them."""
     from railwatch_plugin.core import tile_grid
+    from railwatch_plugin.core.detect import tile_layout
 
-    overlap_px = int(math.ceil(params.tile_overlap_m / gsd_m))
-    tile_px = max(params.tile_size_px, 2 * overlap_px + 64)
+    tile_px, overlap_px = tile_layout(gsd_m, params)
     return list(tile_grid(width, height, tile_px, overlap_px)), tile_px, overlap_px
 
 
@@ -261,7 +261,7 @@ def main(argv=None):
     ap.add_argument("--gsd", type=float, default=0.5, help="ground sample distance in m (default 0.5)")
     ap.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     ap.add_argument("--workers", type=int, default=2, help="detection threads (default 2)")
-    ap.add_argument("--gdal-cache-mb", type=int, default=None,
+    ap.add_argument("--gdal-cache-mb", type=int, default=128,
                     help="GDAL block cache limit for both phases (default: GDAL's own, 5%% of RAM)")
     ap.add_argument("--regenerate", action="store_true", help="write the raster again even if it exists")
     ap.add_argument("--profile", action="store_true", help="also cProfile the detector on one tile")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence, Tuple
 
+import cv2
 import numpy as np
 
 
@@ -41,29 +42,33 @@ def band_geometry(width_m: float, gsd_m: float) -> BandGeometry:
     )
 
 
-class RowMeans:
-    """Means over row ranges relative to each row, via cumulative sums."""
+def _shifted(mean_k: np.ndarray, k: int, lo: int) -> np.ndarray:
+    """Mean over rows [y+lo, y+lo+k) for every y, from a centred k-row box mean
+    (edge rows repeat, as a box filter with replicated borders would)."""
+    start = lo + k // 2
+    rows = mean_k.shape[0]
+    idx = np.clip(np.arange(rows) + start, 0, rows - 1)
+    if 0 <= start and start + rows <= rows:
+        return mean_k[start : start + rows]
+    return mean_k[idx]
 
-    def __init__(self, image: np.ndarray, pad: int):
-        self.pad = pad
-        padded = np.pad(image, ((pad, pad), (0, 0), (0, 0)), mode="edge")
-        self.cum = np.zeros((padded.shape[0] + 1,) + padded.shape[1:], np.float32)
-        np.cumsum(padded, axis=0, out=self.cum[1:])
-        sq = (padded * padded).sum(axis=2, keepdims=True)
-        self.cum_sq = np.zeros((sq.shape[0] + 1,) + sq.shape[1:], np.float32)
-        np.cumsum(sq, axis=0, out=self.cum_sq[1:])
-        self.rows = image.shape[0]
 
-    def _range(self, cum: np.ndarray, lo: int, hi: int) -> np.ndarray:
-        a = self.pad + lo
-        b = self.pad + hi
-        return (cum[b : b + self.rows] - cum[a : a + self.rows]) / float(hi - lo)
+def _row_mean(image: np.ndarray, lo: int, hi: int, cache: dict) -> np.ndarray:
+    k = hi - lo
+    if k not in cache:
+        cache[k] = cv2.blur(image, (1, k), borderType=cv2.BORDER_REPLICATE)
+    return _shifted(cache[k], k, lo)
 
-    def mean(self, lo: int, hi: int) -> np.ndarray:
-        return self._range(self.cum, lo, hi)
 
-    def mean_sq(self, lo: int, hi: int) -> np.ndarray:
-        return self._range(self.cum_sq, lo, hi)[:, :, 0]
+def _sum_channels(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return image
+    return cv2.transform(image, np.ones((1, image.shape[2]), np.float32))
+
+
+def _norm(diff: np.ndarray) -> np.ndarray:
+    """Per-pixel Euclidean norm over channels."""
+    return cv2.sqrt(_sum_channels(cv2.multiply(diff, diff)))
 
 
 def band_response(smoothed: np.ndarray, geometries: Sequence[BandGeometry], uniformity_weight: float = 0.6):
@@ -71,26 +76,30 @@ def band_response(smoothed: np.ndarray, geometries: Sequence[BandGeometry], unif
 
     Returns (response, width_index, inner_minus_sides_luminance) as (rows, cols)
     arrays; the last is positive for bands brighter than their surroundings.
+    Box means come from OpenCV's separable filters (multithreaded, no large
+    cumulative-sum buffers), which keeps time and memory per tile small.
     """
-    pad = max(max(abs(g.above[0]), g.below[1]) for g in geometries) + 1
-    means = RowMeans(smoothed, pad)
-    best = None
-    best_idx = None
-    best_tone = None
+    image = smoothed if smoothed.shape[2] > 1 else smoothed[:, :, 0]
+    energy = _sum_channels(cv2.multiply(image, image))
+    means: dict = {}
+    sq_means: dict = {}
+    best = best_idx = best_tone = None
     for i, g in enumerate(geometries):
-        inner = means.mean(*g.inner)
-        above = means.mean(*g.above)
-        below = means.mean(*g.below)
-        d_above = np.sqrt(((inner - above) ** 2).sum(axis=2))
-        d_below = np.sqrt(((inner - below) ** 2).sum(axis=2))
-        var = np.maximum(means.mean_sq(*g.inner) - (inner * inner).sum(axis=2), 0.0)
-        resp = np.minimum(d_above, d_below) - uniformity_weight * np.sqrt(var)
-        tone = inner[:, :, 0] - 0.5 * (above[:, :, 0] + below[:, :, 0])
+        inner = _row_mean(image, *g.inner, means)
+        above = _row_mean(image, *g.above, means)
+        below = _row_mean(image, *g.below, means)
+        d_above = _norm(cv2.subtract(inner, above))
+        d_below = _norm(cv2.subtract(inner, below))
+        var = cv2.subtract(_row_mean(energy, *g.inner, sq_means), _sum_channels(cv2.multiply(inner, inner)))
+        resp = cv2.subtract(cv2.min(d_above, d_below), uniformity_weight * cv2.sqrt(cv2.max(var, 0.0)))
+        lum = (lambda a: a if a.ndim == 2 else a[:, :, 0])
+        tone = lum(inner) - 0.5 * (lum(above) + lum(below))
         if best is None:
             best, best_idx, best_tone = resp, np.zeros(resp.shape, np.uint8), tone
         else:
             better = resp > best
-            best = np.where(better, resp, best)
+            np.copyto(best, resp, where=better)
             best_idx[better] = i
-            best_tone = np.where(better, tone, best_tone)
+            np.copyto(best_tone, tone, where=better)
+        del inner, above, below, d_above, d_below, var
     return best, best_idx, best_tone

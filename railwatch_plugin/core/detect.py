@@ -22,6 +22,7 @@ from .resolution import check_resolution
 from .source import ArraySource, TileSource
 from .tile_detector import detect_in_tile
 
+TILE_WORK_PX = 1024  # default tile side, in working-GSD pixels
 ProgressFn = Callable[[float], None]  # fraction 0-1
 CancelFn = Callable[[], bool]
 
@@ -52,6 +53,18 @@ def tile_grid(width: int, height: int, tile_px: int, overlap_px: int) -> Iterato
         for i, c0 in enumerate(cols0):
             clo, chi = owned_bounds(cols0, i, width)
             yield c0, r0, min(tile_px, width - c0), min(tile_px, height - r0), (clo, rlo, chi, rhi)
+
+
+def tile_layout(gsd_m, params: DetectionParams) -> Tuple[int, int]:
+    """(tile side, overlap) in input pixels for this GSD and these parameters."""
+    gx, gy = gsd_xy(gsd_m)
+    overlap_px = int(math.ceil(params.tile_overlap_m / min(gx, gy)))
+    if params.tile_size_px:
+        tile_px = params.tile_size_px
+    else:
+        work_gsd = max(gx, gy, params.work_gsd_m or 0.0)
+        tile_px = int(TILE_WORK_PX * work_gsd / min(gx, gy))
+    return max(tile_px, 2 * overlap_px + 64), overlap_px
 
 
 def _track_mask(lines: Optional[TrackLines], col0: int, row0: int, cols: int, rows: int, buffer_px: float) -> Optional[np.ndarray]:
@@ -150,8 +163,7 @@ def detect_railcars(
     if not resolution.ok:
         result.warnings.append(resolution.message)
         return result
-    overlap_px = int(math.ceil(params.tile_overlap_m / min(gx, gy)))
-    tile_px = max(params.tile_size_px, 2 * overlap_px + 64)
+    tile_px, overlap_px = tile_layout((gx, gy), params)
     tiles = list(tile_grid(source.width, source.height, tile_px, overlap_px))
     buffer_px = track_buffer_m / math.sqrt(gx * gy)
     workers = workers or min(2, os.cpu_count() or 1)

@@ -31,7 +31,9 @@ class DetectionParams:
     min_confidence: float = 0.5
     # Tiles are read and processed one at a time; the overlap must hold more
     # than one long car so every car is whole in the tile that owns it.
-    tile_size_px: int = 2048
+    # None: about 1,024 working pixels a side (memory per tile stays bounded
+    # whatever the input GSD).
+    tile_size_px: Optional[int] = None
     tile_overlap_m: float = 70.0
     # Resample finer images to this GSD before detection (speed; cars are
     # metres wide so 0.4 m loses nothing that matters). None: never resample.

@@ -20,7 +20,7 @@ def dominant_directions(
     lum: np.ndarray,
     gsd_m: float,
     valid: Optional[np.ndarray] = None,
-    max_directions: int = 3,
+    max_directions: int = 2,
     min_relative_peak: float = 0.35,
 ) -> List[float]:
     """Line directions in degrees, 0-180, measured from the +column axis towards
