@@ -54,7 +54,13 @@ def detect_in_tile(
         ).astype(bool)
         if not track_work.any():
             return []
-    directions = dominant_directions(work.features[:, :, 0], g, work.valid if track_work is None else track_work)
+    if track_work is None:
+        direction_area = work.valid
+    else:
+        # The tracks' surroundings (ballast edges, neighbouring rails) show their direction best.
+        reach = 2 * int(round(10.0 / g)) + 1
+        direction_area = cv2.dilate(track_work.astype(np.uint8), np.ones((reach, reach), np.uint8)).astype(bool) & work.valid
+    directions = dominant_directions(work.features[:, :, 0], g, direction_area)
     cars: List[Railcar] = []
     for direction in directions:
         frame = rotate_to_horizontal(work.features, work.valid, direction)
@@ -200,6 +206,13 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
     half = int(round(params.car_width_m[1] / 2.0 / g)) + 2
     cross = cross_section(fine, string.row_at, c_start, c_end, g, half * g, g)[:, 0]
     width_m, centre_off = _measure_width(cross, g, geom)
+    # The width is measured to a pixel or two (a shadow or a neighbour's edge
+    # can pull it), so it is reported within the user's range rather than used
+    # to reject; the length comes from the splitting and is trusted to 3 m.
+    shown_width_m = float(np.clip(width_m, *params.car_width_m))
+    shown_length_m = _within_range(length_m, params.car_length_m, 3.0)
+    if shown_length_m is None:
+        return None
     wide = cross_section(fine, string.row_at, c_start, c_end, g, CROSS_HALF_M, CROSS_STEP_M)
     side_lum = 0.5 * (wide[0, 0] + wide[-1, 0])
     scale = max(contrast, 5.0)
@@ -253,8 +266,8 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
     rc = float(string.row_at(cc)) + 0.5 + centre_off
     ux = np.array([1.0, string.slope]) / math.hypot(1.0, string.slope)
     uy = np.array([-ux[1], ux[0]])
-    hl = 0.5 * (c_end - c_start)
-    hw = 0.5 * max(width_m, 0.5) / g
+    hl = 0.5 * shown_length_m / g
+    hw = 0.5 * shown_width_m / g
     centre = np.array([cc, rc])
     corners = np.array([centre - hl * ux - hw * uy, centre + hl * ux - hw * uy, centre + hl * ux + hw * uy, centre - hl * ux + hw * uy])
     pts = frame.points_to_tile(np.vstack([centre, corners]))
@@ -266,8 +279,8 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
         col_px=float(pts[0, 0]),
         row_px=float(pts[0, 1]),
         corners_px=tuple((float(x), float(y)) for x, y in pts[1:]),
-        length_m=float(length_m),
-        width_m=float(width_m),
+        length_m=shown_length_m,
+        width_m=shown_width_m,
         heading_deg=float(heading),
         confidence=conf,
         kind=kind,
@@ -277,6 +290,13 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
     if DEBUG_FEATURES is not None:
         DEBUG_FEATURES.append((cues, car))
     return car
+
+
+def _within_range(value: float, bounds: Tuple[float, float], tolerance: float) -> Optional[float]:
+    lo, hi = bounds
+    if value < lo - tolerance or value > hi + tolerance:
+        return None
+    return float(min(max(value, lo), hi))
 
 
 def _chroma_cross(wide: np.ndarray, scale: float) -> list:
