@@ -25,8 +25,9 @@ KIND_COLOURS = {
     "covered": "#f58231",
     "unknown": "#a9a9a9",
 }
-# Marker size in mm: 2 for a 0-confidence car up to 4.5 for a certain one.
-SIZE_BY_CONFIDENCE = 'coalesce(2 + 2.5 * "confidence", 3)'
+# Marker size in mm: 1.2 for a 0-confidence car up to 2.6 for a certain one:
+# small enough that the car stays visible under its point at yard scales.
+SIZE_BY_CONFIDENCE = 'coalesce(1.2 + 1.4 * "confidence", 2)'
 
 
 def _point_symbol(colour: str) -> QgsMarkerSymbol:
