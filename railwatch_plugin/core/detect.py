@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Callable, Iterator, List, Optional, Tuple
 
 import cv2
@@ -83,8 +84,6 @@ def _track_mask(lines: Optional[TrackLines], col0: int, row0: int, cols: int, ro
 
 
 def _shift(car: Railcar, dcol: int, drow: int) -> Railcar:
-    from dataclasses import replace
-
     return replace(
         car,
         col_px=car.col_px + dcol,

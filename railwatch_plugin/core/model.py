@@ -90,9 +90,6 @@ class DetectionResult:
         return [c for c in self.all_cars if c.confidence >= min_confidence]
 
 
-GsdLike = "float | Tuple[float, float]"
-
-
 def gsd_xy(gsd_m) -> Tuple[float, float]:
     """Accept one GSD or an (x, y) pair; always return a positive pair."""
     if isinstance(gsd_m, (int, float)):

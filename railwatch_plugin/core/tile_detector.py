@@ -127,9 +127,6 @@ def _string_extent(profile, string: CarString) -> Optional[Tuple[int, int]]:
         return None
     ref = float(np.median(profile.contrast[inside]))
     on = (profile.contrast >= 0.5 * ref) & profile.valid
-    idx = np.nonzero(on)[0]
-    if len(idx) == 0:
-        return None
     core = np.nonzero(inside & on)[0]
     if len(core) == 0:
         return None
@@ -220,7 +217,6 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
     along_var = float(np.std(lum) / scale)
     # Texture along the car on the unsmoothed image: sleepers show through on
     # an empty track, a roof is smooth.
-    raw = cross_section(frame.features, string.row_at, c_start, c_end, g, 0.6, g)
     raw_cols = frame.features[:, :, 0]
     rr = int(round(float(string.row_at(0.5 * (c_start + c_end)))))
     cs0, cs1 = int(max(c_start, 0)), int(min(c_end, raw_cols.shape[1] - 1))
@@ -228,7 +224,6 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
         along_texture = float(np.mean(np.abs(np.diff(raw_cols[rr, cs0:cs1]))) / scale)
     else:
         along_texture = 0.0
-    del raw
     grad = np.abs(np.gradient(cross))
     mid = len(cross) // 2
     edge_top = float(grad[:mid].max() / scale) if mid > 0 else 0.0
