@@ -8,7 +8,6 @@ import datetime
 import pytest
 from qgis.core import NULL, QgsFeature, QgsGeometry, QgsPointXY, QgsProcessingException, QgsVectorLayer
 
-from detector_targets import not_met_yet  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +68,6 @@ def test_counts_are_those_of_detectrailcars(history, run_railwatch, dated_images
         assert by_scene[scene] == single["COUNT"]
 
 
-@not_met_yet("yard_2019-06-12 is 5 cars off, tolerance 2")
 def test_counts_match_the_truth(history, dated_images):
     _, rows = history
     truth = {

@@ -93,14 +93,12 @@ def easy_result(run_railwatch, easy_yard_tif):
     return detect(run_railwatch, easy_yard_tif, OUTPUT_BOXES="TEMPORARY_OUTPUT", OUTPUT_TABLE="TEMPORARY_OUTPUT")
 
 
-@not_met_yet("45 found for 40 true cars, tolerance 4")
 def test_easy_scene_count_matches_the_truth(easy_result, easy_yard):
     n_true = len(easy_yard.cars)
     assert abs(easy_result["COUNT"] - n_true) <= count_tolerance(n_true)
     assert easy_result["OUTPUT"].featureCount() == easy_result["COUNT"]
 
 
-@not_met_yet("82 % of true cars have a point within 2 m, 90 % wanted")
 def test_easy_scene_points_lie_within_2m_of_true_centres(easy_result, easy_yard):
     found = point_xy(easy_result["OUTPUT"])
     truth = true_xy(easy_yard)
@@ -296,7 +294,7 @@ def test_tracks_filter_drops_cars_away_from_the_line(run_railwatch, easy_yard, e
 
 
 @pytest.mark.parametrize(
-    "buffer_m", [2.5, pytest.param(6.0, marks=not_met_yet("8 cars off on the 6 m corridor, tolerance 3"))]
+    "buffer_m", [2.5, pytest.param(6.0, marks=not_met_yet("10 cars off on the 6 m corridor, tolerance 3: the neighbouring track lies 5.7 m out and its cars are found 6.2 m out (~0.5 m across-track bias)"))]
 )
 def test_tracks_filter_keeps_the_cars_on_the_line(buffer_m, run_railwatch, easy_yard, easy_yard_tif):
     tracks, line, n_true = track_case(easy_yard, buffer_m)

@@ -1,50 +1,10 @@
-"""Measurable cues of one car candidate, all in metres or contrast-relative
-units so that they mean the same at any GSD and brightness.
-
-These are what an analyst looks at: is the band's inside uniform, are both long
-edges sharp, is it the width of a railcar, does it sit in a string of similar
-things, does the track show through (two thin rails), is there a shadow beside
-it, does the band stop where the car stops.
-"""
+"""Measurements across and along a string in the rotated frame: the mean
+cross-section of a car (for its width and kind) and whether the track runs on
+past a string (cars stand on tracks; a lorry or a shed does not)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-
-CROSS_HALF_M = 6.0  # wide cross-section: car, shadow and neighbouring tracks
-CROSS_STEP_M = 0.75
-CUE_NAMES = (
-    ["contrast", "contrast_log", "d_min", "d_max", "tone", "abs_tone", "width_m", "length_m", "along_var",
-     "along_texture", "rails", "edge_top", "edge_bottom", "interior_flat", "chroma", "chroma_diff",
-     "in_string", "string_length_m", "is_end", "method_length", "method_single", "neighbours",
-     "end_drop", "boundary_start", "boundary_end", "string_strength", "lum", "track_beyond", "track_here"]
-    + [f"cross_{i}" for i in range(int(2 * CROSS_HALF_M / CROSS_STEP_M) + 1)]
-    + [f"cross_rg_{i}" for i in range(int(2 * CROSS_HALF_M / CROSS_STEP_M) + 1)]
-    + [f"cross_yb_{i}" for i in range(int(2 * CROSS_HALF_M / CROSS_STEP_M) + 1)]
-    + [f"along_{i}" for i in range(12)]
-)
-ALONG_SAMPLES = 12  # band contrast from 3 m before the car to 3 m after it
-
-
-def along_contrast(contrast: np.ndarray, i_start: float, i_end: float, g: float) -> np.ndarray:
-    """Band contrast at ALONG_SAMPLES points from 3 m before to 3 m after the car:
-    a car stands out along its whole length and stops at both ends."""
-    pos = np.linspace(i_start - 3.0 / g, i_end + 3.0 / g, ALONG_SAMPLES)
-    idx = np.clip(np.round(pos).astype(int), 0, len(contrast) - 1)
-    return contrast[idx]
-
-
-@dataclass
-class Candidate:
-    """Geometry of one candidate in the rotated frame (columns along the track)."""
-
-    col_start: float
-    col_end: float
-    row_centre: float  # at the middle column
-    width_m: float
-    cues: np.ndarray
 
 
 def cross_section(image: np.ndarray, row_at, col_start: float, col_end: float, g: float, half_m: float, step_m: float):

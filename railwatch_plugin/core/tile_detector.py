@@ -1,9 +1,12 @@
 """Find railcars in one tile held in memory.
 
 Steps: prepare a float image at one working GSD; find the tile's track
-directions; for each, rotate so tracks run along the columns, compute the band
-response, link its ridges into strings of coupled cars, split each string into
-cars, then measure, classify and score each car.
+directions; skip a direction where a coarse look finds no car-like band
+(``prescreen``); otherwise rotate so tracks run along the columns, compute the
+band response and link its ridges into strings of coupled cars. Each string
+is offered as many plausible cars (``hypotheses``), a network scores their
+patches (``car_scorer``), the best non-overlapping set is kept, and those cars
+are measured and described.
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ import cv2
 import numpy as np
 
 from .bands import band_geometry, band_response
-from .classifier import load_classifier
-from .cues import CROSS_HALF_M, CROSS_STEP_M, along_contrast, cross_section, track_evidence, track_line_map
+from .car_scorer import load_scorer
+from .cues import cross_section, track_evidence, track_line_map
 from .describe import classify_kind, confidence_score
 from .frame import RotatedFrame, rotate_to_horizontal
+from .hypotheses import ALLOWED_OVERLAP_M, car_hypotheses, choose
+from .hypothesis_cues import StringContext, hypothesis_cues
 from .model import METHOD_GAP, METHOD_LENGTH, METHOD_SINGLE, DetectionParams, Railcar
 from .orientation import dominant_directions
+from .patches import hypothesis_patches, sample_strip
 from .prepare import WorkImage, prepare_tile
+from .prescreen import may_hold_cars
 from .split import boundary_strength, candidate_cuts, split_string
 from .strings import CarString, link_strings, ridge_mask, sample_profile
 
@@ -30,7 +37,10 @@ FINE_SMOOTH_M = 0.6  # keeps coupler gaps visible
 RIDGE_THRESHOLD = 9.0  # band response (0-255 scale) worth following
 DEFAULT_TYPICAL_LENGTH_M = 15.0
 N_WIDTHS = 3
-DEBUG_FEATURES: Optional[list] = None  # a list collects (cues, car) per candidate: classifier training
+CHOICE_BIAS = 0.2  # a hypothesis adds to a string's explanation when its confidence exceeds this
+LENGTH_TOLERANCE_M = 3.0  # beyond the user's length range; the splitting measures lengths to about this
+METHOD_FACTOR = {METHOD_GAP: 1.0, METHOD_SINGLE: 0.95, METHOD_LENGTH: 0.85}
+DEBUG_SAMPLES: Optional[list] = None  # a list collects (patches, cues, centres px, lengths m) per string: training
 
 
 def detect_in_tile(
@@ -63,6 +73,8 @@ def detect_in_tile(
     directions = dominant_directions(work.features[:, :, 0], g, direction_area)
     cars: List[Railcar] = []
     for direction in directions:
+        if not may_hold_cars(work.features[:, :, 0], work.valid, g, direction):
+            continue
         frame = rotate_to_horizontal(work.features, work.valid, direction)
         cars.extend(_detect_in_frame(frame, work, params))
     if track_mask is not None:
@@ -156,50 +168,51 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neig
     if (a == 0 and not profile.valid[0]) or (b == len(profile.cols) and not profile.valid[-1]):
         return []
     contrast = profile.contrast[a:b]
-    inner = profile.inner[a:b]
-    strength = boundary_strength(contrast, inner, g)
+    strength = boundary_strength(contrast, profile.inner[a:b], g)
     cuts = candidate_cuts(strength, g)
     segments = split_string(length_px, cuts, g, params.car_length_m, typical)
-    in_string = sum(s.n_cars for s in segments)
-    cut_strength = dict(cuts)
-    # How sharply the band stops at the string's ends (a car ends; an edge fades).
     outside = np.r_[profile.contrast[max(0, a - ext) : a], profile.contrast[b : b + ext]]
     end_drop = 1.0 - (float(np.median(outside)) if len(outside) else 0.0) / max(float(np.median(contrast)), 1.0)
-    ctx = dict(in_string=in_string, string_length_m=length_px * g, neighbours=neighbours, end_drop=end_drop,
-               strength=string.strength, track_beyond=track[0], track_here=track[1])
-    cars = []
+    ctx = StringContext(sum(s.n_cars for s in segments), length_px * g, neighbours, end_drop, string.strength,
+                        string.tone, track[0], track[1])
+    hyps = [h for h in car_hypotheses(length_px, cuts, g, params.car_length_m, typical, segments)
+            if _within_range((h.end - h.start) * g, params.car_length_m, LENGTH_TOLERANCE_M) is not None]
+    if not hyps:
+        return []
     col0 = float(profile.cols[a])
     gap_px = 0.5 / g  # half a coupler gap taken off each cut end
-    for seg in segments:
-        seg_len = (seg.end - seg.start) / seg.n_cars
-        for k in range(seg.n_cars):
-            start = seg.start + k * seg_len + (gap_px if (k > 0 or seg.cut_at_start) else 0.0)
-            end = seg.start + (k + 1) * seg_len - (gap_px if (k < seg.n_cars - 1 or seg.cut_at_end) else 0.0)
-            if seg.n_cars > 1:
-                method = METHOD_LENGTH
-            elif in_string == 1:
-                method = METHOD_SINGLE
-            else:
-                method = METHOD_GAP
-            bs = cut_strength.get(int(round(seg.start)), 0.0) if (k == 0 and seg.cut_at_start) else 0.0
-            be = cut_strength.get(int(round(seg.end)), 0.0) if (k == seg.n_cars - 1 and seg.cut_at_end) else 0.0
-            is_end = float((k == 0 and not seg.cut_at_start) or (k == seg.n_cars - 1 and not seg.cut_at_end))
-            car = _make_car(string, sid, col0 + start, col0 + end, fine, frame, work, geom, params, method, profile,
-                            dict(ctx, boundary_start=bs, boundary_end=be, is_end=is_end))
-            if car is not None:
-                cars.append(car)
+    starts = np.array([col0 + h.start + (gap_px if h.start > 0 else 0.0) for h in hyps])
+    ends = np.array([col0 + h.end - (gap_px if h.end < length_px else 0.0) for h in hyps])
+    strip_col0 = int(col0) - ext
+    strip = sample_strip(fine, string.row_at, strip_col0, int(col0 + length_px) + ext, g)
+    patches, patch_stats = hypothesis_patches(strip, starts - strip_col0, ends - strip_col0)
+    cues = hypothesis_cues(hyps, contrast, strength, g, ctx, patch_stats)
+    scorer = load_scorer()
+    if scorer is not None:
+        conf = scorer.probability(patches, cues)
+    else:  # no trained weights: contrast and context only
+        conf = np.array([confidence_score(float(np.expm1(c[6])), 1.0, min(1.0, (ctx.cars_in_best_split - 1) / 2.0),
+                                          METHOD_FACTOR[h.method]) for h, c in zip(hyps, cues)])
+    if DEBUG_SAMPLES is not None:
+        centres = np.stack([0.5 * (starts + ends), string.row_at(0.5 * (starts + ends)) + 0.5], axis=1)
+        pts = frame.points_to_tile(centres) / np.array([work.scale_col, work.scale_row])
+        DEBUG_SAMPLES.append((patches, cues, pts, (ends - starts) * g))
+    keep = choose([(h.start, h.end) for h in hyps], conf - CHOICE_BIAS, ALLOWED_OVERLAP_M / g)
+    cars = []
+    for i in keep:
+        car = _make_car(string, sid, starts[i], ends[i], fine, frame, work, geom, params, hyps[i].method, profile,
+                        float(conf[i]))
+        if car is not None:
+            cars.append(car)
     return cars
 
 
-def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, method, profile, ctx) -> Optional[Railcar]:
+def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, method, profile, confidence) -> Railcar:
+    """Measure, describe and place one chosen car."""
     g = work.gsd_m
-    length_m = (c_end - c_start) * g
     i0 = int(round(c_start - profile.cols[0]))
     i1 = max(i0 + 1, int(round(c_end - profile.cols[0])))
-    contrast = float(np.median(profile.contrast[i0:i1]))
     inner = profile.inner[i0:i1]
-    d_above = float(np.median(np.linalg.norm(inner - profile.above[i0:i1], axis=1)))
-    d_below = float(np.median(np.linalg.norm(inner - profile.below[i0:i1], axis=1)))
     half = int(round(params.car_width_m[1] / 2.0 / g)) + 2
     cross = cross_section(fine, string.row_at, c_start, c_end, g, half * g, g)[:, 0]
     width_m, centre_off = _measure_width(cross, g, geom)
@@ -207,55 +220,12 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
     # can pull it), so it is reported within the user's range rather than used
     # to reject; the length comes from the splitting and is trusted to 3 m.
     shown_width_m = float(np.clip(width_m, *params.car_width_m))
-    shown_length_m = _within_range(length_m, params.car_length_m, 3.0)
-    if shown_length_m is None:
-        return None
-    wide = cross_section(fine, string.row_at, c_start, c_end, g, CROSS_HALF_M, CROSS_STEP_M)
-    side_lum = 0.5 * (wide[0, 0] + wide[-1, 0])
-    scale = max(contrast, 5.0)
-    lum = inner[:, 0]
-    along_var = float(np.std(lum) / scale)
-    # Texture along the car on the unsmoothed image: sleepers show through on
-    # an empty track, a roof is smooth.
-    raw_cols = frame.features[:, :, 0]
-    rr = int(round(float(string.row_at(0.5 * (c_start + c_end)))))
-    cs0, cs1 = int(max(c_start, 0)), int(min(c_end, raw_cols.shape[1] - 1))
-    if 0 <= rr < raw_cols.shape[0] and cs1 > cs0 + 2:
-        along_texture = float(np.mean(np.abs(np.diff(raw_cols[rr, cs0:cs1]))) / scale)
-    else:
-        along_texture = 0.0
-    grad = np.abs(np.gradient(cross))
-    mid = len(cross) // 2
-    edge_top = float(grad[:mid].max() / scale) if mid > 0 else 0.0
-    edge_bottom = float(grad[mid:].max() / scale)
+    length_m = (c_end - c_start) * g
+    shown_length_m = _within_range(length_m, params.car_length_m, LENGTH_TOLERANCE_M)
+    contrast = float(np.median(profile.contrast[i0:i1]))
+    along_var = float(np.std(inner[:, 0]) / max(contrast, 5.0))
     inner_rows = slice(geom.inner[0] + half, geom.inner[1] + half)
-    interior_flat = float(np.std(cross[inner_rows]) / scale)
-    colour = inner.mean(axis=0)
-    chroma = float(np.hypot(*colour[1:3])) if len(colour) >= 3 else 0.0
-    side_colour = 0.5 * (profile.above[i0:i1].mean(axis=0) + profile.below[i0:i1].mean(axis=0))
-    chroma_diff = float(np.hypot(*(colour - side_colour)[1:3])) if len(colour) >= 3 else 0.0
-    rails = _rail_evidence(cross, g, half, contrast)
-    kind = classify_kind(length_m, cross[inner_rows], colour, along_var)
-    cues = np.array(
-        [contrast, np.log1p(contrast), min(d_above, d_below), max(d_above, d_below), string.tone / scale,
-         abs(string.tone) / scale, width_m, length_m, along_var, along_texture, rails, edge_top, edge_bottom,
-         interior_flat, chroma, chroma_diff, ctx["in_string"], ctx["string_length_m"], ctx["is_end"],
-         float(method == METHOD_LENGTH), float(method == METHOD_SINGLE), ctx["neighbours"], ctx["end_drop"],
-         ctx["boundary_start"], ctx["boundary_end"], ctx["strength"], float(colour[0]),
-         ctx["track_beyond"], ctx["track_here"]]
-        + list((wide[:, 0] - side_lum) / scale)
-        + _chroma_cross(wide, scale)
-        + list(along_contrast(profile.contrast, i0, i1, g) / scale),
-        np.float32,
-    )
-    model = load_classifier()
-    if model is not None:
-        conf = float(model.probability(cues)[0])
-    else:
-        wmin, wmax = params.car_width_m
-        width_ok = float(np.clip(1.0 - max(0.0, wmin - 0.4 - width_m, width_m - wmax - 0.4) / 0.8, 0.0, 1.0))
-        context = min(1.0, (ctx["in_string"] - 1) / 2.0)
-        conf = confidence_score(contrast, width_ok, context, {METHOD_GAP: 1.0, METHOD_SINGLE: 0.95, METHOD_LENGTH: 0.85}[method])
+    kind = classify_kind(length_m, cross[inner_rows], inner.mean(axis=0), along_var)
     # Geometry back to tile pixels.
     cc = 0.5 * (c_start + c_end)
     rc = float(string.row_at(cc)) + 0.5 + centre_off
@@ -270,21 +240,18 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
     pts[:, 1] /= work.scale_row
     direction = frame.direction_deg + math.degrees(math.atan(string.slope))
     heading = (90.0 + direction) % 180.0
-    car = Railcar(
+    return Railcar(
         col_px=float(pts[0, 0]),
         row_px=float(pts[0, 1]),
         corners_px=tuple((float(x), float(y)) for x, y in pts[1:]),
         length_m=shown_length_m,
         width_m=shown_width_m,
         heading_deg=float(heading),
-        confidence=conf,
+        confidence=confidence,
         kind=kind,
         method=method,
         string_id=sid,
     )
-    if DEBUG_FEATURES is not None:
-        DEBUG_FEATURES.append((cues, car))
-    return car
 
 
 def _within_range(value: float, bounds: Tuple[float, float], tolerance: float) -> Optional[float]:
@@ -292,27 +259,6 @@ def _within_range(value: float, bounds: Tuple[float, float], tolerance: float) -
     if value < lo - tolerance or value > hi + tolerance:
         return None
     return float(min(max(value, lo), hi))
-
-
-def _chroma_cross(wide: np.ndarray, scale: float) -> list:
-    """Opponent-colour cross-section relative to its outer ends (zeros for one band)."""
-    if wide.shape[1] < 3:
-        return [0.0] * (2 * wide.shape[0])
-    out = []
-    for ch in (1, 2):
-        out += list((wide[:, ch] - 0.5 * (wide[0, ch] + wide[-1, ch])) / scale)
-    return out
-
-
-def _rail_evidence(cross: np.ndarray, g: float, half: int, contrast: float) -> float:
-    """Thin lines 0.72 m either side of the centre (two rails), relative to the
-    band's contrast: high on an empty track, low on a car roof."""
-    k = max(1, int(round(0.7175 / g)))
-    vals = []
-    for c in (half - k, half + k):
-        if 1 <= c < len(cross) - 1:
-            vals.append(abs(cross[c - 1] + cross[c + 1] - 2 * cross[c]))
-    return float(min(vals) / max(contrast, 5.0)) if vals else 0.0
 
 
 def _measure_width(cross: np.ndarray, g: float, geom) -> Tuple[float, float]:

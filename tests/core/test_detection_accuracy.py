@@ -7,7 +7,7 @@ length, one to one). Floors hold for the pooled scenes of each difficulty:
 - easy scenes: F1 >= 0.85 and |count error| <= 15 % of the true count
 - hard scenes: F1 >= 0.70
 
-Seeds 5000.. are used by nothing else: the car classifier trains on seeds
+Seeds 5000.. are used by nothing else: the car scorer trains on seeds
 0..N-1 and the benchmark, which the detector is tuned against, starts at 1000.
 The floors are the product's promise; do not lower them to make a change pass.
 """
@@ -20,7 +20,6 @@ from bench.scoring import Score, match
 from railwatch_plugin.core import detect_railcars_in_array
 from railwatch_synth import make_yard
 
-from detector_targets import not_met_yet  # noqa: E402
 
 GSD_M = 0.5
 EASY_SEEDS = (5000, 5001, 5002, 5003)
@@ -81,7 +80,6 @@ def test_easy_scenes_f1(easy):
     assert _pooled(easy).f1 >= EASY_MIN_F1, "\n" + _summary(easy)
 
 
-@not_met_yet("24 % count error on the easy scenes, 15 % wanted")
 def test_easy_scenes_count_error(easy):
     assert _count_error(easy) <= EASY_MAX_COUNT_ERROR, "\n" + _summary(easy)
 

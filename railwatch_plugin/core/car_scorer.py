@@ -1,0 +1,73 @@
+"""Score car hypotheses with a small convolutional network, in numpy.
+
+Hand-made cues (contrast, edges, rails showing through) could not tell a car
+from its own shadow, an empty track or a car cut in the wrong place: those
+differ in how things look together, which a network trained on the patch
+(``patches.py``) learns. The network is small enough to run in numpy (three
+3x3 convolutions, one hidden layer), so the core still needs only numpy and
+OpenCV. String-level cues (how the string was split, whether the track runs
+on past it) join the image features before the hidden layer.
+
+Weights live in ``car_scorer.npz`` beside this file, made by
+``scripts/train_car_scorer.py`` (PyTorch, for training only).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Optional, Sequence
+
+import numpy as np
+
+WEIGHTS_PATH = os.path.join(os.path.dirname(__file__), "car_scorer.npz")
+CONV_LAYERS = 3
+BATCH = 256  # patches per matrix product: bounded memory
+
+
+def _conv3x3_relu_pool(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, h, w, c) -> (n, h/2, w/2, o): 3x3 convolution (zero padding), ReLU,
+    2x2 max pool. Channels last, so the nine shifted copies are block copies
+    and one matrix product does the rest. ``w`` is (o, c, 3, 3) as trained."""
+    n, h, wd, c = x.shape
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    cols = np.concatenate([xp[:, dy : dy + h, dx : dx + wd] for dy in range(3) for dx in range(3)], axis=3)
+    y = (cols.reshape(n * h * wd, 9 * c) @ w.transpose(2, 3, 1, 0).reshape(9 * c, -1)).reshape(n, h, wd, -1)
+    # Pool first: bias and ReLU commute with the max, and act on a quarter of the values.
+    y = np.maximum(np.maximum(y[:, 0::2, 0::2], y[:, 0::2, 1::2]), np.maximum(y[:, 1::2, 0::2], y[:, 1::2, 1::2]))
+    return np.maximum(y + b, 0.0)
+
+
+class CarScorer:
+    def __init__(self, weights: dict, cue_names: Sequence[str]):
+        self.w = {k: np.asarray(v, np.float32) for k, v in weights.items()}
+        self.cue_names = list(cue_names)
+
+    def logit(self, patches: np.ndarray, cues: np.ndarray) -> np.ndarray:
+        out = np.empty(len(patches), np.float32)
+        for k in range(0, len(patches), BATCH):
+            x = patches[k : k + BATCH].astype(np.float32).transpose(0, 2, 3, 1)
+            for i in range(CONV_LAYERS):
+                x = _conv3x3_relu_pool(x, self.w[f"conv{i}_w"], self.w[f"conv{i}_b"])
+            c = (cues[k : k + BATCH] - self.w["cue_mean"]) / self.w["cue_std"]
+            flat = x.transpose(0, 3, 1, 2).reshape(len(x), -1)  # channel-first order, as trained
+            h = np.concatenate([flat, c.astype(np.float32)], axis=1)
+            h = np.maximum(h @ self.w["fc0_w"].T + self.w["fc0_b"], 0.0)
+            out[k : k + BATCH] = (h @ self.w["fc1_w"].T + self.w["fc1_b"]).ravel() + self.w["shift"]
+        return out
+
+    def probability(self, patches: np.ndarray, cues: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.clip(self.logit(patches, cues), -30, 30)))
+
+
+@lru_cache(maxsize=1)
+def load_scorer(path: str = WEIGHTS_PATH) -> Optional[CarScorer]:
+    from .hypothesis_cues import CUE_NAMES
+
+    if not os.path.exists(path):
+        return None
+    with np.load(path) as z:
+        names = [str(n) for n in z["cue_names"]]
+        if names != list(CUE_NAMES):
+            raise ValueError("car_scorer.npz was trained on other cues; retrain it (scripts/train_car_scorer.py)")
+        return CarScorer({k: z[k] for k in z.files if k != "cue_names"}, names)

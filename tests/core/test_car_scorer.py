@@ -1,0 +1,58 @@
+"""The scorer's numpy network and its patches (no QGIS, no PyTorch)."""
+
+import numpy as np
+
+from railwatch_plugin.core.car_scorer import _conv3x3_relu_pool, load_scorer
+from railwatch_plugin.core.hypothesis_cues import CUE_NAMES
+from railwatch_plugin.core.patches import PATCH_COLS, PATCH_ROWS, hypothesis_patches, sample_strip
+
+
+def naive_conv_relu_pool(x, w, b):
+    n, c, h, wd = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    y = np.zeros((n, w.shape[0], h, wd))
+    for o in range(w.shape[0]):
+        for i in range(h):
+            for j in range(wd):
+                y[:, o, i, j] = (xp[:, :, i : i + 3, j : j + 3] * w[o]).sum(axis=(1, 2, 3)) + b[o]
+    y = np.maximum(y, 0)
+    return y.reshape(n, -1, h // 2, 2, wd // 2, 2).max(axis=(3, 5))
+
+
+def test_numpy_convolution_matches_the_definition():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 6, 8)).astype(np.float32)
+    w = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
+    b = rng.normal(size=4).astype(np.float32)
+    got = _conv3x3_relu_pool(x.transpose(0, 2, 3, 1), w, b).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(got, naive_conv_relu_pool(x, w, b), rtol=1e-4, atol=1e-4)
+
+
+def test_shipped_weights_load_and_score_in_zero_to_one():
+    scorer = load_scorer()
+    assert scorer is not None, "railwatch_plugin/core/car_scorer.npz is missing"
+    rng = np.random.default_rng(1)
+    p = scorer.probability(rng.normal(size=(5, 3, PATCH_ROWS, PATCH_COLS)).astype(np.float32),
+                           rng.normal(size=(5, len(CUE_NAMES))).astype(np.float32))
+    assert p.shape == (5,) and np.all((p >= 0) & (p <= 1))
+
+
+def test_a_patch_puts_the_car_ends_on_the_same_columns_whatever_its_length():
+    g = 0.5
+    image = np.full((60, 200, 3), 100.0, np.float32)
+    image[27:33, 40:70] = 200.0  # a 15 m car
+    image[27:33, 100:160] = 200.0  # a 30 m car
+    strip = sample_strip(image, lambda c: np.full(np.shape(c), 29.5), 0, 200, g)
+    patches, stats = hypothesis_patches(strip, np.array([40.0, 100.0]), np.array([70.0, 160.0]))
+    assert patches.shape == (2, 3, PATCH_ROWS, PATCH_COLS)
+    lum = patches[:, 0, PATCH_ROWS // 2]
+    on = lum > lum.mean(axis=1, keepdims=True)
+    for row in on:
+        cols = np.nonzero(row)[0]
+        assert abs(cols[0] - PATCH_COLS / 6) <= 1.5 and abs(cols[-1] + 1 - 5 * PATCH_COLS / 6) <= 1.5
+    assert stats[0, 1] > 100.0  # mean luminance kept apart from the normalised patch
+
+
+def test_one_band_images_get_empty_colour_channels():
+    strip = sample_strip(np.full((40, 50), 80.0, np.float32), lambda c: np.full(np.shape(c), 20.0), 0, 50, 0.5)
+    assert strip.shape[2] == 3 and np.all(strip[:, :, 1:] == 0)
