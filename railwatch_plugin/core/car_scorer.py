@@ -30,8 +30,11 @@ def _conv3x3_relu_pool(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarra
     2x2 max pool. Channels last, so the nine shifted copies are block copies
     and one matrix product does the rest. ``w`` is (o, c, 3, 3) as trained."""
     n, h, wd, c = x.shape
-    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-    cols = np.concatenate([xp[:, dy : dy + h, dx : dx + wd] for dy in range(3) for dx in range(3)], axis=3)
+    cols = np.zeros((n, h, wd, 9, c), np.float32)  # zero where a shifted copy falls off the edge
+    for k, (dy, dx) in enumerate((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)):
+        rows_out = slice(max(0, -dy), h - max(0, dy))
+        cols_out = slice(max(0, -dx), wd - max(0, dx))
+        cols[:, rows_out, cols_out, k] = x[:, max(0, dy) : h + min(0, dy), max(0, dx) : wd + min(0, dx)]
     y = (cols.reshape(n * h * wd, 9 * c) @ w.transpose(2, 3, 1, 0).reshape(9 * c, -1)).reshape(n, h, wd, -1)
     # Pool first: bias and ReLU commute with the max, and act on a quarter of the values.
     y = np.maximum(np.maximum(y[:, 0::2, 0::2], y[:, 0::2, 1::2]), np.maximum(y[:, 1::2, 0::2], y[:, 1::2, 1::2]))
