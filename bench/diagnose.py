@@ -38,7 +38,7 @@ def diagnose(args):
                                       params=DetectionParams(min_confidence=threshold))
     hyps = np.concatenate([s[2] for s in td.DEBUG_SAMPLES]) if td.DEBUG_SAMPLES else np.zeros((0, 2))
     td.DEBUG_SAMPLES = None
-    below = result.all_cars
+    kept = result.all_cars  # every chosen car above the confidence floor
     found = result.cars
     _, pairs = match(found, scene.cars, gsd_m)
     matched_t = {j for _, j in pairs}
@@ -50,7 +50,7 @@ def diagnose(args):
         reach = MATCH_FRACTION_OF_LENGTH * t.length_m / gsd_m
         if not np.any(np.hypot(hyps[:, 0] - t.col_px, hyps[:, 1] - t.row_px) <= reach):
             c["miss: no hypothesis near it"] += 1
-        elif any(np.hypot(k.col_px - t.col_px, k.row_px - t.row_px) <= reach for k in below):
+        elif any(np.hypot(k.col_px - t.col_px, k.row_px - t.row_px) <= reach for k in kept):
             c["miss: chosen, scored below threshold"] += 1
         else:
             c["miss: not chosen (or merged away)"] += 1

@@ -20,6 +20,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .hypothesis_cues import CUE_NAMES
+
 WEIGHTS_PATH = os.path.join(os.path.dirname(__file__), "car_scorer.npz")
 CONV_LAYERS = 3
 BATCH = 256  # patches per matrix product: bounded memory
@@ -65,8 +67,6 @@ class CarScorer:
 
 @lru_cache(maxsize=1)
 def load_scorer(path: str = WEIGHTS_PATH) -> Optional[CarScorer]:
-    from .hypothesis_cues import CUE_NAMES
-
     if not os.path.exists(path):
         return None
     with np.load(path) as z:

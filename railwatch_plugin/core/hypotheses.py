@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 from .model import METHOD_GAP, METHOD_LENGTH, METHOD_SINGLE
-from .split import Segment
+from .split import Segment, cars_by_typical_length
 
 MAX_BOUNDARIES = 40  # per string; the weakest beyond this are dropped
 LENGTH_SLACK_M = 1.0  # hypotheses may be this much outside the user's length range
@@ -80,9 +80,7 @@ def car_hypotheses(
 def _add_even(add, a, b, lmax_px, typical_px, k=None) -> None:
     span = b[0] - a[0]
     if k is None:
-        k = max(2, int(round(span / typical_px)))
-        while span / k > lmax_px:
-            k += 1
+        k = cars_by_typical_length(span, lmax_px, typical_px)
     step = span / k
     for n in range(k):
         s0 = a[1] if n == 0 else 0.0

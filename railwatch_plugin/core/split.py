@@ -63,6 +63,16 @@ def candidate_cuts(strength: np.ndarray, gsd_m: float, minimum: float = 0.15) ->
     return sorted(out)
 
 
+def cars_by_typical_length(span_px: float, lmax_px: float, typical_px: float) -> int:
+    """How many cars (at least two) fill a span too long for one, when no
+    boundary shows: the count nearest to typical-length cars, raised until no
+    car is longer than ``lmax_px``."""
+    k = max(2, int(round(span_px / typical_px)))
+    while span_px / k > lmax_px:
+        k += 1
+    return k
+
+
 def split_string(
     length_px: float,
     cuts: Sequence[Tuple[float, float]],
@@ -84,11 +94,7 @@ def split_string(
             return -TOO_SHORT_COST * (1.0 + (lmin - length) / lmin), 1
         if length <= lmax:
             return 0.0, 1
-        k = max(2, int(round(length / typical)))
-        while length / k > lmax:
-            k += 1
-        while k > 2 and length / (k - 1) <= lmax and abs(length / (k - 1) - typical) < abs(length / k - typical):
-            k -= 1
+        k = cars_by_typical_length(length, lmax, typical)
         return -LENGTH_SPLIT_COST * (k - 1), k
 
     best = [-np.inf] * n
