@@ -42,22 +42,20 @@ def band_geometry(width_m: float, gsd_m: float) -> BandGeometry:
     )
 
 
-def _shifted(mean_k: np.ndarray, k: int, lo: int) -> np.ndarray:
-    """Mean over rows [y+lo, y+lo+k) for every y, from a centred k-row box mean
-    (edge rows repeat, as a box filter with replicated borders would)."""
-    start = lo + k // 2
-    rows = mean_k.shape[0]
-    idx = np.clip(np.arange(rows) + start, 0, rows - 1)
-    if 0 <= start and start + rows <= rows:
-        return mean_k[start : start + rows]
-    return mean_k[idx]
+class _ShiftedMeans:
+    """Means over rows [y+lo, y+lo+k) for every row y (rows past the edge
+    repeat the edge row), as row-offset *views* of one k-row box mean of the
+    image padded once: the side strips of every band width share one blurred
+    image and no shifted copies are made, which keeps a tile's peak memory low."""
 
+    def __init__(self, image: np.ndarray, k: int, pad: int):
+        self.k, self.pad, self.rows = k, pad, image.shape[0]
+        padded = cv2.copyMakeBorder(image, pad, pad, 0, 0, cv2.BORDER_REPLICATE)
+        self.mean = cv2.blur(padded, (1, k), borderType=cv2.BORDER_REPLICATE)
 
-def _row_mean(image: np.ndarray, lo: int, hi: int, cache: dict) -> np.ndarray:
-    k = hi - lo
-    if k not in cache:
-        cache[k] = cv2.blur(image, (1, k), borderType=cv2.BORDER_REPLICATE)
-    return _shifted(cache[k], k, lo)
+    def rows_from(self, lo: int) -> np.ndarray:
+        start = self.pad + lo + self.k // 2
+        return self.mean[start : start + self.rows]
 
 
 def _sum_channels(image: np.ndarray) -> np.ndarray:
@@ -81,16 +79,21 @@ def band_response(smoothed: np.ndarray, geometries: Sequence[BandGeometry], unif
     """
     image = smoothed if smoothed.shape[2] > 1 else smoothed[:, :, 0]
     energy = _sum_channels(cv2.multiply(image, image))
-    means: dict = {}
-    sq_means: dict = {}
+    pad = max(max(-g.above[0], g.below[1]) for g in geometries) + 1  # every strip lies within the padding
+    sides: dict = {}  # strip height -> _ShiftedMeans; the side strips of every width have one height
     best = best_idx = best_tone = None
     for i, g in enumerate(geometries):
-        inner = _row_mean(image, *g.inner, means)
-        above = _row_mean(image, *g.above, means)
-        below = _row_mean(image, *g.below, means)
+        k_inner = g.inner[1] - g.inner[0]  # centred on the row: no shift
+        inner = cv2.blur(image, (1, k_inner), borderType=cv2.BORDER_REPLICATE)
+        for lo, hi in (g.above, g.below):
+            if hi - lo not in sides:
+                sides[hi - lo] = _ShiftedMeans(image, hi - lo, pad)
+        above = sides[g.above[1] - g.above[0]].rows_from(g.above[0])
+        below = sides[g.below[1] - g.below[0]].rows_from(g.below[0])
         d_above = _norm(cv2.subtract(inner, above))
         d_below = _norm(cv2.subtract(inner, below))
-        var = cv2.subtract(_row_mean(energy, *g.inner, sq_means), _sum_channels(cv2.multiply(inner, inner)))
+        inner_energy = cv2.blur(energy, (1, k_inner), borderType=cv2.BORDER_REPLICATE)
+        var = cv2.subtract(inner_energy, _sum_channels(cv2.multiply(inner, inner)))
         resp = cv2.subtract(cv2.min(d_above, d_below), uniformity_weight * cv2.sqrt(cv2.max(var, 0.0)))
         lum = (lambda a: a if a.ndim == 2 else a[:, :, 0])
         tone = lum(inner) - 0.5 * (lum(above) + lum(below))
@@ -101,5 +104,5 @@ def band_response(smoothed: np.ndarray, geometries: Sequence[BandGeometry], unif
             np.copyto(best, resp, where=better)
             best_idx[better] = i
             np.copyto(best_tone, tone, where=better)
-        del inner, above, below, d_above, d_below, var
+        del inner, above, below, d_above, d_below, var, inner_energy
     return best, best_idx, best_tone
