@@ -23,16 +23,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.scoring import MATCH_FRACTION_OF_LENGTH, match  # noqa: E402
 
-SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+SWEEP = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8)
 
 
 def diagnose(args):
-    seed, gsd_m, threshold = args
+    seed, gsd_m, threshold, difficulty = args
     import railwatch_plugin.core.tile_detector as td
     from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
     from railwatch_synth import make_yard
 
-    scene = make_yard(seed, gsd_m=gsd_m)
+    scene = make_yard(seed, gsd_m=gsd_m, difficulty=difficulty)
     td.DEBUG_SAMPLES = []
     result = detect_railcars_in_array(scene.image, gsd_m, mask=scene.valid, workers=1,
                                       params=DetectionParams(min_confidence=threshold))
@@ -86,8 +86,9 @@ def main(argv=None):
     ap.add_argument("--gsd", type=float, default=0.5)
     ap.add_argument("--first-seed", type=int, default=2000)
     ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("--difficulty", choices=("hard", "easy"), default="hard")
     a = ap.parse_args(argv)
-    jobs = [(a.first_seed + i, a.gsd, a.threshold) for i in range(a.scenes)]
+    jobs = [(a.first_seed + i, a.gsd, a.threshold, a.difficulty) for i in range(a.scenes)]
     with ProcessPoolExecutor(2) as pool:
         total = sum(pool.map(diagnose, jobs), Counter())
     for k in sorted(total):

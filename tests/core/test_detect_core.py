@@ -233,6 +233,16 @@ def test_merge_drops_a_band_closer_beside_a_car_than_tracks_can_be():
     assert merge_duplicates([shadow, car]) == [car]
 
 
+def test_merge_draws_the_line_between_a_shadow_twin_and_the_closest_real_track():
+    # A shadow band read as a string lies 3-3.5 m beside its car (diagnose:
+    # most false detections); the closest real tracks are 4 m apart.
+    car = _car(100, 100, 30, 6, confidence=0.9)
+    twin = _car(101, 106.8, 30, 6, confidence=0.6)  # 3.4 m beside
+    neighbour = _car(101, 108, 30, 6, confidence=0.6)  # 4.0 m beside
+    assert merge_duplicates([twin, car]) == [car]
+    assert len(merge_duplicates([neighbour, car])) == 2
+
+
 def test_merge_uses_overlap_of_the_smaller_box():
     # A 10 m car lying inside a 30 m one: IoU is only 1/3, but all of the
     # short box is covered, so it is a duplicate and the less confident goes.
