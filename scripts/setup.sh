@@ -8,7 +8,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${RAILWATCH_VENV:-$here/.venv}"
 
 need_apt=()
-for pkg in qgis python3-qgis qgis-providers python3-venv python3-numpy python3-gdal xvfb xauth; do
+for pkg in qgis python3-qgis qgis-providers python3-venv python3-numpy python3-gdal python3-threadpoolctl xvfb xauth; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
