@@ -152,7 +152,7 @@ def one_blas_thread_each(workers: int):
     OpenBLAS starts its own threads for every large product; with two tiles
     in flight on two cores that made four busy threads, and each kept its own
     buffers. Measured with bench/speed.py (16k x 16k px, 2 workers): 46 s ->
-    36 s and peak RSS 975 -> 791 MB. Uses threadpoolctl when it is installed
+    39 s and peak RSS 975 -> 804 MB. Uses threadpoolctl when it is installed
     (Debian: python3-threadpoolctl) and changes nothing otherwise; the
     previous limit is restored on exit."""
     if workers < 2:
