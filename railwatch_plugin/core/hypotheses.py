@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 from .model import METHOD_GAP, METHOD_LENGTH, METHOD_SINGLE
-from .split import Segment, cars_by_typical_length
+from .split import Segment, cars_by_typical_length, length_bounds_px
 
 MAX_BOUNDARIES = 40  # per string; the weakest beyond this are dropped
-LENGTH_SLACK_M = 1.0  # hypotheses may be this much outside the user's length range
 SAME_HYPOTHESIS_M = 0.5  # two hypotheses whose ends agree this closely are one
 ALLOWED_OVERLAP_M = 1.5  # chosen neighbours may share this much (a coupler gap read twice)
 
@@ -52,8 +51,7 @@ def car_hypotheses(
         inner = sorted(sorted(inner, key=lambda ps: -ps[1])[:MAX_BOUNDARIES])
     pos = [(0.0, 0.0)] + inner + [(float(length_px), 0.0)]
     last = len(pos) - 1
-    lmin = (car_length_m[0] - LENGTH_SLACK_M) / gsd_m
-    lmax = (car_length_m[1] + LENGTH_SLACK_M) / gsd_m
+    lmin, lmax = length_bounds_px(car_length_m, gsd_m)
     typical = typical_length_m / gsd_m
     out: List[Hypothesis] = []
 

@@ -17,6 +17,7 @@ import numpy as np
 CUT_COST = 0.35  # a candidate boundary weaker than this is only used if lengths demand it
 LENGTH_SPLIT_COST = 0.25  # per car invented by dividing by the typical length
 TOO_SHORT_COST = 4.0
+LENGTH_SLACK_M = 1.0  # a car may be this much outside the user's length range (lengths are read to a pixel or two)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ def candidate_cuts(strength: np.ndarray, gsd_m: float, minimum: float = 0.15) ->
     return sorted(out)
 
 
+def length_bounds_px(car_length_m: Tuple[float, float], gsd_m: float) -> Tuple[float, float]:
+    """(shortest, longest) plausible car in px: the user's range widened by LENGTH_SLACK_M."""
+    return (car_length_m[0] - LENGTH_SLACK_M) / gsd_m, (car_length_m[1] + LENGTH_SLACK_M) / gsd_m
+
+
 def cars_by_typical_length(span_px: float, lmax_px: float, typical_px: float) -> int:
     """How many cars (at least two) fill a span too long for one, when no
     boundary shows: the count nearest to typical-length cars, raised until no
@@ -81,8 +87,7 @@ def split_string(
     typical_length_m: float,
 ) -> List[Segment]:
     """Choose cuts (position px from the string start, strength) by dynamic programming."""
-    lmin = (car_length_m[0] - 1.0) / gsd_m
-    lmax = (car_length_m[1] + 1.0) / gsd_m
+    lmin, lmax = length_bounds_px(car_length_m, gsd_m)
     typical = typical_length_m / gsd_m
     pos = [0.0] + [float(p) for p, _ in cuts if 0 < p < length_px] + [float(length_px)]
     gain = [0.0] + [s - CUT_COST for p, s in cuts if 0 < p < length_px] + [0.0]

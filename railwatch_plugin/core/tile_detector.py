@@ -201,13 +201,8 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neig
         pts = frame.points_to_tile(centres) / np.array([work.scale_col, work.scale_row])
         DEBUG_SAMPLES.append((patches, cues, pts, (ends - starts) * g))
     keep = choose([(h.start, h.end) for h in hyps], conf - CHOICE_BIAS, ALLOWED_OVERLAP_M / g)
-    cars = []
-    for i in keep:
-        car = _make_car(string, sid, starts[i], ends[i], fine, frame, work, geom, params, hyps[i].method, profile,
-                        float(conf[i]))
-        if car is not None:
-            cars.append(car)
-    return cars
+    return [_make_car(string, sid, starts[i], ends[i], fine, frame, work, geom, params, hyps[i].method, profile,
+                      float(conf[i])) for i in keep]
 
 
 def _score_string(scorer, hyps, segments, patches, cues, g) -> Optional[np.ndarray]:
