@@ -176,14 +176,20 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neig
     end_drop = 1.0 - (float(np.median(outside)) if len(outside) else 0.0) / max(float(np.median(contrast)), 1.0)
     ctx = StringContext(sum(s.n_cars for s in segments), length_px * g, neighbours, end_drop, string.strength,
                         string.tone, track[0], track[1])
-    hyps = [h for h in car_hypotheses(length_px, cuts, g, params.car_length_m, typical, segments)
-            if _within_range((h.end - h.start) * g, params.car_length_m, LENGTH_TOLERANCE_M) is not None]
-    if not hyps:
-        return []
     col0 = float(profile.cols[a])
     gap_px = 0.5 / g  # half a coupler gap taken off each cut end
-    starts = np.array([col0 + h.start + (gap_px if h.start > 0 else 0.0) for h in hyps])
-    ends = np.array([col0 + h.end - (gap_px if h.end < length_px else 0.0) for h in hyps])
+    hyps, starts, ends = [], [], []
+    for h in car_hypotheses(length_px, cuts, g, params.car_length_m, typical, segments):
+        start = col0 + h.start + (gap_px if h.start > 0 else 0.0)
+        end = col0 + h.end - (gap_px if h.end < length_px else 0.0)
+        # Judged on the trimmed length, the one _make_car reports.
+        if _within_range((end - start) * g, params.car_length_m, LENGTH_TOLERANCE_M) is not None:
+            hyps.append(h)
+            starts.append(start)
+            ends.append(end)
+    if not hyps:
+        return []
+    starts, ends = np.array(starts), np.array(ends)
     strip_col0 = int(col0) - ext
     strip = sample_strip(fine, string.row_at, strip_col0, int(col0 + length_px) + ext, g)
     patches, patch_stats = hypothesis_patches(strip, starts - strip_col0, ends - strip_col0)
