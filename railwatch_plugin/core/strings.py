@@ -8,7 +8,7 @@ split, at coupler gaps or by length.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Tuple
 
 import cv2
 import numpy as np
@@ -38,6 +38,95 @@ def ridge_mask(response: np.ndarray, threshold: float, valid: np.ndarray, nms_ro
     return (response >= local_max) & (response >= threshold) & valid
 
 
+MAX_WANDER_PX = 2.0  # mean distance of a string's ridge from its line; more is a field boundary
+PIECE_MIN_FRACTION = 0.25  # of min_length_px: shorter ridge pieces are noise, even in a chain
+
+
+@dataclass
+class _Piece:
+    """One connected ridge run: its pixels and their straight line."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    slope: float
+    intercept: float
+
+    @property
+    def col_start(self) -> float:
+        return float(self.cols.min())
+
+    @property
+    def col_end(self) -> float:
+        return float(self.cols.max() + 1)
+
+    def row_at(self, col: float) -> float:
+        return self.slope * col + self.intercept
+
+
+def _fit_line(rows: np.ndarray, cols: np.ndarray) -> Tuple[float, float, float]:
+    """(slope, intercept, mean absolute residual) of rows against cols."""
+    if np.ptp(cols) > 0 and np.ptp(rows) > 0:
+        slope, intercept = np.polyfit(cols, rows, 1)
+    else:
+        slope, intercept = 0.0, float(np.mean(rows))
+    wander = float(np.abs(rows - (slope * cols + intercept)).mean())
+    return float(slope), float(intercept), wander
+
+
+def _ridge_pieces(ridges: np.ndarray, bridge_px: int, min_piece_px: float) -> List[_Piece]:
+    mask = ridges.astype(np.uint8)
+    if bridge_px > 1:
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, bridge_px), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    pieces: List[_Piece] = []
+    for lab in range(1, n):
+        x, y, w, h, area = stats[lab]
+        if w < min_piece_px or area < 0.6 * min_piece_px:
+            continue
+        sub = labels[y : y + h, x : x + w] == lab
+        rr, cc = np.nonzero(sub & ridges[y : y + h, x : x + w])
+        if len(cc) < 0.5 * min_piece_px:
+            continue
+        rr, cc = rr + y, cc + x
+        slope, intercept, wander = _fit_line(rr, cc)
+        if wander > MAX_WANDER_PX:
+            continue
+        pieces.append(_Piece(rr, cc, slope, intercept))
+    return pieces
+
+
+def _chain_pieces(pieces: List[_Piece], join_gap_px: float, join_rows_px: float) -> List[_Piece]:
+    """Join pieces that continue one another along one straight line.
+
+    The ridge of a string breaks where one car meets the next: a different
+    width or tone moves the ridge by a row or two, or a short gap opens. Left
+    broken, a car whose ridge broke in its middle could never be offered as
+    one car. A piece joins the chain whose end it starts near (within
+    ``join_gap_px`` after it, or overlapping it by as much), on the chain's
+    line (within ``join_rows_px``), if the joined ridge stays straight.
+    """
+    chains: List[_Piece] = []
+    for piece in sorted(pieces, key=lambda p: (p.col_start, p.intercept)):
+        best, best_off = None, join_rows_px
+        for k, chain in enumerate(chains):
+            gap = piece.col_start - chain.col_end
+            if not -join_gap_px <= gap <= join_gap_px:
+                continue
+            at = 0.5 * (piece.col_start + chain.col_end)
+            off = abs(chain.row_at(at) - piece.row_at(at))
+            if off <= best_off:
+                best, best_off = k, off
+        if best is not None:
+            chain = chains[best]
+            rows, cols = np.r_[chain.rows, piece.rows], np.r_[chain.cols, piece.cols]
+            slope, intercept, wander = _fit_line(rows, cols)
+            if wander <= MAX_WANDER_PX:
+                chains[best] = _Piece(rows, cols, slope, intercept)
+                continue
+        chains.append(piece)
+    return chains
+
+
 def link_strings(
     ridges: np.ndarray,
     response: np.ndarray,
@@ -45,37 +134,25 @@ def link_strings(
     tone: np.ndarray,
     min_length_px: float,
     bridge_px: int,
+    join_rows_px: float = 0.0,
+    join_gap_px: float = 0.0,
 ) -> List[CarString]:
-    """Connected ridge runs at least ``min_length_px`` long, as straight strings."""
-    mask = ridges.astype(np.uint8)
-    if bridge_px > 1:
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, bridge_px), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    """Ridge runs, chained along their lines, at least ``min_length_px`` long, as straight strings."""
+    pieces = _ridge_pieces(ridges, bridge_px, PIECE_MIN_FRACTION * min_length_px if join_rows_px > 0 else min_length_px)
+    if join_rows_px > 0:
+        pieces = _chain_pieces(pieces, max(float(bridge_px), join_gap_px), join_rows_px)
     out: List[CarString] = []
-    for lab in range(1, n):
-        x, y, w, h, area = stats[lab]
-        if w < min_length_px or area < 0.6 * min_length_px:
+    for piece in pieces:
+        c0, c1 = piece.col_start, piece.col_end
+        if c1 - c0 < min_length_px or len(piece.cols) < 0.5 * min_length_px:
             continue
-        sub = labels[y : y + h, x : x + w] == lab
-        rr, cc = np.nonzero(sub & ridges[y : y + h, x : x + w])
-        if len(cc) < 0.5 * min_length_px:
-            continue
-        rr = rr + y
-        cc = cc + x
-        if h > 1 and np.ptp(cc) > 0:
-            slope, intercept = np.polyfit(cc, rr, 1)
-        else:
-            slope, intercept = 0.0, float(np.mean(rr))
-        # A ridge that wanders far from its line is a field boundary, not a string.
-        if np.abs(rr - (slope * cc + intercept)).mean() > 2.0:
-            continue
-        c0, c1 = float(cc.min()), float(cc.max() + 1)
+        rr, cc = piece.rows, piece.cols
         out.append(
             CarString(
                 col_start=c0,
                 col_end=c1,
-                row_at_start=float(slope * c0 + intercept),
-                slope=float(slope),
+                row_at_start=piece.row_at(c0),
+                slope=piece.slope,
                 width_index=int(np.bincount(width_index[rr, cc]).argmax()),
                 strength=float(np.median(response[rr, cc])),
                 tone=float(np.median(tone[rr, cc])),

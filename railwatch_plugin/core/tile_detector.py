@@ -35,6 +35,12 @@ from .strings import CarString, link_strings, ridge_mask, sample_profile
 ALONG_SMOOTH_M = 3.0  # averages sleepers and noise, shorter than any car
 FINE_SMOOTH_M = 0.6  # keeps coupler gaps visible
 RIDGE_THRESHOLD = 9.0  # band response (0-255 scale) worth following
+# Ridge pieces on one line are one string when they lie within JOIN_ROWS_M of
+# it (parallel tracks are 4 m or more apart) and at most JOIN_GAP_M apart
+# along it (a coupler gap plus the ridge fading at two car ends). Measured on
+# 8 validation yards at 0.5 m: true cars with no right-cut hypothesis 49 -> 37.
+JOIN_ROWS_M = 1.5
+JOIN_GAP_M = 6.0
 DEFAULT_TYPICAL_LENGTH_M = 15.0
 N_WIDTHS = 3
 CHOICE_BIAS = 0.2  # a hypothesis adds to a string's explanation when its confidence exceeds this
@@ -106,6 +112,8 @@ def _detect_in_frame(frame: RotatedFrame, work: WorkImage, params: DetectionPara
         tone,
         min_length_px=0.7 * params.car_length_m[0] / g,
         bridge_px=max(1, int(round(2.5 / g))),
+        join_rows_px=JOIN_ROWS_M / g,
+        join_gap_px=JOIN_GAP_M / g,
     )
     fine = cv2.blur(frame.features, (max(1, int(round(FINE_SMOOTH_M / g))), 1))
     if fine.ndim == 2:
