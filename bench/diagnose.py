@@ -1,11 +1,11 @@
 """Where the detector's errors come from, on seeded synthetic yards.
 
-    .venv/bin/python bench/diagnose.py [--scenes 10] [--gsd 0.5] [--picture SEED]
+    .venv/bin/python bench/diagnose.py [--scenes 10] [--gsd 0.5] [--difficulty hard]
 
-Misses are split into: no hypothesis near the car at all; one chosen but
-scored below the threshold; hypotheses near it but none chosen, or the chosen
-one merged away as a duplicate. False
-detections are split by how far they lie from the nearest true car: on a true
+Each scene is run as one tile (no seams), so its figures differ a little from
+bench/accuracy.py's. Misses are split into: no hypothesis near the car at
+all; one chosen but scored below the threshold; hypotheses near it but none
+chosen, or the chosen one merged away as a duplicate. False detections are split by how far they lie from the nearest true car: on a true
 car (a mis-split or duplicate), near one (under a car length), or away.
 """
 
@@ -34,8 +34,10 @@ def diagnose(args):
 
     scene = make_yard(seed, gsd_m=gsd_m, difficulty=difficulty)
     td.DEBUG_SAMPLES = []
-    result = detect_railcars_in_array(scene.image, gsd_m, mask=scene.valid, workers=1,
-                                      params=DetectionParams(min_confidence=threshold))
+    # One tile for the whole scene: the hypotheses recorded in DEBUG_SAMPLES
+    # are in tile coordinates, which are then the scene's own.
+    one_tile = DetectionParams(min_confidence=threshold, tile_size_px=max(scene.image.shape[:2]))
+    result = detect_railcars_in_array(scene.image, gsd_m, mask=scene.valid, workers=1, params=one_tile)
     hyps = np.concatenate([s[2] for s in td.DEBUG_SAMPLES]) if td.DEBUG_SAMPLES else np.zeros((0, 2))
     td.DEBUG_SAMPLES = None
     kept = result.all_cars  # every chosen car above the confidence floor
