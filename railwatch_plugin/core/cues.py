@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .quick_stats import median
+
 
 def cross_section(image: np.ndarray, row_at, col_start: float, col_end: float, g: float, half_m: float, step_m: float):
     """Mean colour across the track (rows) over the middle half of [col_start, col_end)."""
@@ -35,7 +37,7 @@ def track_line_map(lum: np.ndarray, g: float) -> np.ndarray:
 
     lines = np.abs(cv2.Sobel(lum, cv2.CV_32F, 0, 2, ksize=3))
     lines = cv2.blur(lines, (max(3, int(round(TRACK_SMOOTH_M / g))), 1))
-    return lines / max(float(np.median(lines)), 1e-3)
+    return lines / max(float(median(lines.ravel())), 1e-3)
 
 
 def track_evidence(lines: np.ndarray, row_at, col_start: float, col_end: float, g: float):

@@ -12,6 +12,8 @@ from typing import List, Optional
 import cv2
 import numpy as np
 
+from .quick_stats import median
+
 BIN_DEG = 1.0
 ANALYSIS_GSD_M = 1.0  # edges of car-sized things survive at 1 m; noise does not
 
@@ -47,7 +49,7 @@ def dominant_directions(
     kernel = np.exp(-0.5 * (np.arange(-6, 7) / 2.0) ** 2)
     padded = np.concatenate([hist[-6:], hist, hist[:6]])
     smooth = np.convolve(padded, kernel, mode="same")[6:-6]
-    baseline = np.median(smooth)
+    baseline = median(smooth)
     peaks = []
     order = np.argsort(smooth)[::-1]
     top = smooth[order[0]] - baseline

@@ -14,6 +14,8 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from .quick_stats import median
+
 CUT_COST = 0.35  # a candidate boundary weaker than this is only used if lengths demand it
 LENGTH_SPLIT_COST = 0.25  # per car invented by dividing by the typical length
 TOO_SHORT_COST = 4.0
@@ -34,7 +36,7 @@ def boundary_strength(contrast: np.ndarray, inner: np.ndarray, gsd_m: float) -> 
     n = len(contrast)
     if n == 0:
         return np.zeros(0)
-    ref = max(float(np.median(contrast)), 1.0)
+    ref = max(float(median(contrast)), 1.0)
     near = max(1, int(round(0.6 / gsd_m)))
     far = max(near + 1, int(round(3.0 / gsd_m)))
     padded = np.pad(contrast, far, mode="edge")

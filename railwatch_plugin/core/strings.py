@@ -13,6 +13,8 @@ from typing import List
 import cv2
 import numpy as np
 
+from .quick_stats import median
+
 
 @dataclass
 class CarString:
@@ -77,8 +79,8 @@ def link_strings(
                 row_at_start=float(slope * c0 + intercept),
                 slope=float(slope),
                 width_index=int(np.bincount(width_index[rr, cc]).argmax()),
-                strength=float(np.median(response[rr, cc])),
-                tone=float(np.median(tone[rr, cc])),
+                strength=float(median(response[rr, cc])),
+                tone=float(median(tone[rr, cc])),
             )
         )
     return out

@@ -29,6 +29,7 @@ from .orientation import dominant_directions
 from .patches import hypothesis_patches, sample_strip
 from .prepare import WorkImage, prepare_tile
 from .prescreen import may_hold_cars
+from .quick_stats import median
 from .split import boundary_strength, candidate_cuts, split_string
 from .strings import CarString, link_strings, ridge_mask, sample_profile
 
@@ -138,7 +139,7 @@ def _string_extent(profile, string: CarString) -> Optional[Tuple[int, int]]:
     inside = (profile.cols >= string.col_start) & (profile.cols < string.col_end)
     if not inside.any():
         return None
-    ref = float(np.median(profile.contrast[inside]))
+    ref = float(median(profile.contrast[inside]))
     on = (profile.contrast >= 0.5 * ref) & profile.valid
     core = np.nonzero(inside & on)[0]
     if len(core) == 0:
@@ -173,7 +174,7 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neig
     cuts = candidate_cuts(strength, g)
     segments = split_string(length_px, cuts, g, params.car_length_m, typical)
     outside = np.r_[profile.contrast[max(0, a - ext) : a], profile.contrast[b : b + ext]]
-    end_drop = 1.0 - (float(np.median(outside)) if len(outside) else 0.0) / max(float(np.median(contrast)), 1.0)
+    end_drop = 1.0 - (float(median(outside)) if len(outside) else 0.0) / max(float(median(contrast)), 1.0)
     ctx = StringContext(sum(s.n_cars for s in segments), length_px * g, neighbours, end_drop, string.strength,
                         string.tone, track[0], track[1])
     hyps = [h for h in car_hypotheses(length_px, cuts, g, params.car_length_m, typical, segments)
@@ -242,7 +243,7 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
     shown_width_m = float(np.clip(width_m, *params.car_width_m))
     length_m = (c_end - c_start) * g
     shown_length_m = _within_range(length_m, params.car_length_m, LENGTH_TOLERANCE_M)
-    contrast = float(np.median(profile.contrast[i0:i1]))
+    contrast = float(median(profile.contrast[i0:i1]))
     along_var = float(np.std(inner[:, 0]) / max(contrast, 5.0))
     inner_rows = slice(geom.inner[0] + half, geom.inner[1] + half)
     kind = classify_kind(length_m, cross[inner_rows], inner.mean(axis=0), along_var)
