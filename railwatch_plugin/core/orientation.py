@@ -7,7 +7,7 @@ then looks for cars only along those few directions instead of all of them.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -16,6 +16,16 @@ from .quick_stats import median
 
 BIN_DEG = 1.0
 ANALYSIS_GSD_M = 1.0  # edges of car-sized things survive at 1 m; noise does not
+
+
+def coarse_luminance(lum: np.ndarray, gsd_m: float, target_gsd_m: float = ANALYSIS_GSD_M) -> Tuple[np.ndarray, float]:
+    """``lum`` area-averaged to ``target_gsd_m`` (never made finer) and its GSD.
+
+    The tile detector makes it once for this module and ``prescreen``, which
+    both look at 1 m: each used to resize the tile's luminance itself."""
+    factor = min(1.0, gsd_m / target_gsd_m)
+    small = cv2.resize(lum, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else lum
+    return small, gsd_m / factor
 
 
 def dominant_directions(
@@ -27,8 +37,7 @@ def dominant_directions(
 ) -> List[float]:
     """Line directions in degrees, 0-180, measured from the +column axis towards
     +row (clockwise on screen), strongest first."""
-    factor = min(1.0, gsd_m / ANALYSIS_GSD_M)
-    small = cv2.resize(lum, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else lum
+    small, _ = coarse_luminance(lum, gsd_m)
     gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
     mag = cv2.magnitude(gx, gy)
@@ -42,7 +51,12 @@ def dominant_directions(
         return []
     weight = np.minimum(mag, cap)
     # Line direction is perpendicular to the gradient.
-    theta = (np.degrees(np.arctan2(gy, gx)) + 90.0) % 180.0
+    theta = np.degrees(np.arctan2(gy, gx)) + 90.0  # -90 to 270
+    # "% 180" for that range, as two in-place steps (float % is slow): adding
+    # 180 rounds as numpy's remainder does; a value rounded up to 180 falls
+    # into bin 0 either way.
+    np.add(theta, 180.0, out=theta, where=theta < 0)
+    np.subtract(theta, 180.0, out=theta, where=theta >= 180.0)
     nbins = int(180 / BIN_DEG)
     hist = np.bincount((theta / BIN_DEG).astype(int).ravel() % nbins, weights=weight.ravel(), minlength=nbins)
     # Circular smoothing over +-3 degrees.

@@ -25,7 +25,7 @@ from .frame import RotatedFrame, rotate_to_horizontal
 from .hypotheses import ALLOWED_OVERLAP_M, car_hypotheses, choose
 from .hypothesis_cues import StringContext, hypothesis_cues
 from .model import METHOD_GAP, METHOD_LENGTH, METHOD_SINGLE, DetectionParams, Railcar
-from .orientation import dominant_directions
+from .orientation import coarse_luminance, dominant_directions
 from .patches import hypothesis_patches, sample_strip
 from .prepare import WorkImage, prepare_tile
 from .prescreen import may_hold_cars
@@ -72,10 +72,13 @@ def detect_in_tile(
         # The tracks' surroundings (ballast edges, neighbouring rails) show their direction best.
         reach = 2 * int(round(10.0 / g)) + 1
         direction_area = cv2.dilate(track_work.astype(np.uint8), np.ones((reach, reach), np.uint8)).astype(bool) & work.valid
-    directions = dominant_directions(work.features[:, :, 0], g, direction_area)
+    # Orientation and prescreen both look at 1 m per pixel (SCREEN_GSD_M is
+    # ANALYSIS_GSD_M): one coarse luminance serves both.
+    coarse_lum, coarse_g = coarse_luminance(work.lum, g)
+    directions = dominant_directions(coarse_lum, coarse_g, direction_area)
     cars: List[Railcar] = []
     for direction in directions:
-        if not may_hold_cars(work.features[:, :, 0], work.valid, g, direction):
+        if not may_hold_cars(coarse_lum, work.valid, coarse_g, direction):
             continue
         frame = rotate_to_horizontal(work.features, work.valid, direction)
         cars.extend(_detect_in_frame(frame, work, params))
