@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .quick_stats import median
 
@@ -40,8 +41,12 @@ def boundary_strength(contrast: np.ndarray, inner: np.ndarray, gsd_m: float) -> 
     near = max(1, int(round(0.6 / gsd_m)))
     far = max(near + 1, int(round(3.0 / gsd_m)))
     padded = np.pad(contrast, far, mode="edge")
-    left = np.array([padded[i + far - far : i + far - near + 1].max() for i in range(n)])
-    right = np.array([padded[i + far + near : i + far + far + 1].max() for i in range(n)])
+    # Strongest contrast from ``far`` to ``near`` samples before each sample
+    # (left) and from ``near`` to ``far`` after it (right): windows of one
+    # length, so one sliding maximum gives both.
+    window_max = sliding_window_view(padded, far - near + 1).max(axis=1)
+    left = window_max[:n]
+    right = window_max[far + near : far + near + n]
     support = np.minimum(np.minimum(left, right), ref * 1.5)
     dip = np.clip(1.0 - contrast / np.maximum(support, 1e-6), 0.0, 1.0)
     dip *= np.clip(support / ref, 0.0, 1.0)  # both sides must be car-like
