@@ -194,7 +194,8 @@ def detect_railcars(
 
     def run(tile, window, mask) -> List[Railcar]:
         c0, r0, _, _, (clo, rlo, chi, rhi) = tile
-        cars = detect_in_tile(window.data, window.valid, (gx, gy), params, mask)
+        owned_in_tile = (clo - c0, rlo - r0, chi - c0, rhi - r0)
+        cars = detect_in_tile(window.data, window.valid, (gx, gy), params, mask, owned_in_tile)
         out = []
         for car in cars:
             car = _shift(car, c0, r0)

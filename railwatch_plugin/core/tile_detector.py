@@ -51,8 +51,13 @@ def detect_in_tile(
     gsd_m: Tuple[float, float],
     params: DetectionParams,
     track_mask: Optional[np.ndarray] = None,
+    owned_px: Optional[Tuple[float, float, float, float]] = None,
 ) -> List[Railcar]:
-    """Railcars in ``image`` (rows, cols, bands), in the tile's own pixel coordinates."""
+    """Railcars in ``image`` (rows, cols, bands), in the tile's own pixel coordinates.
+
+    ``owned_px`` (col_min, row_min, col_max, row_max in tile pixels): when
+    given, the caller keeps only cars centred there, and strings whose cars
+    cannot be are not split or scored (see ``_centres_miss``)."""
     if image.shape[0] < 8 or image.shape[1] < 8:
         return []
     work = prepare_tile(image, valid, gsd_m, params.work_gsd_m)
@@ -81,7 +86,7 @@ def detect_in_tile(
         if not may_hold_cars(coarse_lum, work.valid, coarse_g, direction):
             continue
         frame = rotate_to_horizontal(work.features, work.valid, direction)
-        cars.extend(_detect_in_frame(frame, work, params))
+        cars.extend(_detect_in_frame(frame, work, params, owned_px))
     if track_mask is not None:
         cars = [c for c in cars if _inside(track_mask, c.col_px, c.row_px)]
     return cars
@@ -92,7 +97,7 @@ def _inside(mask: np.ndarray, col: float, row: float) -> bool:
     return 0 <= r < mask.shape[0] and 0 <= c < mask.shape[1] and bool(mask[r, c])
 
 
-def _detect_in_frame(frame: RotatedFrame, work: WorkImage, params: DetectionParams) -> List[Railcar]:
+def _detect_in_frame(frame: RotatedFrame, work: WorkImage, params: DetectionParams, owned_px=None) -> List[Railcar]:
     g = work.gsd_m
     widths = np.linspace(params.car_width_m[0], params.car_width_m[1], N_WIDTHS)
     geoms = [band_geometry(w, g) for w in widths]
@@ -120,7 +125,7 @@ def _detect_in_frame(frame: RotatedFrame, work: WorkImage, params: DetectionPara
     for sid, string in enumerate(strings):
         track = track_evidence(lines, string.row_at, string.col_start, string.col_end, g)
         cars.extend(_cars_in_string(string, sid, fine, frame, work, geoms, params, typical,
-                                    _parallel_neighbours(string, strings, g), track))
+                                    _parallel_neighbours(string, strings, g), track, owned_px))
     return cars
 
 
@@ -156,7 +161,7 @@ def _string_extent(profile, string: CarString) -> Optional[Tuple[int, int]]:
     return int(a), int(b) + 1
 
 
-def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neighbours, track) -> List[Railcar]:
+def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neighbours, track, owned_px=None) -> List[Railcar]:
     g = work.gsd_m
     geom = geoms[string.width_index]
     ext = int(round(5.0 / g))
@@ -171,6 +176,9 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neig
     # A string that runs into invalid pixels or the frame edge may be cut short:
     # its cars are unreliable and belong to a neighbouring tile anyway.
     if (a == 0 and not profile.valid[0]) or (b == len(profile.cols) and not profile.valid[-1]):
+        return []
+    if owned_px is not None and DEBUG_SAMPLES is None and _centres_miss(owned_px, frame, work, string, float(profile.cols[a]), float(b - a),
+                                              _cross_half_px(params, g)):
         return []
     contrast = profile.contrast[a:b]
     strength = boundary_strength(contrast, profile.inner[a:b], g)
@@ -241,13 +249,37 @@ def _score_string(scorer, hyps, segments, scorer_inputs, g) -> Optional[np.ndarr
     return conf
 
 
+def _cross_half_px(params: DetectionParams, g: float) -> int:
+    """Half the cross-section _make_car measures a car's width on, in px."""
+    return int(round(params.car_width_m[1] / 2.0 / g)) + 2
+
+
+def _centres_miss(owned_px, frame: RotatedFrame, work: WorkImage, string: CarString, col0: float, length_px: float,
+                  half_px: int) -> bool:
+    """Whether no car of this string can be centred in ``owned_px`` (tile px).
+
+    A car's centre lies along the string between frame columns col0 and
+    col0 + length_px (its hypotheses' ends), at most a cross-section's half
+    (``half_px``) off the string's centre line (_measure_width's offset).
+    That parallelogram's bounding box in tile pixels, widened by 2 px, is
+    tested. About a seventh of a tile is owned by its neighbours, and the
+    strings that lie there wholly cost a yard tile as much as any other."""
+    cols = np.array([col0, col0, col0 + length_px, col0 + length_px])
+    rows = string.row_at(cols) + 0.5 + np.array([-1.0, 1.0, -1.0, 1.0]) * (half_px + 1)
+    pts = frame.points_to_tile(np.stack([cols, rows], axis=1)) / np.array([work.scale_col, work.scale_row])
+    margin_px = 2.0
+    col_min, row_min, col_max, row_max = owned_px
+    return bool(pts[:, 0].max() < col_min - margin_px or pts[:, 0].min() >= col_max + margin_px
+                or pts[:, 1].max() < row_min - margin_px or pts[:, 1].min() >= row_max + margin_px)
+
+
 def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, method, profile, confidence) -> Railcar:
     """Measure, describe and place one chosen car."""
     g = work.gsd_m
     i0 = int(round(c_start - profile.cols[0]))
     i1 = max(i0 + 1, int(round(c_end - profile.cols[0])))
     inner = profile.inner[i0:i1]
-    half = int(round(params.car_width_m[1] / 2.0 / g)) + 2
+    half = _cross_half_px(params, g)
     cross = cross_section(fine, string.row_at, c_start, c_end, g, half * g, g)[:, 0]
     width_m, centre_off = _measure_width(cross, g, geom)
     # The width is measured to a pixel or two (a shadow or a neighbour's edge
