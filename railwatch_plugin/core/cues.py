@@ -47,7 +47,7 @@ def track_evidence(lines: np.ndarray, row_at, col_start: float, col_end: float, 
     look = TRACK_LOOK_M / g
 
     def at(col):
-        c = int(np.clip(round(col), 0, lines.shape[1] - 1))
+        c = int(min(max(round(col), 0), lines.shape[1] - 1))
         r = int(round(float(row_at(c + 0.5))))
         r0, r1 = max(0, r - reach), min(lines.shape[0], r + reach + 1)
         return float(lines[r0:r1, c].max()) if r1 > r0 else 0.0

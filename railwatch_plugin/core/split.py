@@ -48,13 +48,14 @@ def boundary_strength(contrast: np.ndarray, inner: np.ndarray, gsd_m: float) -> 
     left = window_max[:n]
     right = window_max[far + near : far + near + n]
     support = np.minimum(np.minimum(left, right), ref * 1.5)
-    dip = np.clip(1.0 - contrast / np.maximum(support, 1e-6), 0.0, 1.0)
-    dip *= np.clip(support / ref, 0.0, 1.0)  # both sides must be car-like
+    # np.minimum(np.maximum()) is np.clip without its ~25 us of checks a call (3 calls x 200 strings a tile).
+    dip = np.minimum(np.maximum(1.0 - contrast / np.maximum(support, 1e-6), 0.0), 1.0)
+    dip *= np.minimum(np.maximum(support / ref, 0.0), 1.0)  # both sides must be car-like
     # Colour change between the two sides (a red car coupled to a black one).
     d = max(1, int(round(1.5 / gsd_m)))
     pin = np.pad(inner, ((d, d), (0, 0)), mode="edge")
     change = np.linalg.norm(pin[2 * d :] - pin[: -2 * d], axis=1) / (ref + 10.0)
-    change = np.clip(change, 0.0, 1.0)
+    change = np.minimum(np.maximum(change, 0.0), 1.0)
     return np.maximum(dip, 0.7 * change)
 
 

@@ -105,7 +105,7 @@ def sample_profile(image: np.ndarray, valid: np.ndarray, string: CarString, col0
 
     def strip(lo, hi):
         offs = np.arange(lo, hi)
-        r = np.clip(centre[None, :] + offs[:, None], 0, rows_n - 1)
+        r = np.minimum(np.maximum(centre[None, :] + offs[:, None], 0), rows_n - 1)  # np.clip, without its checks
         return image[r, cols[None, :]].mean(axis=0), valid[r, cols[None, :]].all(axis=0)
 
     inner, v_in = strip(*geom.inner)
