@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 import cv2
 import numpy as np
 
+from .direction_bins import direction_bins
 from .quick_stats import median
 
 BIN_DEG = 1.0
@@ -50,15 +51,9 @@ def dominant_directions(
     if cap <= 0:
         return []
     weight = np.minimum(mag, cap)
-    # Line direction is perpendicular to the gradient.
-    theta = np.degrees(np.arctan2(gy, gx)) + 90.0  # -90 to 270
-    # "% 180" for that range, as two in-place steps (float % is slow): adding
-    # 180 rounds as numpy's remainder does; a value rounded up to 180 falls
-    # into bin 0 either way.
-    np.add(theta, 180.0, out=theta, where=theta < 0)
-    np.subtract(theta, 180.0, out=theta, where=theta >= 180.0)
+    # Line direction is perpendicular to the gradient (direction_bins.line_angle_deg).
     nbins = int(180 / BIN_DEG)
-    hist = np.bincount((theta / BIN_DEG).astype(int).ravel() % nbins, weights=weight.ravel(), minlength=nbins)
+    hist = np.bincount(direction_bins(gx, gy, BIN_DEG), weights=weight.ravel(), minlength=nbins)
     # Circular smoothing over +-3 degrees.
     kernel = np.exp(-0.5 * (np.arange(-6, 7) / 2.0) ** 2)
     padded = np.concatenate([hist[-6:], hist, hist[:6]])
