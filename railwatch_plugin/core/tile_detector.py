@@ -116,6 +116,8 @@ def _detect_in_frame(frame: RotatedFrame, work: WorkImage, params: DetectionPara
         min_length_px=0.7 * params.car_length_m[0] / g,
         bridge_px=max(1, int(round(2.5 / g))),
     )
+    if not strings:  # nothing to split (most frames of countryside that passed the prescreen)
+        return []
     fine = cv2.blur(frame.features, (max(1, int(round(FINE_SMOOTH_M / g))), 1))
     if fine.ndim == 2:
         fine = fine[:, :, None]
@@ -123,9 +125,12 @@ def _detect_in_frame(frame: RotatedFrame, work: WorkImage, params: DetectionPara
     lines = track_line_map(np.ascontiguousarray(smooth[:, :, 0]), g)
     cars: List[Railcar] = []
     for sid, string in enumerate(strings):
-        track = track_evidence(lines, string.row_at, string.col_start, string.col_end, g)
-        cars.extend(_cars_in_string(string, sid, fine, frame, work, geoms, params, typical,
-                                    _parallel_neighbours(string, strings, g), track, owned_px))
+        def surroundings(string=string):
+            """(parallel neighbours, track evidence): asked for only by strings that get that far."""
+            return (_parallel_neighbours(string, strings, g),
+                    track_evidence(lines, string.row_at, string.col_start, string.col_end, g))
+
+        cars.extend(_cars_in_string(string, sid, fine, frame, work, geoms, params, typical, surroundings, owned_px))
     return cars
 
 
@@ -161,7 +166,7 @@ def _string_extent(profile, string: CarString) -> Optional[Tuple[int, int]]:
     return int(a), int(b) + 1
 
 
-def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neighbours, track, owned_px=None) -> List[Railcar]:
+def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, surroundings, owned_px=None) -> List[Railcar]:
     g = work.gsd_m
     geom = geoms[string.width_index]
     ext = int(round(5.0 / g))
@@ -186,6 +191,7 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, neig
     segments = split_string(length_px, cuts, g, params.car_length_m, typical)
     outside = np.r_[profile.contrast[max(0, a - ext) : a], profile.contrast[b : b + ext]]
     end_drop = 1.0 - (float(median(outside)) if len(outside) else 0.0) / max(float(median(contrast)), 1.0)
+    neighbours, track = surroundings()
     ctx = StringContext(sum(s.n_cars for s in segments), length_px * g, neighbours, end_drop, string.strength,
                         string.tone, track[0], track[1])
     hyps = [h for h in car_hypotheses(length_px, cuts, g, params.car_length_m, typical, segments)
