@@ -26,6 +26,7 @@ from .hypotheses import ALLOWED_OVERLAP_M, car_hypotheses, choose
 from .hypothesis_cues import StringContext, hypothesis_cues
 from .model import METHOD_GAP, METHOD_LENGTH, METHOD_SINGLE, DetectionParams, Railcar
 from .orientation import coarse_luminance, dominant_directions
+from .owned_part import centres_miss
 from .patches import hypothesis_patches, sample_strip
 from .prepare import WorkImage, prepare_tile
 from .prescreen import may_hold_cars
@@ -57,7 +58,7 @@ def detect_in_tile(
 
     ``owned_px`` (col_min, row_min, col_max, row_max in tile pixels): when
     given, the caller keeps only cars centred there, and strings whose cars
-    cannot be are not split or scored (see ``_centres_miss``)."""
+    cannot be are not split or scored (see ``owned_part.centres_miss``)."""
     if image.shape[0] < 8 or image.shape[1] < 8:
         return []
     work = prepare_tile(image, valid, gsd_m, params.work_gsd_m)
@@ -166,7 +167,8 @@ def _string_extent(profile, string: CarString) -> Optional[Tuple[int, int]]:
     return int(a), int(b) + 1
 
 
-def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, surroundings, owned_px=None) -> List[Railcar]:
+def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, surroundings,
+                    owned_px=None) -> List[Railcar]:
     g = work.gsd_m
     geom = geoms[string.width_index]
     ext = int(round(5.0 / g))
@@ -182,8 +184,8 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, surr
     # its cars are unreliable and belong to a neighbouring tile anyway.
     if (a == 0 and not profile.valid[0]) or (b == len(profile.cols) and not profile.valid[-1]):
         return []
-    if owned_px is not None and DEBUG_SAMPLES is None and _centres_miss(owned_px, frame, work, string, float(profile.cols[a]), float(b - a),
-                                              _cross_half_px(params, g)):
+    if owned_px is not None and DEBUG_SAMPLES is None and centres_miss(
+            owned_px, frame, work, string, float(profile.cols[a]), float(b - a), _cross_half_px(params, g)):
         return []
     contrast = profile.contrast[a:b]
     strength = boundary_strength(contrast, profile.inner[a:b], g)
@@ -258,25 +260,6 @@ def _score_string(scorer, hyps, segments, scorer_inputs, g) -> Optional[np.ndarr
 def _cross_half_px(params: DetectionParams, g: float) -> int:
     """Half the cross-section _make_car measures a car's width on, in px."""
     return int(round(params.car_width_m[1] / 2.0 / g)) + 2
-
-
-def _centres_miss(owned_px, frame: RotatedFrame, work: WorkImage, string: CarString, col0: float, length_px: float,
-                  half_px: int) -> bool:
-    """Whether no car of this string can be centred in ``owned_px`` (tile px).
-
-    A car's centre lies along the string between frame columns col0 and
-    col0 + length_px (its hypotheses' ends), at most a cross-section's half
-    (``half_px``) off the string's centre line (_measure_width's offset).
-    That parallelogram's bounding box in tile pixels, widened by 2 px, is
-    tested. About a seventh of a tile is owned by its neighbours, and the
-    strings that lie there wholly cost a yard tile as much as any other."""
-    cols = np.array([col0, col0, col0 + length_px, col0 + length_px])
-    rows = string.row_at(cols) + 0.5 + np.array([-1.0, 1.0, -1.0, 1.0]) * (half_px + 1)
-    pts = frame.points_to_tile(np.stack([cols, rows], axis=1)) / np.array([work.scale_col, work.scale_row])
-    margin_px = 2.0
-    col_min, row_min, col_max, row_max = owned_px
-    return bool(pts[:, 0].max() < col_min - margin_px or pts[:, 0].min() >= col_max + margin_px
-                or pts[:, 1].max() < row_min - margin_px or pts[:, 1].min() >= row_max + margin_px)
 
 
 def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, method, profile, confidence) -> Railcar:
