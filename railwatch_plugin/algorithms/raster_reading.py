@@ -122,7 +122,7 @@ class GdalTileSource:
         where = f"reading pixels {col0},{row0} +{cols}x{rows} of {self.dataset.GetDescription()} failed"
         gdal.ErrorReset()
         try:
-            data = self.dataset.ReadAsArray(col0, row0, cols, rows, band_list=self.bands)
+            data = self._read_pixel_interleaved(col0, row0, cols, rows)
             valid = None
             for mask_band in self._mask_bands:
                 mask = mask_band.ReadAsArray(col0, row0, cols, rows)
@@ -134,8 +134,22 @@ class GdalTileSource:
         if data is None:
             raise RasterReadError(f"{where}: {gdal.GetLastErrorMsg()} (a damaged file?)")
         if data.ndim == 2:
-            data = data[None, :, :]
-        return Window(data=np.ascontiguousarray(np.moveaxis(data, 0, -1)), valid=valid)
+            data = data[:, :, None]
+        return Window(data=np.ascontiguousarray(data), valid=valid)
+
+    def _read_pixel_interleaved(self, col0: int, row0: int, cols: int, rows: int) -> Optional[np.ndarray]:
+        """(rows, cols[, bands]) as the detector wants it, straight from GDAL
+        (GDAL >= 3.6): reading band by band and moving the band axis last cost
+        9 ms more per 1024 px RGB tile than the read itself (11.5 ms)."""
+        if len(self.bands) > 1:
+            try:
+                return self.dataset.ReadAsArray(col0, row0, cols, rows, band_list=self.bands, interleave="pixel")
+            except TypeError:  # a GDAL without ``interleave``
+                pass
+        data = self.dataset.ReadAsArray(col0, row0, cols, rows, band_list=self.bands)
+        if data is None or data.ndim == 2:
+            return data
+        return np.moveaxis(data, 0, -1)
 
 
 # QGIS raster data types as numpy dtypes (ARGB32 handled separately).

@@ -10,16 +10,22 @@ on past it) join the image features before the hidden layer.
 
 Weights live in ``car_scorer.npz`` beside this file, made by
 ``scripts/train_car_scorer.py`` (PyTorch, for training only).
+
+The convolutions run in OpenCV's dnn module (``conv_net.py``): 0.2 ms of CPU
+per patch against 0.84 ms for the numpy im2col below, which stays as the
+reference and the fallback.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from typing import Optional, Sequence
 
 import numpy as np
 
+from .conv_net import build_conv_net, matches_reference
 from .hypothesis_cues import CUE_NAMES
 
 WEIGHTS_PATH = os.path.join(os.path.dirname(__file__), "car_scorer.npz")
@@ -44,18 +50,43 @@ def _conv3x3_relu_pool(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarra
 
 
 class CarScorer:
-    def __init__(self, weights: dict, cue_names: Sequence[str]):
+    def __init__(self, weights: dict, cue_names: Sequence[str], use_dnn: bool = True):
         self.w = {k: np.asarray(v, np.float32) for k, v in weights.items()}
         self.cue_names = list(cue_names)
+        self.use_dnn = use_dnn
+        self._per_thread = threading.local()  # a cv2.dnn.Net must not run on two threads at once
+
+    def conv_features(self, patches: np.ndarray) -> np.ndarray:
+        """(n, channels, rows, cols) patches -> (n, features) after the
+        convolutions, flattened channel-first as trained."""
+        net = self._conv_net(patches.shape[1:]) if self.use_dnn else None
+        if net is None:
+            return self.numpy_conv_features(patches)
+        net.setInput(np.ascontiguousarray(patches, np.float32))
+        return net.forward().reshape(len(patches), -1)
+
+    def numpy_conv_features(self, patches: np.ndarray) -> np.ndarray:
+        """What ``conv_features`` computes, in numpy: the reference."""
+        x = patches.astype(np.float32).transpose(0, 2, 3, 1)
+        for i in range(CONV_LAYERS):
+            x = _conv3x3_relu_pool(x, self.w[f"conv{i}_w"], self.w[f"conv{i}_b"])
+        return x.transpose(0, 3, 1, 2).reshape(len(x), -1)
+
+    def _conv_net(self, patch_shape):
+        """This thread's network, built and checked against numpy once; None if it cannot be used."""
+        if not hasattr(self._per_thread, "net"):
+            convs = [(self.w[f"conv{i}_w"], self.w[f"conv{i}_b"]) for i in range(CONV_LAYERS)]
+            net = build_conv_net(convs)
+            if net is not None and not matches_reference(net, self.numpy_conv_features, tuple(patch_shape)):
+                net = None
+            self._per_thread.net = net
+        return self._per_thread.net
 
     def logit(self, patches: np.ndarray, cues: np.ndarray) -> np.ndarray:
         out = np.empty(len(patches), np.float32)
         for k in range(0, len(patches), BATCH):
-            x = patches[k : k + BATCH].astype(np.float32).transpose(0, 2, 3, 1)
-            for i in range(CONV_LAYERS):
-                x = _conv3x3_relu_pool(x, self.w[f"conv{i}_w"], self.w[f"conv{i}_b"])
+            flat = self.conv_features(patches[k : k + BATCH])
             c = (cues[k : k + BATCH] - self.w["cue_mean"]) / self.w["cue_std"]
-            flat = x.transpose(0, 3, 1, 2).reshape(len(x), -1)  # channel-first order, as trained
             h = np.concatenate([flat, c.astype(np.float32)], axis=1)
             h = np.maximum(h @ self.w["fc0_w"].T + self.w["fc0_b"], 0.0)
             out[k : k + BATCH] = (h @ self.w["fc1_w"].T + self.w["fc1_b"]).ravel() + self.w["shift"]

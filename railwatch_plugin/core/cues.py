@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .quick_stats import median
+
 
 def cross_section(image: np.ndarray, row_at, col_start: float, col_end: float, g: float, half_m: float, step_m: float):
     """Mean colour across the track (rows) over the middle half of [col_start, col_end)."""
@@ -35,7 +37,7 @@ def track_line_map(lum: np.ndarray, g: float) -> np.ndarray:
 
     lines = np.abs(cv2.Sobel(lum, cv2.CV_32F, 0, 2, ksize=3))
     lines = cv2.blur(lines, (max(3, int(round(TRACK_SMOOTH_M / g))), 1))
-    return lines / max(float(np.median(lines)), 1e-3)
+    return lines / max(float(median(lines.ravel())), 1e-3)
 
 
 def track_evidence(lines: np.ndarray, row_at, col_start: float, col_end: float, g: float):
@@ -45,7 +47,7 @@ def track_evidence(lines: np.ndarray, row_at, col_start: float, col_end: float, 
     look = TRACK_LOOK_M / g
 
     def at(col):
-        c = int(np.clip(round(col), 0, lines.shape[1] - 1))
+        c = int(min(max(round(col), 0), lines.shape[1] - 1))
         r = int(round(float(row_at(c + 0.5))))
         r0, r1 = max(0, r - reach), min(lines.shape[0], r + reach + 1)
         return float(lines[r0:r1, c].max()) if r1 > r0 else 0.0

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .model import METHOD_LENGTH, METHOD_SINGLE
+from .quick_stats import median
 
 CUE_NAMES = [
     "length_m", "gsd_m", "at_string_end", "start_cut", "end_cut", "inner_boundary", "contrast_log",
@@ -38,7 +39,7 @@ def hypothesis_cues(hyps, contrast: np.ndarray, strength: np.ndarray, gsd_m: flo
     """(n, len(CUE_NAMES)) float32; ``contrast`` and ``strength`` run along the
     string from its start, as the hypotheses' positions do."""
     margin = int(round(INNER_MARGIN_M / gsd_m))
-    ref = max(float(np.median(contrast)), 1.0)
+    ref = max(float(median(contrast)), 1.0)
     csum = np.r_[0.0, np.cumsum(contrast)]
     rows = []
     for h in hyps:

@@ -7,13 +7,26 @@ then looks for cars only along those few directions instead of all of them.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
 
+from .direction_bins import direction_bins
+from .quick_stats import median
+
 BIN_DEG = 1.0
 ANALYSIS_GSD_M = 1.0  # edges of car-sized things survive at 1 m; noise does not
+
+
+def coarse_luminance(lum: np.ndarray, gsd_m: float, target_gsd_m: float = ANALYSIS_GSD_M) -> Tuple[np.ndarray, float]:
+    """``lum`` area-averaged to ``target_gsd_m`` (never made finer) and its GSD.
+
+    The tile detector makes it once for this module and ``prescreen``, which
+    both look at 1 m: each used to resize the tile's luminance itself."""
+    factor = min(1.0, gsd_m / target_gsd_m)
+    small = cv2.resize(lum, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else lum
+    return small, gsd_m / factor
 
 
 def dominant_directions(
@@ -25,8 +38,7 @@ def dominant_directions(
 ) -> List[float]:
     """Line directions in degrees, 0-180, measured from the +column axis towards
     +row (clockwise on screen), strongest first."""
-    factor = min(1.0, gsd_m / ANALYSIS_GSD_M)
-    small = cv2.resize(lum, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else lum
+    small, _ = coarse_luminance(lum, gsd_m)
     gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
     mag = cv2.magnitude(gx, gy)
@@ -39,15 +51,14 @@ def dominant_directions(
     if cap <= 0:
         return []
     weight = np.minimum(mag, cap)
-    # Line direction is perpendicular to the gradient.
-    theta = (np.degrees(np.arctan2(gy, gx)) + 90.0) % 180.0
+    # Line direction is perpendicular to the gradient (direction_bins.line_angle_deg).
     nbins = int(180 / BIN_DEG)
-    hist = np.bincount((theta / BIN_DEG).astype(int).ravel() % nbins, weights=weight.ravel(), minlength=nbins)
+    hist = np.bincount(direction_bins(gx, gy, BIN_DEG), weights=weight.ravel(), minlength=nbins)
     # Circular smoothing over +-3 degrees.
     kernel = np.exp(-0.5 * (np.arange(-6, 7) / 2.0) ** 2)
     padded = np.concatenate([hist[-6:], hist, hist[:6]])
     smooth = np.convolve(padded, kernel, mode="same")[6:-6]
-    baseline = np.median(smooth)
+    baseline = median(smooth)
     peaks = []
     order = np.argsort(smooth)[::-1]
     top = smooth[order[0]] - baseline

@@ -10,7 +10,7 @@ metres and the cost does not grow with resolution.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -22,11 +22,24 @@ COLOUR_WEIGHT = 0.8
 
 @dataclass
 class WorkImage:
-    features: np.ndarray  # (rows, cols, channels) float32, luminance first, ~0-255 scale
+    lum: np.ndarray  # (rows, cols) float32 luminance, ~0-255 scale, contiguous: all orientation and prescreen use
     valid: np.ndarray  # (rows, cols) bool
     gsd_m: float  # isotropic working GSD
     scale_col: float  # working px per input px along columns
     scale_row: float
+    make_features: Optional[Callable[[], np.ndarray]] = None  # for features made on first use
+    _features: Optional[np.ndarray] = None
+
+    @property
+    def features(self) -> np.ndarray:
+        """(rows, cols, channels) float32, luminance first.
+
+        Made when first asked for: most tiles of a large raster are
+        countryside that the prescreen turns down on luminance alone, and
+        those never need the colour channels (24 -> 9 ms a 1024 px tile)."""
+        if self._features is None:
+            self._features, self.make_features = self.make_features(), None
+        return self._features
 
 
 def _to_8bit_scale(data: np.ndarray, valid: Optional[np.ndarray]) -> np.ndarray:
@@ -44,16 +57,36 @@ def _to_8bit_scale(data: np.ndarray, valid: Optional[np.ndarray]) -> np.ndarray:
     return (img - lo) * (255.0 / (hi - lo))
 
 
-def feature_channels(data: np.ndarray, valid: Optional[np.ndarray]) -> np.ndarray:
-    """(rows, cols, 1 or 3) float32: luminance, then red-green and yellow-blue opponents."""
+def _scaled_planes(data: np.ndarray, valid: Optional[np.ndarray], n_bands: int):
+    """The first ``n_bands`` bands as contiguous float32 planes on the 0-255
+    scale: arithmetic on contiguous planes runs at full speed, where the
+    interleaved channels of the tile made every operation a strided one."""
+    if data.dtype == np.uint8:
+        return [data[:, :, i].astype(np.float32) for i in range(n_bands)]
     img = _to_8bit_scale(data, valid)
-    if img.shape[2] >= 3:
-        r, g, b = img[:, :, 0], img[:, :, 1], img[:, :, 2]
-        lum = 0.299 * r + 0.587 * g + 0.114 * b
-        rg = COLOUR_WEIGHT * (r - g)
-        yb = COLOUR_WEIGHT * (0.5 * (r + g) - b)
-        return np.dstack([lum, rg, yb]).astype(np.float32)
-    return img[:, :, :1].astype(np.float32)
+    return [np.ascontiguousarray(img[:, :, i]) for i in range(n_bands)]
+
+
+def feature_channels(data: np.ndarray, valid: Optional[np.ndarray]) -> np.ndarray:
+    """(rows, cols, 1 or 3) float32: luminance, then red-green and yellow-blue opponents.
+
+    The same float32 operations in the same order as when they ran on the
+    interleaved image, so the values are identical: 58 -> 24 ms on a
+    1024 px tile."""
+    if data.shape[2] >= 3:
+        r, g, b = _scaled_planes(data, valid, 3)
+        return _with_colours(_luminance(r, g, b), r, g, b)
+    return _scaled_planes(data, valid, 1)[0][:, :, None]
+
+
+def _luminance(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+def _with_colours(lum: np.ndarray, r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+    rg = COLOUR_WEIGHT * (r - g)
+    yb = COLOUR_WEIGHT * (0.5 * (r + g) - b)
+    return cv2.merge([lum, rg, yb])
 
 
 def prepare_tile(
@@ -61,11 +94,14 @@ def prepare_tile(
 ) -> WorkImage:
     gx, gy = gsd_m
     target = max(gx, gy, work_gsd_m or 0.0)
+    fx, fy = gx / target, gy / target
+    resample = abs(fx - 1) > 1e-3 or abs(fy - 1) > 1e-3
+    if not resample and (valid is None or valid.all()):
+        return _lazy_work_image(data, valid, target, fx, fy)
     feats = feature_channels(data, valid)
     if valid is None:
         valid = np.ones(data.shape[:2], bool)
-    fx, fy = gx / target, gy / target
-    if abs(fx - 1) > 1e-3 or abs(fy - 1) > 1e-3:
+    if resample:
         rows = max(1, int(round(data.shape[0] * fy)))
         cols = max(1, int(round(data.shape[1] * fx)))
         feats = cv2.resize(feats, (cols, rows), interpolation=cv2.INTER_AREA)
@@ -79,4 +115,20 @@ def prepare_tile(
         mean = feats[valid].mean(axis=0) if valid.any() else 0.0
         feats = feats.copy()
         feats[~valid] = mean
-    return WorkImage(features=np.ascontiguousarray(feats), valid=valid, gsd_m=target, scale_col=fx, scale_row=fy)
+    feats = np.ascontiguousarray(feats)
+    return WorkImage(lum=np.ascontiguousarray(feats[:, :, 0]), valid=valid, gsd_m=target, scale_col=fx, scale_row=fy,
+                     _features=feats)
+
+
+def _lazy_work_image(data: np.ndarray, valid: Optional[np.ndarray], gsd_m: float, fx: float, fy: float) -> WorkImage:
+    """A tile that needs neither resampling nor filling: luminance now, the
+    colour channels when first asked for (the same values feature_channels gives)."""
+    planes = _scaled_planes(data, valid, min(3, data.shape[2]))
+    valid = np.ones(data.shape[:2], bool) if valid is None else valid
+    if len(planes) < 3:
+        lum = planes[0]
+        return WorkImage(lum=lum, valid=valid, gsd_m=gsd_m, scale_col=fx, scale_row=fy, _features=lum[:, :, None])
+    r, g, b = planes
+    lum = _luminance(r, g, b)
+    return WorkImage(lum=lum, valid=valid, gsd_m=gsd_m, scale_col=fx, scale_row=fy,
+                     make_features=lambda: _with_colours(lum, r, g, b))

@@ -14,7 +14,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-SCREEN_GSD_M = 1.0
+from .orientation import ANALYSIS_GSD_M
+
+SCREEN_GSD_M = ANALYSIS_GSD_M  # one coarse luminance serves orientation and this screen (tile_detector)
 BAND_HALF_PX = 1  # 3 m band at 1 m per pixel
 SIDE_PX = 2  # 2 m of ground either side
 ALONG_M = 6.0

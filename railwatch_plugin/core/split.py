@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .quick_stats import median
 
 CUT_COST = 0.35  # a candidate boundary weaker than this is only used if lengths demand it
 LENGTH_SPLIT_COST = 0.25  # per car invented by dividing by the typical length
@@ -34,20 +37,25 @@ def boundary_strength(contrast: np.ndarray, inner: np.ndarray, gsd_m: float) -> 
     n = len(contrast)
     if n == 0:
         return np.zeros(0)
-    ref = max(float(np.median(contrast)), 1.0)
+    ref = max(float(median(contrast)), 1.0)
     near = max(1, int(round(0.6 / gsd_m)))
     far = max(near + 1, int(round(3.0 / gsd_m)))
     padded = np.pad(contrast, far, mode="edge")
-    left = np.array([padded[i + far - far : i + far - near + 1].max() for i in range(n)])
-    right = np.array([padded[i + far + near : i + far + far + 1].max() for i in range(n)])
+    # Strongest contrast from ``far`` to ``near`` samples before each sample
+    # (left) and from ``near`` to ``far`` after it (right): windows of one
+    # length, so one sliding maximum gives both.
+    window_max = sliding_window_view(padded, far - near + 1).max(axis=1)
+    left = window_max[:n]
+    right = window_max[far + near : far + near + n]
     support = np.minimum(np.minimum(left, right), ref * 1.5)
-    dip = np.clip(1.0 - contrast / np.maximum(support, 1e-6), 0.0, 1.0)
-    dip *= np.clip(support / ref, 0.0, 1.0)  # both sides must be car-like
+    # np.minimum(np.maximum()) is np.clip without its ~25 us of checks a call (3 calls x 200 strings a tile).
+    dip = np.minimum(np.maximum(1.0 - contrast / np.maximum(support, 1e-6), 0.0), 1.0)
+    dip *= np.minimum(np.maximum(support / ref, 0.0), 1.0)  # both sides must be car-like
     # Colour change between the two sides (a red car coupled to a black one).
     d = max(1, int(round(1.5 / gsd_m)))
     pin = np.pad(inner, ((d, d), (0, 0)), mode="edge")
     change = np.linalg.norm(pin[2 * d :] - pin[: -2 * d], axis=1) / (ref + 10.0)
-    change = np.clip(change, 0.0, 1.0)
+    change = np.minimum(np.maximum(change, 0.0), 1.0)
     return np.maximum(dip, 0.7 * change)
 
 

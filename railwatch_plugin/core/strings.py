@@ -13,6 +13,8 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 
+from .quick_stats import median
+
 
 @dataclass
 class CarString:
@@ -154,8 +156,8 @@ def link_strings(
                 row_at_start=piece.row_at(c0),
                 slope=piece.slope,
                 width_index=int(np.bincount(width_index[rr, cc]).argmax()),
-                strength=float(np.median(response[rr, cc])),
-                tone=float(np.median(tone[rr, cc])),
+                strength=float(median(response[rr, cc])),
+                tone=float(median(tone[rr, cc])),
             )
         )
     return out
@@ -180,7 +182,7 @@ def sample_profile(image: np.ndarray, valid: np.ndarray, string: CarString, col0
 
     def strip(lo, hi):
         offs = np.arange(lo, hi)
-        r = np.clip(centre[None, :] + offs[:, None], 0, rows_n - 1)
+        r = np.minimum(np.maximum(centre[None, :] + offs[:, None], 0), rows_n - 1)  # np.clip, without its checks
         return image[r, cols[None, :]].mean(axis=0), valid[r, cols[None, :]].all(axis=0)
 
     inner, v_in = strip(*geom.inner)

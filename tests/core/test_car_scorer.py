@@ -56,3 +56,22 @@ def test_a_patch_puts_the_car_ends_on_the_same_columns_whatever_its_length():
 def test_one_band_images_get_empty_colour_channels():
     strip = sample_strip(np.full((40, 50), 80.0, np.float32), lambda c: np.full(np.shape(c), 20.0), 0, 50, 0.5)
     assert strip.shape[2] == 3 and np.all(strip[:, :, 1:] == 0)
+
+
+def test_opencv_convolutions_match_the_numpy_reference():
+    scorer = load_scorer()
+    rng = np.random.default_rng(2)
+    patches = rng.normal(size=(7, 3, PATCH_ROWS, PATCH_COLS)).astype(np.float32)
+    assert scorer._conv_net(patches.shape[1:]) is not None, "cv2.dnn network not built: scoring falls back to numpy"
+    np.testing.assert_allclose(scorer.conv_features(patches), scorer.numpy_conv_features(patches), rtol=1e-4, atol=1e-4)
+
+
+def test_a_darknet_net_that_disagrees_with_numpy_is_refused():
+    from railwatch_plugin.core.conv_net import build_conv_net, matches_reference
+
+    scorer = load_scorer()
+    convs = [(scorer.w[f"conv{i}_w"], scorer.w[f"conv{i}_b"]) for i in range(3)]
+    swapped = [(w[:, ::-1].copy(), b) for w, b in convs]  # input channels in the wrong order
+    shape = (3, PATCH_ROWS, PATCH_COLS)
+    assert matches_reference(build_conv_net(convs), scorer.numpy_conv_features, shape)
+    assert not matches_reference(build_conv_net(swapped), scorer.numpy_conv_features, shape)

@@ -1,0 +1,40 @@
+"""The tile's working image: planar arithmetic and colours made on first use
+must give exactly what the straightforward interleaved version gives."""
+
+import numpy as np
+import pytest
+
+from railwatch_plugin.core.prepare import COLOUR_WEIGHT, _to_8bit_scale, prepare_tile
+
+
+def interleaved_features(data, valid):
+    """The features as first written: arithmetic on the interleaved image."""
+    img = _to_8bit_scale(data, valid)
+    if img.shape[2] < 3:
+        return img[:, :, :1].astype(np.float32)
+    r, g, b = img[:, :, 0], img[:, :, 1], img[:, :, 2]
+    lum = 0.299 * r + 0.587 * g + 0.114 * b
+    return np.dstack([lum, COLOUR_WEIGHT * (r - g), COLOUR_WEIGHT * (0.5 * (r + g) - b)]).astype(np.float32)
+
+
+@pytest.mark.parametrize("dtype,bands", [(np.uint8, 3), (np.uint8, 4), (np.uint8, 1), (np.uint16, 3), (np.float32, 3)])
+@pytest.mark.parametrize("all_valid", [True, False])
+def test_features_equal_the_interleaved_arithmetic(dtype, bands, all_valid):
+    rng = np.random.default_rng(bands)
+    data = (rng.random((120, 90, bands)) * (255 if dtype == np.uint8 else 4000)).astype(dtype)
+    valid = None if all_valid else rng.random((120, 90)) > 0.2
+    work = prepare_tile(data, valid, (0.5, 0.5), 0.4)
+    want = interleaved_features(data, valid)
+    if not all_valid:
+        want[~valid] = want[valid].mean(axis=0)
+    assert work.features.dtype == np.float32 and work.features.flags.c_contiguous
+    np.testing.assert_array_equal(work.features, want)
+    np.testing.assert_array_equal(work.lum, want[:, :, 0])
+
+
+def test_colour_channels_are_made_only_when_asked_for():
+    data = np.random.default_rng(0).integers(0, 255, (64, 48, 3), dtype=np.uint8)
+    work = prepare_tile(data, None, (0.5, 0.5), 0.4)
+    assert work._features is None  # luminance alone so far
+    first = work.features
+    assert work.features is first and work.make_features is None  # made once; the planes are let go
