@@ -52,7 +52,7 @@ def collect_scene(args):
     except ValueError as exc:  # a seed whose layout cannot hold its cars
         print(f"seed {seed}: skipped ({exc})")
         return None
-    td.load_scorer = lambda: None  # hypotheses do not depend on the scorer; this is faster
+    td.load_ensemble = lambda: None  # hypotheses do not depend on the scorer; this is faster
     td.DEBUG_SAMPLES = []
     td.detect_in_tile(scene.image, scene.valid, (gsd_m, gsd_m), DetectionParams(confidence_floor=0.0))
     samples, td.DEBUG_SAMPLES = td.DEBUG_SAMPLES, None
@@ -165,7 +165,7 @@ def fit(a):
     for name in ("fc0", "fc1"):
         w[f"{name}_w"] = getattr(net, name).weight.detach().numpy()
         w[f"{name}_b"] = getattr(net, name).bias.detach().numpy()
-    out = os.path.join(ROOT, "railwatch_plugin", "core", "car_scorer.npz")
+    out = a.out or os.path.join(ROOT, "railwatch_plugin", "core", "car_scorer.npz")
     np.savez_compressed(out, **w)
     print(f"wrote {out}")
 
@@ -181,6 +181,8 @@ def main(argv=None):
     f.add_argument("data")
     f.add_argument("--epochs", type=int, default=8)
     f.add_argument("--batch", type=int, default=256)
+    f.add_argument("--out", help="weights file to write (default: core/car_scorer.npz; core/car_scorer_2.npz "
+                                    "is the ensemble's second member)")
     f.add_argument("--skip-check", action="store_true", help="do not train a first net to report held-out figures")
     f.add_argument("--operating-point", type=float, default=0.5,
                    help="raw probability that maximises F1 on validation seeds 2000+ (bench/diagnose.py); "

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .bands import band_geometry, band_response
-from .car_scorer import load_scorer
+from .car_scorer import load_ensemble
 from .cues import cross_section, track_evidence, track_line_map
 from .describe import classify_kind, confidence_score
 from .frame import RotatedFrame, rotate_to_horizontal
@@ -228,7 +228,7 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, surr
         return patches, hypothesis_cues([h for h, w in zip(hyps, which) if w], contrast, strength, g, ctx, patch_stats)
 
     everything = np.ones(len(hyps), bool)
-    scorer = load_scorer()
+    scorer = load_ensemble()
     if scorer is not None:
         conf = _score_string(scorer, hyps, segments, scorer_inputs, g)
         if conf is None:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from railwatch_plugin.core.car_scorer import _conv3x3_relu_pool, load_scorer
+from railwatch_plugin.core.car_scorer import ENSEMBLE_PATHS, _conv3x3_relu_pool, load_ensemble, load_scorer
 from railwatch_plugin.core.hypothesis_cues import CUE_NAMES
 from railwatch_plugin.core.patches import PATCH_COLS, PATCH_ROWS, hypothesis_patches, sample_strip
 
@@ -35,6 +35,17 @@ def test_shipped_weights_load_and_score_in_zero_to_one():
     p = scorer.probability(rng.normal(size=(5, 3, PATCH_ROWS, PATCH_COLS)).astype(np.float32),
                            rng.normal(size=(5, len(CUE_NAMES))).astype(np.float32))
     assert p.shape == (5,) and np.all((p >= 0) & (p <= 1))
+
+
+def test_the_detector_scores_with_both_shipped_members_averaged_in_logit():
+    ensemble = load_ensemble()
+    assert ensemble is not None and len(ensemble.members) == len(ENSEMBLE_PATHS) == 2
+    rng = np.random.default_rng(2)
+    patches = rng.normal(size=(6, 3, PATCH_ROWS, PATCH_COLS)).astype(np.float32)
+    cues = rng.normal(size=(6, len(CUE_NAMES))).astype(np.float32)
+    first, second = (m.logit(patches, cues) for m in ensemble.members)
+    assert not np.allclose(first, second, atol=1e-3), "the two members are the same network"
+    np.testing.assert_allclose(ensemble.logit(patches, cues), 0.5 * (first + second), rtol=1e-5, atol=1e-5)
 
 
 def test_a_patch_puts_the_car_ends_on_the_same_columns_whatever_its_length():
