@@ -46,20 +46,18 @@ PIECE_MIN_FRACTION = 0.25  # of min_length_px: shorter ridge pieces are noise, e
 
 @dataclass
 class _Piece:
-    """One connected ridge run: its pixels and their straight line."""
+    """One connected ridge run (or a chain of them): its pixels and their straight line."""
 
     rows: np.ndarray
     cols: np.ndarray
     slope: float
     intercept: float
+    col_start: float
+    col_end: float
 
-    @property
-    def col_start(self) -> float:
-        return float(self.cols.min())
-
-    @property
-    def col_end(self) -> float:
-        return float(self.cols.max() + 1)
+    @classmethod
+    def fitted(cls, rows: np.ndarray, cols: np.ndarray, slope: float, intercept: float) -> "_Piece":
+        return cls(rows, cols, slope, intercept, float(cols.min()), float(cols.max() + 1))
 
     def row_at(self, col: float) -> float:
         return self.slope * col + self.intercept
@@ -93,7 +91,7 @@ def _ridge_pieces(ridges: np.ndarray, bridge_px: int, min_piece_px: float) -> Li
         slope, intercept, wander = _fit_line(rr, cc)
         if wander > MAX_WANDER_PX:
             continue
-        pieces.append(_Piece(rr, cc, slope, intercept))
+        pieces.append(_Piece.fitted(rr, cc, slope, intercept))
     return pieces
 
 
@@ -107,26 +105,28 @@ def _chain_pieces(pieces: List[_Piece], join_gap_px: float, join_rows_px: float)
     ``join_gap_px`` after it, or overlapping it by as much), on the chain's
     line (within ``join_rows_px``), if the joined ridge stays straight.
     """
-    chains: List[_Piece] = []
+    done: List[Tuple[int, _Piece]] = []  # chains ended too far back for any later piece to join
+    chains: List[Tuple[int, _Piece]] = []  # (order of creation, chain): the output keeps that order
     for piece in sorted(pieces, key=lambda p: (p.col_start, p.intercept)):
+        done.extend(oc for oc in chains if oc[1].col_end < piece.col_start - join_gap_px)
+        chains = [oc for oc in chains if oc[1].col_end >= piece.col_start - join_gap_px]
         best, best_off = None, join_rows_px
-        for k, chain in enumerate(chains):
-            gap = piece.col_start - chain.col_end
-            if not -join_gap_px <= gap <= join_gap_px:
+        for k, (_, chain) in enumerate(chains):
+            if chain.col_end - piece.col_start > join_gap_px:
                 continue
             at = 0.5 * (piece.col_start + chain.col_end)
             off = abs(chain.row_at(at) - piece.row_at(at))
             if off <= best_off:
                 best, best_off = k, off
         if best is not None:
-            chain = chains[best]
+            order, chain = chains[best]
             rows, cols = np.r_[chain.rows, piece.rows], np.r_[chain.cols, piece.cols]
             slope, intercept, wander = _fit_line(rows, cols)
             if wander <= MAX_WANDER_PX:
-                chains[best] = _Piece(rows, cols, slope, intercept)
+                chains[best] = (order, _Piece(rows, cols, slope, intercept, chain.col_start, max(chain.col_end, piece.col_end)))
                 continue
-        chains.append(piece)
-    return chains
+        chains.append((len(done) + len(chains), piece))
+    return [chain for _, chain in sorted(done + chains, key=lambda oc: oc[0])]
 
 
 def link_strings(
