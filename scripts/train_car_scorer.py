@@ -92,7 +92,7 @@ def fit(a):
     import torch
     from torch import nn
 
-    torch.manual_seed(0)
+    torch.manual_seed(a.seed)
     with np.load(a.data) as z:
         patches, cues, y, seeds, names = z["patches"], z["cues"], z["y"], z["seed"], z["cue_names"]
     cue_mean = cues.mean(axis=0)
@@ -183,6 +183,7 @@ def main(argv=None):
     f.add_argument("--batch", type=int, default=256)
     f.add_argument("--out", help="weights file to write (default: core/car_scorer.npz; core/car_scorer_2.npz "
                                     "is the ensemble's second member)")
+    f.add_argument("--seed", type=int, default=0, help="PyTorch's seed: another seed, another ensemble member")
     f.add_argument("--skip-check", action="store_true", help="do not train a first net to report held-out figures")
     f.add_argument("--operating-point", type=float, default=0.5,
                    help="raw probability that maximises F1 on validation seeds 2000+ (bench/diagnose.py); "

@@ -467,7 +467,6 @@ def test_one_or_two_workers_give_identical_results(seam_runs):
     assert one.tiles_done == two.tiles_done > 1
 
 
-@not_met_yet("40 cars in 400-px tiles vs 38 in one tile; strings cut by a tile edge are split differently")
 def test_tiling_does_not_change_the_count_where_strings_cross_seams(seam_yard, seam_runs):
     width, height = seam_yard.width_px, seam_yard.height_px
     params = DetectionParams().with_(tile_size_px=SEAM_TILE_PX)
