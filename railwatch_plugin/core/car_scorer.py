@@ -99,7 +99,11 @@ class CarScorer:
         return out
 
     def probability(self, patches: np.ndarray, cues: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-np.clip(self.logit(patches, cues), -30, 30)))
+        return _sigmoid(self.logit(patches, cues))
+
+
+def _sigmoid(logit: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
 
 
 @lru_cache(maxsize=1)
@@ -123,7 +127,7 @@ class ScorerEnsemble:
         return np.mean([m.logit(patches, cues) for m in self.members], axis=0)
 
     def probability(self, patches: np.ndarray, cues: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-np.clip(self.logit(patches, cues), -30, 30)))
+        return _sigmoid(self.logit(patches, cues))
 
 
 @lru_cache(maxsize=1)
