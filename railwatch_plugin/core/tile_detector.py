@@ -228,17 +228,18 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, surr
         return patches, hypothesis_cues([h for h, w in zip(hyps, which) if w], contrast, strength, g, ctx, patch_stats)
 
     everything = np.ones(len(hyps), bool)
+    all_inputs = None  # (patches, cues) of every hypothesis, once something needs them all
     scorer = load_ensemble()
     if scorer is not None:
         conf = _score_string(scorer, hyps, segments, scorer_inputs, g)
         if conf is None:
             return []
     else:  # no trained weights: contrast and context only
-        cues = scorer_inputs(everything)[1]
+        all_inputs = scorer_inputs(everything)
         conf = np.array([confidence_score(float(np.expm1(c[6])), 1.0, min(1.0, (ctx.cars_in_best_split - 1) / 2.0),
-                                          METHOD_FACTOR[h.method]) for h, c in zip(hyps, cues)])
-    if DEBUG_SAMPLES is not None:
-        patches, cues = scorer_inputs(everything)
+                                          METHOD_FACTOR[h.method]) for h, c in zip(hyps, all_inputs[1])])
+    if DEBUG_SAMPLES is not None:  # training (scripts/train_car_scorer.py collect runs without weights) and diagnosis
+        patches, cues = all_inputs or scorer_inputs(everything)
         centres = np.stack([0.5 * (starts + ends), string.row_at(0.5 * (starts + ends)) + 0.5], axis=1)
         pts = frame.points_to_tile(centres) / np.array([work.scale_col, work.scale_row])
         DEBUG_SAMPLES.append((patches, cues, pts, (ends - starts) * g))
