@@ -45,6 +45,7 @@ def collect_scene(args):
     seed, gsd_m, difficulty = args
     import railwatch_plugin.core.tile_detector as td
     from railwatch_plugin.core import DetectionParams
+    from railwatch_plugin.core.model import CAR_KINDS
     from railwatch_synth import make_yard
 
     try:
@@ -63,19 +64,24 @@ def collect_scene(args):
     centres = np.concatenate([s[2] for s in samples])
     lengths = np.concatenate([s[3] for s in samples])
     y = np.zeros(len(patches), np.float32)
+    kind = np.full(len(patches), -1, np.int8)  # index into CAR_KINDS for right cuts, -1 otherwise
     if scene.cars:
         truth = np.array([[t.col_px, t.row_px, t.length_m] for t in scene.cars])
         d_m = np.hypot(centres[:, None, 0] - truth[None, :, 0], centres[:, None, 1] - truth[None, :, 1]) * gsd_m
         j = d_m.argmin(axis=1)
         y = hypothesis_label(d_m[np.arange(len(j)), j], lengths, truth[j, 2])
+        true_kind = np.array([CAR_KINDS.index(t.kind) for t in scene.cars], np.int8)
+        kind = np.where(y == 1.0, true_kind[j], -1).astype(np.int8)
     rng = np.random.default_rng(seed)
     keep = (y > 0) | (rng.random(len(y)) < KEEP_WRONG)
-    return patches[keep].astype(np.float16), cues[keep], y[keep], np.full(keep.sum(), seed, np.int32)
+    return patches[keep].astype(np.float16), cues[keep], y[keep], np.full(keep.sum(), seed, np.int32), kind[keep]
 
 
 def collect(a):
     rng = np.random.default_rng(12345)
-    jobs = [(s, float(rng.choice(GSD_CHOICES_M)), "easy" if s % 8 == 0 else "hard") for s in range(a.scenes)]
+    gsd_of_seed = rng.choice(GSD_CHOICES_M, size=a.first_seed + a.scenes)  # a seed's GSD does not depend on where a run starts
+    jobs = [(s, float(gsd_of_seed[s]), "easy" if s % 8 == 0 else "hard")
+            for s in range(a.first_seed, a.first_seed + a.scenes)]
     with ProcessPoolExecutor(a.workers) as pool:
         parts = [p for p in pool.map(collect_scene, jobs) if p is not None]
     from railwatch_plugin.core.hypothesis_cues import CUE_NAMES
@@ -83,7 +89,7 @@ def collect(a):
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     np.savez(a.out, patches=np.concatenate([p[0] for p in parts]), cues=np.concatenate([p[1] for p in parts]),
              y=np.concatenate([p[2] for p in parts]), seed=np.concatenate([p[3] for p in parts]),
-             cue_names=np.array(CUE_NAMES))
+             kind=np.concatenate([p[4] for p in parts]), cue_names=np.array(CUE_NAMES))
     y = np.concatenate([p[2] for p in parts])
     print(f"{len(y)} hypotheses kept: {int((y == 1).sum())} right cuts, {int(((y > 0) & (y < 1)).sum())} near misses")
 
@@ -175,6 +181,7 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="step", required=True)
     c = sub.add_parser("collect", help="run the detector on synthetic yards and keep labelled hypotheses")
     c.add_argument("--scenes", type=int, default=160)
+    c.add_argument("--first-seed", type=int, default=0, help="seeds first..first+scenes-1 (keep below 1000: benchmark seeds)")
     c.add_argument("--workers", type=int, default=2)
     c.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "hypotheses.npz"))
     f = sub.add_parser("fit", help="train the network (needs PyTorch) and write car_scorer.npz")
