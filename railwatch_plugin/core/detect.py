@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from .model import DetectionParams, DetectionResult, Railcar, TrackLines, gsd_xy
+from .prepare import working_scale
 from .resolution import check_resolution
 from .source import ArraySource, TileSource
 from .tile_detector import detect_in_tile
@@ -58,14 +59,14 @@ def tile_grid(width: int, height: int, tile_px: int, overlap_px: int) -> Iterato
 
 
 def tile_layout(gsd_m, params: DetectionParams) -> Tuple[int, int]:
-    """(tile side, overlap) in input pixels for this GSD and these parameters."""
-    gx, gy = gsd_xy(gsd_m)
-    overlap_px = int(math.ceil(params.tile_overlap_m / min(gx, gy)))
-    if params.tile_size_px:
-        tile_px = params.tile_size_px
-    else:
-        work_gsd = max(gx, gy, params.work_gsd_m or 0.0)
-        tile_px = int(TILE_WORK_PX * work_gsd / min(gx, gy))
+    """(tile side, overlap) in input pixels for this GSD and these parameters.
+
+    Both follow from the working grid (``prepare.working_scale``), so two
+    GSDs that are worked alike also get the same tiles."""
+    work_gsd, fx, fy = working_scale(gsd_xy(gsd_m), params.work_gsd_m)
+    finer = min(fx, fy)  # working px per input px along the finer axis
+    overlap_px = int(math.ceil(params.tile_overlap_m / work_gsd / finer - 1e-9))
+    tile_px = params.tile_size_px or int(TILE_WORK_PX / finer)
     return max(tile_px, 2 * overlap_px + 64), overlap_px
 
 

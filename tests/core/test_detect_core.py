@@ -31,6 +31,7 @@ from railwatch_plugin.core import (
     merge_duplicates,
     tile_grid,
 )
+from railwatch_plugin.core.detect import tile_layout
 from railwatch_synth import make_yard
 
 from detector_targets import not_met_yet  # noqa: E402
@@ -580,3 +581,19 @@ def test_detect_railcars_reads_any_tile_source(small_yard):
     assert len(src.reads) == result.tiles_done > 1
     direct = detect_railcars_in_array(small_yard.image, GSD_M, SMALL_TILES, workers=1)
     _assert_same_cars(result.all_cars, direct.all_cars)
+
+
+# ------------------------------------------------------- GSD a hair off a centimetre
+
+def test_a_gsd_a_hair_off_a_centimetre_gets_the_same_tiles_and_the_same_cars(small_yard):
+    """A UTM product of 0.5 m is 0.5002 m on the ground (scale factor 0.9996):
+    it must count like 0.5 m. Before, every size in whole pixels (bands, gaps,
+    the tile overlap) could round differently, and the demo scene gave 64 cars
+    instead of 70."""
+    assert tile_layout(GSD_M * 1.0004, DetectionParams()) == tile_layout(GSD_M, DetectionParams())
+    exact = detect_railcars_in_array(small_yard.image, GSD_M, SMALL_TILES)
+    off = detect_railcars_in_array(small_yard.image, GSD_M * 1.0004, SMALL_TILES)
+    assert len(exact.cars) > 5
+    assert len(off.cars) == len(exact.cars)
+    np.testing.assert_allclose([(c.col_px, c.row_px, c.confidence) for c in off.cars],
+                               [(c.col_px, c.row_px, c.confidence) for c in exact.cars], atol=1e-6)

@@ -4,7 +4,7 @@ must give exactly what the straightforward interleaved version gives."""
 import numpy as np
 import pytest
 
-from railwatch_plugin.core.prepare import COLOUR_WEIGHT, _to_8bit_scale, prepare_tile
+from railwatch_plugin.core.prepare import COLOUR_WEIGHT, _to_8bit_scale, prepare_tile, working_gsd_m, working_scale
 
 
 def interleaved_features(data, valid):
@@ -38,3 +38,24 @@ def test_colour_channels_are_made_only_when_asked_for():
     assert work._features is None  # luminance alone so far
     first = work.features
     assert work.features is first and work.make_features is None  # made once; the planes are let go
+
+
+@pytest.mark.parametrize("gsd, work, want", [
+    ((0.5002, 0.5002), None, 0.5),  # a UTM scale factor: worked at 0.5 m
+    ((0.4998, 0.5), None, 0.5),
+    ((0.5, 0.5), None, 0.5),
+    ((0.3, 0.3), 0.4, 0.4),  # finer than the working GSD: resampled to it
+    ((0.46, 0.46), None, 0.46),
+    ((0.505, 0.505), None, 0.505),  # 1 % off: a real difference, kept
+])
+def test_the_working_gsd_is_a_whole_centimetre_only_when_that_close(gsd, work, want):
+    assert working_gsd_m(gsd, work) == pytest.approx(want, abs=1e-12)
+
+
+def test_a_snapped_tile_is_not_resampled_and_maps_back_unscaled():
+    data = np.random.default_rng(0).integers(0, 255, (50, 70, 3), dtype=np.uint8)
+    work = prepare_tile(data, None, (0.5002, 0.4999), 0.4)
+    assert work.gsd_m == 0.5 and (work.scale_col, work.scale_row) == (1.0, 1.0)
+    assert work.lum.shape == (50, 70)
+    assert working_scale((0.3, 0.3), 0.4) == pytest.approx((0.4, 0.75, 0.75))
+    assert working_gsd_m((0.7, 0.7), None) == 0.7  # exactly: whole-pixel sizes must not round differently
