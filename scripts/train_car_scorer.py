@@ -29,6 +29,10 @@ sys.path.insert(0, ROOT)
 PARTIAL_LABEL = 0.4
 KEEP_WRONG = 0.15  # fraction of clearly wrong hypotheses kept for training
 GSD_CHOICES_M = (0.3, 0.4, 0.5, 0.6, 0.7)
+# The kinds the synthetic yards draw (every CAR_KINDS entry but "unknown"): the
+# network's kind head learns them from right cuts, weighted against the score.
+KIND_HEAD_NAMES = ("box", "tank", "hopper/gondola", "flat/container", "covered")
+KIND_LOSS_WEIGHT = 0.3
 
 
 def hypothesis_label(centre_off_m, length_m, true_length_m):
@@ -94,13 +98,36 @@ def collect(a):
     print(f"{len(y)} hypotheses kept: {int((y == 1).sum())} right cuts, {int(((y > 0) & (y < 1)).sum())} near misses")
 
 
+def _load(paths):
+    """Concatenate collected files; files from before the kind labels get kind -1 (no kind to learn)."""
+    parts = {k: [] for k in ("patches", "cues", "y", "seed", "kind")}
+    names = None
+    for path in paths:
+        with np.load(path) as z:
+            if names is not None and list(z["cue_names"]) != list(names):
+                raise SystemExit(f"{path} was collected with other cues")
+            names = z["cue_names"]
+            for k in parts:
+                parts[k].append(z[k] if k in z.files else np.full(len(z["y"]), -1, np.int8))
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    if len(np.unique(out["seed"])) != sum(len(np.unique(s)) for s in parts["seed"]):
+        raise SystemExit("the files share seeds: the same scene would be counted twice")
+    return out, names
+
+
 def fit(a):
     import torch
     from torch import nn
 
+    from railwatch_plugin.core.model import CAR_KINDS
+
     torch.manual_seed(a.seed)
-    with np.load(a.data) as z:
-        patches, cues, y, seeds, names = z["patches"], z["cues"], z["y"], z["seed"], z["cue_names"]
+    data, names = _load(a.data)
+    patches, cues, y, seeds, kind = data["patches"], data["cues"], data["y"], data["seed"], data["kind"]
+    del data
+    n_kinds = len(KIND_HEAD_NAMES)
+    patch_shape = patches.shape[1:]
+    assert all(k in CAR_KINDS for k in KIND_HEAD_NAMES)
     cue_mean = cues.mean(axis=0)
     cue_std = cues.std(axis=0) + 1e-3
     held_out = seeds >= np.quantile(seeds, 0.85)
@@ -108,21 +135,26 @@ def fit(a):
     class Net(nn.Module):
         def __init__(self, n_cues):
             super().__init__()
-            chans = [patches.shape[1], 16, 32, 32]
+            chans = [patch_shape[0], 16, 32, 32]
             self.convs = nn.ModuleList(nn.Conv2d(chans[i], chans[i + 1], 3, padding=1) for i in range(3))
-            flat = chans[-1] * (patches.shape[2] // 8) * (patches.shape[3] // 8)
+            flat = chans[-1] * (patch_shape[1] // 8) * (patch_shape[2] // 8)
             self.fc0 = nn.Linear(flat + n_cues, 64)
             self.fc1 = nn.Linear(64, 1)
+            self.kind = nn.Linear(64, n_kinds)
 
         def forward(self, x, c):
             for conv in self.convs:
                 x = nn.functional.max_pool2d(torch.relu(conv(x)), 2)
             h = torch.relu(self.fc0(torch.cat([x.flatten(1), c], dim=1)))
-            return self.fc1(h).squeeze(1)
+            return self.fc1(h).squeeze(1), self.kind(h)
 
-    x_all = torch.from_numpy(patches.astype(np.float32))
+    x_all = torch.from_numpy(patches)  # float16: half the memory; each batch becomes float32
+    del patches
     c_all = torch.from_numpy(((cues - cue_mean) / cue_std).astype(np.float32))
+    dropped = [list(names).index(n) for n in a.drop_cues]
+    c_all[:, dropped] = 0.0  # the network never sees them; their weights are zeroed below
     y_all = torch.from_numpy(y)
+    k_all = torch.from_numpy(kind.astype(np.int64))
     weight = torch.where(y_all > 0.5, 2.0, 1.0)  # right cuts are rarer than wrong ones
 
     def train(idx, epochs):
@@ -135,10 +167,16 @@ def fit(a):
             total = 0.0
             for k in range(0, len(perm), a.batch):
                 b = perm[k : k + a.batch]
-                xb = x_all[b]
+                xb = x_all[b].float()
                 if torch.rand(1).item() < 0.5:  # a car looks the same from either end
                     xb = xb.flip(3)
-                loss = nn.functional.binary_cross_entropy_with_logits(net(xb, c_all[b]), y_all[b], weight=weight[b])
+                if a.flip_across and torch.rand(1).item() < 0.5:  # and with the sun on its other side
+                    xb = xb.flip(2)
+                score, kind_logits = net(xb, c_all[b])
+                loss = nn.functional.binary_cross_entropy_with_logits(score, y_all[b], weight=weight[b])
+                kb = k_all[b]
+                if (kb >= 0).any():
+                    loss = loss + KIND_LOSS_WEIGHT * nn.functional.cross_entropy(kind_logits[kb >= 0], kb[kb >= 0])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -150,13 +188,17 @@ def fit(a):
     def report(net, idx):
         net.eval()
         with torch.no_grad():
-            p = torch.sigmoid(torch.cat([net(x_all[idx[k:k + 4096]], c_all[idx[k:k + 4096]])
-                                         for k in range(0, len(idx), 4096)])).numpy()
+            outs = [net(x_all[idx[k:k + 4096]].float(), c_all[idx[k:k + 4096]]) for k in range(0, len(idx), 4096)]
+        p = torch.sigmoid(torch.cat([o[0] for o in outs])).numpy()
+        kind_pred = torch.cat([o[1] for o in outs]).argmax(1).numpy()
         yt = y[idx.numpy()] > 0.5
         for thr in (0.3, 0.5, 0.7):
             tp = ((p >= thr) & yt).sum()
             print(f"held-out scenes, threshold {thr}: precision {tp / max((p >= thr).sum(), 1):.3f} "
                   f"recall {tp / max(yt.sum(), 1):.3f}")
+        kt = kind[idx.numpy()]
+        if (kt >= 0).any():
+            print(f"held-out right cuts: kind right for {np.mean(kind_pred[kt >= 0] == kt[kt >= 0]):.3f}")
 
     idx_train = torch.from_numpy(np.nonzero(~held_out)[0])
     idx_test = torch.from_numpy(np.nonzero(held_out)[0])
@@ -164,13 +206,16 @@ def fit(a):
         report(train(idx_train, a.epochs), idx_test)
     net = train(torch.arange(len(y)), a.epochs)
     w = {"cue_mean": cue_mean, "cue_std": cue_std, "cue_names": names,
-         "shift": np.float32(-np.log(a.operating_point / (1.0 - a.operating_point)))}
+         "shift": np.float32(-np.log(a.operating_point / (1.0 - a.operating_point))),
+         "kind_names": np.array(KIND_HEAD_NAMES)}
     for i, conv in enumerate(net.convs):
         w[f"conv{i}_w"] = conv.weight.detach().numpy()
         w[f"conv{i}_b"] = conv.bias.detach().numpy()
-    for name in ("fc0", "fc1"):
+    for name in ("fc0", "fc1", "kind"):
         w[f"{name}_w"] = getattr(net, name).weight.detach().numpy()
         w[f"{name}_b"] = getattr(net, name).bias.detach().numpy()
+    n_conv_features = w["fc0_w"].shape[1] - len(names)
+    w["fc0_w"][:, [n_conv_features + i for i in dropped]] = 0.0  # a dropped cue has no effect whatever its value
     out = a.out or os.path.join(ROOT, "railwatch_plugin", "core", "car_scorer.npz")
     np.savez_compressed(out, **w)
     print(f"wrote {out}")
@@ -185,11 +230,15 @@ def main(argv=None):
     c.add_argument("--workers", type=int, default=2)
     c.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "hypotheses.npz"))
     f = sub.add_parser("fit", help="train the network (needs PyTorch) and write car_scorer.npz")
-    f.add_argument("data")
+    f.add_argument("data", nargs="+", help="files written by collect (their seeds must not overlap)")
+    f.add_argument("--flip-across", action="store_true",
+                   help="also mirror patches across the track (the sun on the car's other side)")
     f.add_argument("--epochs", type=int, default=8)
     f.add_argument("--batch", type=int, default=256)
     f.add_argument("--out", help="weights file to write (default: core/car_scorer.npz; core/car_scorer_2.npz "
                                     "is the ensemble's second member)")
+    f.add_argument("--drop-cues", nargs="*", default=[], metavar="CUE",
+                   help="cues (hypothesis_cues.CUE_NAMES) the network must not use")
     f.add_argument("--seed", type=int, default=0, help="PyTorch's seed: another seed, another ensemble member")
     f.add_argument("--skip-check", action="store_true", help="do not train a first net to report held-out figures")
     f.add_argument("--operating-point", type=float, default=0.5,

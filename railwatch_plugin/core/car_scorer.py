@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from functools import lru_cache
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -56,9 +56,12 @@ def _conv3x3_relu_pool(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarra
 
 
 class CarScorer:
-    def __init__(self, weights: dict, cue_names: Sequence[str], use_dnn: bool = True):
+    def __init__(self, weights: dict, cue_names: Sequence[str], use_dnn: bool = True,
+                 kind_names: Sequence[str] = ()):
         self.w = {k: np.asarray(v, np.float32) for k, v in weights.items()}
         self.cue_names = list(cue_names)
+        # The kinds its kind head tells apart, in output order; none for a network without one.
+        self.kind_names = tuple(kind_names) if "kind_w" in self.w else ()
         self.use_dnn = use_dnn
         self._per_thread = threading.local()  # a cv2.dnn.Net must not run on two threads at once
 
@@ -88,21 +91,29 @@ class CarScorer:
             self._per_thread.net = net
         return self._per_thread.net
 
-    def logit(self, patches: np.ndarray, cues: np.ndarray) -> np.ndarray:
+    def forward(self, patches: np.ndarray, cues: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """(car logit (n,), kind logits (n, len(kind_names)) or None): both
+        heads read the same hidden layer, so the kind costs one small product."""
         out = np.empty(len(patches), np.float32)
+        kinds = np.empty((len(patches), len(self.kind_names)), np.float32) if self.kind_names else None
         for k in range(0, len(patches), BATCH):
             flat = self.conv_features(patches[k : k + BATCH])
             c = (cues[k : k + BATCH] - self.w["cue_mean"]) / self.w["cue_std"]
             h = np.concatenate([flat, c.astype(np.float32)], axis=1)
             h = np.maximum(h @ self.w["fc0_w"].T + self.w["fc0_b"], 0.0)
             out[k : k + BATCH] = (h @ self.w["fc1_w"].T + self.w["fc1_b"]).ravel() + self.w["shift"]
-        return out
+            if kinds is not None:
+                kinds[k : k + BATCH] = h @ self.w["kind_w"].T + self.w["kind_b"]
+        return out, kinds
+
+    def logit(self, patches: np.ndarray, cues: np.ndarray) -> np.ndarray:
+        return self.forward(patches, cues)[0]
 
     def probability(self, patches: np.ndarray, cues: np.ndarray) -> np.ndarray:
-        return _sigmoid(self.logit(patches, cues))
+        return sigmoid(self.logit(patches, cues))
 
 
-def _sigmoid(logit: np.ndarray) -> np.ndarray:
+def sigmoid(logit: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
 
 
@@ -114,20 +125,32 @@ def load_scorer(path: str = WEIGHTS_PATH) -> Optional[CarScorer]:
         names = [str(n) for n in z["cue_names"]]
         if names != list(CUE_NAMES):
             raise ValueError("car_scorer.npz was trained on other cues; retrain it (scripts/train_car_scorer.py)")
-        return CarScorer({k: z[k] for k in z.files if k != "cue_names"}, names)
+        kind_names = [str(n) for n in z["kind_names"]] if "kind_names" in z.files else ()
+        return CarScorer({k: z[k] for k in z.files if k not in ("cue_names", "kind_names")}, names,
+                         kind_names=kind_names)
 
 
 class ScorerEnsemble:
-    """Several scorers as one: the mean of their logits."""
+    """Several scorers as one: the mean of their logits, and of the kind
+    logits of the members that have a kind head."""
 
     def __init__(self, members: Sequence[CarScorer]):
         self.members = list(members)
+        kind_heads = {m.kind_names for m in self.members if m.kind_names}
+        if len(kind_heads) > 1:
+            raise ValueError("the ensemble's kind heads name different kinds; retrain them together")
+        self.kind_names = kind_heads.pop() if kind_heads else ()
+
+    def forward(self, patches: np.ndarray, cues: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        outs = [m.forward(patches, cues) for m in self.members]
+        kinds = [k for _, k in outs if k is not None]
+        return np.mean([lg for lg, _ in outs], axis=0), (np.mean(kinds, axis=0) if kinds else None)
 
     def logit(self, patches: np.ndarray, cues: np.ndarray) -> np.ndarray:
-        return np.mean([m.logit(patches, cues) for m in self.members], axis=0)
+        return self.forward(patches, cues)[0]
 
     def probability(self, patches: np.ndarray, cues: np.ndarray) -> np.ndarray:
-        return _sigmoid(self.logit(patches, cues))
+        return sigmoid(self.logit(patches, cues))
 
 
 @lru_cache(maxsize=1)

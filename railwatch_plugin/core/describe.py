@@ -9,7 +9,13 @@ roof of 14-18 m.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+
+# Below this probability for its likeliest kind, a car's kind is "unknown":
+# an analyst is better served by no guess than by a coin toss.
+KIND_MIN_PROBABILITY = 0.5
 
 
 def classify_kind(length_m: float, cross_lum: np.ndarray, inner_colour: np.ndarray, along_variation: float) -> str:
@@ -39,6 +45,15 @@ def classify_kind(length_m: float, cross_lum: np.ndarray, inner_colour: np.ndarr
     if 13.0 <= length_m <= 18.5:
         return "box"
     return "unknown"
+
+
+def kind_from_logits(logits: np.ndarray, kind_names: Sequence[str]) -> str:
+    """The scorer's kind head (see ``car_scorer``) read as one kind, or
+    "unknown" when no kind is likely enough."""
+    p = np.exp(logits - np.max(logits))
+    p /= p.sum()
+    best = int(np.argmax(p))
+    return kind_names[best] if p[best] >= KIND_MIN_PROBABILITY else "unknown"
 
 
 def confidence_score(contrast: float, width_ok: float, context: float, method_factor: float) -> float:

@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 
 from .bands import band_geometry, band_response
-from .car_scorer import load_ensemble
+from .car_scorer import load_ensemble, sigmoid
 from .cues import cross_section, track_evidence, track_line_map
-from .describe import classify_kind, confidence_score
+from .describe import classify_kind, confidence_score, kind_from_logits
 from .frame import RotatedFrame, rotate_to_horizontal
 from .hypotheses import ALLOWED_OVERLAP_M, car_hypotheses, choose
 from .hypothesis_cues import StringContext, hypothesis_cues
@@ -230,10 +230,12 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, surr
     everything = np.ones(len(hyps), bool)
     all_inputs = None  # (patches, cues) of every hypothesis, once something needs them all
     scorer = load_ensemble()
+    kind_logits = None
     if scorer is not None:
-        conf = _score_string(scorer, hyps, segments, scorer_inputs, g)
-        if conf is None:
+        scored = _score_string(scorer, hyps, segments, scorer_inputs, g)
+        if scored is None:
             return []
+        conf, kind_logits = scored
     else:  # no trained weights: contrast and context only
         all_inputs = scorer_inputs(everything)
         conf = np.array([confidence_score(float(np.expm1(c[6])), 1.0, min(1.0, (ctx.cars_in_best_split - 1) / 2.0),
@@ -245,11 +247,13 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, surr
         DEBUG_SAMPLES.append((patches, cues, pts, (ends - starts) * g))
     keep = choose([(h.start, h.end) for h in hyps], conf - CHOICE_BIAS, ALLOWED_OVERLAP_M / g)
     return [_make_car(string, sid, starts[i], ends[i], fine, frame, work, geom, params, hyps[i].method, profile,
-                      float(conf[i])) for i in keep]
+                      float(conf[i]), None if kind_logits is None else kind_from_logits(kind_logits[i], scorer.kind_names))
+            for i in keep]
 
 
-def _score_string(scorer, hyps, segments, scorer_inputs, g) -> Optional[np.ndarray]:
-    """Scores of all hypotheses, or None when the string is clearly no cars.
+def _score_string(scorer, hyps, segments, scorer_inputs, g) -> Optional[Tuple[np.ndarray, Optional[np.ndarray]]]:
+    """Scores of all hypotheses and their kind logits (None without a kind
+    head), or None when the string is clearly no cars.
 
     Most strings in a yard are not cars (ballast, empty tracks, platform
     edges). Their best single split is scored first; when none of its cars
@@ -262,14 +266,22 @@ def _score_string(scorer, hyps, segments, scorer_inputs, g) -> Optional[np.ndarr
                   for seg in segments for k in range(seg.n_cars)]
     probe = np.array([any(abs(h.start - a) <= tol and abs(h.end - b) <= tol for a, b in best_split) for h in hyps])
     conf = np.zeros(len(hyps), np.float32)
+    kinds = np.zeros((len(hyps), len(scorer.kind_names)), np.float32) if scorer.kind_names else None
+
+    def score(which: np.ndarray) -> None:
+        logit, kind_logits = scorer.forward(*scorer_inputs(which))
+        conf[which] = sigmoid(logit)
+        if kinds is not None:
+            kinds[which] = kind_logits
+
     if probe.any():
-        conf[probe] = scorer.probability(*scorer_inputs(probe))
+        score(probe)
         if conf[probe].max() < PROBE_MIN:
             return None
     rest = ~probe
     if rest.any():
-        conf[rest] = scorer.probability(*scorer_inputs(rest))
-    return conf
+        score(rest)
+    return conf, kinds
 
 
 def _cross_half_px(params: DetectionParams, g: float) -> int:
@@ -277,8 +289,10 @@ def _cross_half_px(params: DetectionParams, g: float) -> int:
     return int(round(params.car_width_m[1] / 2.0 / g)) + 2
 
 
-def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, method, profile, confidence) -> Railcar:
-    """Measure, describe and place one chosen car."""
+def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, method, profile, confidence,
+              kind: Optional[str] = None) -> Railcar:
+    """Measure, describe and place one chosen car; ``kind`` is the scorer's
+    guess, or None to judge it from size, cross-section and tone."""
     g = work.gsd_m
     i0 = int(round(c_start - profile.cols[0]))
     i1 = max(i0 + 1, int(round(c_end - profile.cols[0])))
@@ -295,7 +309,8 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
     contrast = float(median(profile.contrast[i0:i1]))
     along_var = float(np.std(inner[:, 0]) / max(contrast, 5.0))
     inner_rows = slice(geom.inner[0] + half, geom.inner[1] + half)
-    kind = classify_kind(length_m, cross[inner_rows], inner.mean(axis=0), along_var)
+    if kind is None:
+        kind = classify_kind(length_m, cross[inner_rows], inner.mean(axis=0), along_var)
     # Geometry back to tile pixels.
     cc = 0.5 * (c_start + c_end)
     rc = float(string.row_at(cc)) + 0.5 + centre_off

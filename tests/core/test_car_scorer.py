@@ -2,7 +2,9 @@
 
 import numpy as np
 
-from railwatch_plugin.core.car_scorer import ENSEMBLE_PATHS, _conv3x3_relu_pool, load_ensemble, load_scorer
+from railwatch_plugin.core.car_scorer import (ENSEMBLE_PATHS, CarScorer, ScorerEnsemble, _conv3x3_relu_pool,
+                                              load_ensemble, load_scorer)
+from railwatch_plugin.core.describe import kind_from_logits
 from railwatch_plugin.core.hypothesis_cues import CUE_NAMES
 from railwatch_plugin.core.patches import PATCH_COLS, PATCH_ROWS, hypothesis_patches, sample_strip
 
@@ -86,3 +88,50 @@ def test_a_darknet_net_that_disagrees_with_numpy_is_refused():
     shape = (3, PATCH_ROWS, PATCH_COLS)
     assert matches_reference(build_conv_net(convs), scorer.numpy_conv_features, shape)
     assert not matches_reference(build_conv_net(swapped), scorer.numpy_conv_features, shape)
+
+
+def random_scorer(seed, with_kind_head, kind_names=("box", "tank", "covered")):
+    rng = np.random.default_rng(seed)
+    w = {"cue_mean": np.zeros(len(CUE_NAMES)), "cue_std": np.ones(len(CUE_NAMES)), "shift": np.float32(0.0)}
+    chans = [3, 4, 4, 4]
+    for i in range(3):
+        w[f"conv{i}_w"] = rng.normal(size=(chans[i + 1], chans[i], 3, 3)) * 0.3
+        w[f"conv{i}_b"] = rng.normal(size=chans[i + 1]) * 0.1
+    flat = chans[-1] * (PATCH_ROWS // 8) * (PATCH_COLS // 8)
+    w["fc0_w"], w["fc0_b"] = rng.normal(size=(8, flat + len(CUE_NAMES))) * 0.2, np.zeros(8)
+    w["fc1_w"], w["fc1_b"] = rng.normal(size=(1, 8)), np.zeros(1)
+    if with_kind_head:
+        w["kind_w"], w["kind_b"] = rng.normal(size=(len(kind_names), 8)), rng.normal(size=len(kind_names))
+    return CarScorer(w, CUE_NAMES, use_dnn=False, kind_names=kind_names)
+
+
+def test_the_kind_head_reads_the_same_hidden_layer_as_the_score():
+    scorer = random_scorer(3, with_kind_head=True)
+    rng = np.random.default_rng(4)
+    patches = rng.normal(size=(5, 3, PATCH_ROWS, PATCH_COLS)).astype(np.float32)
+    cues = rng.normal(size=(5, len(CUE_NAMES))).astype(np.float32)
+    logit, kinds = scorer.forward(patches, cues)
+    h = np.concatenate([scorer.numpy_conv_features(patches), cues], axis=1)
+    h = np.maximum(h @ scorer.w["fc0_w"].T + scorer.w["fc0_b"], 0.0)
+    np.testing.assert_allclose(logit, (h @ scorer.w["fc1_w"].T).ravel(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(kinds, h @ scorer.w["kind_w"].T + scorer.w["kind_b"], rtol=1e-4, atol=1e-4)
+
+
+def test_the_ensemble_averages_the_kind_logits_of_the_members_that_have_a_head():
+    with_head, without = random_scorer(5, True), random_scorer(6, False)
+    assert without.kind_names == ()
+    ensemble = ScorerEnsemble([with_head, without])
+    rng = np.random.default_rng(7)
+    patches = rng.normal(size=(4, 3, PATCH_ROWS, PATCH_COLS)).astype(np.float32)
+    cues = rng.normal(size=(4, len(CUE_NAMES))).astype(np.float32)
+    logit, kinds = ensemble.forward(patches, cues)
+    np.testing.assert_allclose(kinds, with_head.forward(patches, cues)[1], rtol=1e-6)
+    np.testing.assert_allclose(logit, 0.5 * (with_head.logit(patches, cues) + without.logit(patches, cues)), rtol=1e-5)
+    assert ensemble.kind_names == ("box", "tank", "covered")
+    assert ScorerEnsemble([without]).forward(patches, cues)[1] is None
+
+
+def test_a_kind_is_named_only_when_it_is_likely_enough():
+    names = ("box", "tank", "covered")
+    assert kind_from_logits(np.array([0.0, 3.0, 0.0]), names) == "tank"
+    assert kind_from_logits(np.array([1.0, 1.0, 1.0]), names) == "unknown"  # a third each
