@@ -27,8 +27,11 @@ SWEEP = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8)
 
 
 def diagnose(args):
-    seed, gsd_m, threshold, difficulty = args
+    seed, gsd_m, threshold, difficulty, scorers = args
     import railwatch_plugin.core.tile_detector as td
+    if scorers:
+        from railwatch_plugin.core.car_scorer import load_ensemble
+        td.load_ensemble = lambda: load_ensemble(tuple(scorers))
     from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
     from railwatch_synth import make_yard
 
@@ -44,8 +47,10 @@ def diagnose(args):
     found = result.cars
     _, pairs = match(found, scene.cars, gsd_m)
     matched_t = {j for _, j in pairs}
-    matched_f = {i for i, _ in pairs}
     c = Counter()
+    c["kind right"] = sum(found[i].kind == scene.cars[j].kind for i, j in pairs)
+    c["kind unknown"] = sum(found[i].kind == "unknown" for i, _ in pairs)
+    matched_f = {i for i, _ in pairs}
     for j, t in enumerate(scene.cars):
         if j in matched_t:
             continue
@@ -89,8 +94,10 @@ def main(argv=None):
     ap.add_argument("--first-seed", type=int, default=2000)
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--difficulty", choices=("hard", "easy"), default="hard")
+    ap.add_argument("--scorers", nargs="+", metavar="NPZ",
+                    help="weights files to use as the ensemble instead of the shipped ones (to compare networks)")
     a = ap.parse_args(argv)
-    jobs = [(a.first_seed + i, a.gsd, a.threshold, a.difficulty) for i in range(a.scenes)]
+    jobs = [(a.first_seed + i, a.gsd, a.threshold, a.difficulty, a.scorers) for i in range(a.scenes)]
     with ProcessPoolExecutor(2) as pool:
         total = sum(pool.map(diagnose, jobs), Counter())
     for k in sorted(total):

@@ -1,6 +1,9 @@
 """What kind of car, and how sure we are that it is one.
 
-Kind comes from size, cross-section and tone, the cues an analyst uses:
+The kind comes from the scorer network's kind head (``kind_from_logits``),
+which learnt it from the patches of right cuts: 81 % right on the benchmark.
+Without one, it comes from size, cross-section and tone, the cues an analyst
+uses (40 % right on the benchmark):
 a tank car is a cylinder (bright ridge along its centre, darker flanks); an
 open hopper or gondola is a dark tub inside a lighter rim; a flatcar is long
 and broken up by its load; a covered hopper is light grey; a boxcar is a plain

@@ -135,3 +135,7 @@ def test_a_kind_is_named_only_when_it_is_likely_enough():
     names = ("box", "tank", "covered")
     assert kind_from_logits(np.array([0.0, 3.0, 0.0]), names) == "tank"
     assert kind_from_logits(np.array([1.0, 1.0, 1.0]), names) == "unknown"  # a third each
+
+
+def test_the_shipped_ensemble_names_every_drawn_kind():
+    assert load_ensemble().kind_names == ("box", "tank", "hopper/gondola", "flat/container", "covered")
