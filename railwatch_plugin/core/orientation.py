@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from .direction_bins import direction_bins
-from .quick_stats import median
+from .quick_stats import high_percentile, median
 
 BIN_DEG = 1.0
 ANALYSIS_GSD_M = 1.0  # edges of car-sized things survive at 1 m; noise does not
@@ -47,7 +47,7 @@ def dominant_directions(
         v = cv2.erode(v, np.ones((5, 5), np.uint8)).astype(bool)
         mag = np.where(v, mag, 0)
     # Clip the strongest edges so one bright building cannot outvote a yard.
-    cap = np.percentile(mag, 99)
+    cap = high_percentile(mag, 99)
     if cap <= 0:
         return []
     weight = np.minimum(mag, cap)

@@ -33,19 +33,30 @@ def may_hold_cars(lum: np.ndarray, valid: np.ndarray, gsd_m: float, direction_de
     ``orientation.dominant_directions`` (from +col towards +row)."""
     factor = min(1.0, gsd_m / SCREEN_GSD_M)
     small = cv2.resize(lum, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else lum
-    ok = cv2.resize(valid.astype(np.uint8), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    if valid.all():  # most tiles: nothing to resample
+        ok = np.ones(small.shape, np.uint8)
+    else:
+        ok = cv2.resize(valid.astype(np.uint8), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
     rows, cols = small.shape
     rot = cv2.getRotationMatrix2D((cols / 2.0, rows / 2.0), direction_deg, 1.0)
     small = cv2.warpAffine(small, rot, (cols, rows), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     ok = cv2.warpAffine(ok, rot, (cols, rows), flags=cv2.INTER_NEAREST, borderValue=0)
     g = gsd_m / factor
-    along = max(1, int(round(ALONG_M / g)))
-    mean = cv2.blur(small, (along, 2 * BAND_HALF_PX + 1), borderType=cv2.BORDER_REPLICATE)
-    side = cv2.blur(small, (along, SIDE_PX), borderType=cv2.BORDER_REPLICATE)
-    shift = BAND_HALF_PX + 1 + SIDE_PX // 2
-    above = np.roll(side, shift, axis=0)
-    below = np.roll(side, -shift, axis=0)
-    response = np.minimum(np.abs(mean - above), np.abs(mean - below))
+    response = band_contrast(small, max(1, int(round(ALONG_M / g))))
     hits = ((response >= MIN_CONTRAST) & (ok > 0)).astype(np.uint8)
     run = max(1, int(round(MIN_RUN_M / g)))
     return bool(cv2.erode(hits, np.ones((1, run), np.uint8)).any())
+
+
+def band_contrast(small: np.ndarray, along_px: int) -> np.ndarray:
+    """Per pixel of the rotated coarse luminance: how much a 3 px band centred
+    there differs from the strips above and below it (the smaller of the two).
+
+    |a - b| and the minimum are OpenCV's: the same values as numpy's abs,
+    minus and minimum, without four temporary images (0.45 of 7 ms a call)."""
+    mean = cv2.blur(small, (along_px, 2 * BAND_HALF_PX + 1), borderType=cv2.BORDER_REPLICATE)
+    side = cv2.blur(small, (along_px, SIDE_PX), borderType=cv2.BORDER_REPLICATE)
+    shift = BAND_HALF_PX + 1 + SIDE_PX // 2
+    above = np.roll(side, shift, axis=0)
+    below = np.roll(side, -shift, axis=0)
+    return cv2.min(cv2.absdiff(mean, above), cv2.absdiff(mean, below))

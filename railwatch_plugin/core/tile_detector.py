@@ -17,7 +17,7 @@ from typing import List, Optional, Tuple
 import cv2
 import numpy as np
 
-from .bands import band_geometry, band_response
+from .bands import band_geometry
 from .car_scorer import load_ensemble, sigmoid
 from .cues import cross_section, track_evidence, track_line_map
 from .describe import classify_kind, confidence_score, kind_from_logits
@@ -33,6 +33,7 @@ from .prescreen import may_hold_cars
 from .quick_stats import median
 from .split import boundary_strength, candidate_cuts, split_string
 from .strings import CarString, link_strings, ridge_mask, sample_profile
+from .valid_strips import band_response_near_valid
 
 ALONG_SMOOTH_M = 3.0  # averages sleepers and noise, shorter than any car
 FINE_SMOOTH_M = 0.6  # keeps coupler gaps visible
@@ -112,9 +113,11 @@ def _detect_in_frame(frame: RotatedFrame, work: WorkImage, params: DetectionPara
     smooth = cv2.blur(frame.features, (along, 1))
     if smooth.ndim == 2:
         smooth = smooth[:, :, None]
-    response, width_idx, tone = band_response(smooth, geoms)
+    nms_rows = max(1, int(round(1.5 / g)))
+    # Ridges are looked for at valid pixels, each against nms_rows rows either side.
+    response, width_idx, tone = band_response_near_valid(smooth, geoms, frame.valid, exact_rows=nms_rows)
     inner_valid = cv2.erode(frame.valid.astype(np.uint8), np.ones((3, along), np.uint8)).astype(bool)
-    ridges = ridge_mask(response, RIDGE_THRESHOLD, inner_valid, nms_rows=max(1, int(round(1.5 / g))))
+    ridges = ridge_mask(response, RIDGE_THRESHOLD, inner_valid, nms_rows=nms_rows)
     strings = link_strings(
         ridges,
         response,

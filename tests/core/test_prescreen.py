@@ -36,3 +36,29 @@ def test_cars_in_nodata_do_not_count():
     ok = np.ones(lum.shape, bool)
     ok[:, :200] = False
     assert not may_hold_cars(lum, ok, G, 0.0)
+
+
+def test_band_contrast_is_the_numpy_formula_bit_for_bit():
+    import cv2
+
+    from railwatch_plugin.core.prescreen import BAND_HALF_PX, SIDE_PX, band_contrast
+
+    small = ground(3)[::2, ::2].copy()
+    small[40:44, 10:90] = 50.0
+    for along_px in (1, 6, 15):
+        mean = cv2.blur(small, (along_px, 2 * BAND_HALF_PX + 1), borderType=cv2.BORDER_REPLICATE)
+        side = cv2.blur(small, (along_px, SIDE_PX), borderType=cv2.BORDER_REPLICATE)
+        shift = BAND_HALF_PX + 1 + SIDE_PX // 2
+        want = np.minimum(np.abs(mean - np.roll(side, shift, axis=0)), np.abs(mean - np.roll(side, -shift, axis=0)))
+        got = band_contrast(small, along_px)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_all_valid_and_mostly_valid_tiles_agree_where_they_should():
+    lum = ground()
+    lum[100:108, 40:140] = 60
+    ok = np.ones(lum.shape, bool)
+    nearly = ok.copy()
+    nearly[-1, -1] = False  # takes the resampling path; the corner is far from the cars
+    for direction in (0.0, 12.0, 90.0):
+        assert may_hold_cars(lum, ok, G, direction) == may_hold_cars(lum, nearly, G, direction)

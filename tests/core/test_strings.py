@@ -49,3 +49,24 @@ def test_a_gap_longer_than_the_join_gap_keeps_strings_apart():
     pieces = [(30, 20, 150), (30, 170, 300)]
     strings = _strings(pieces, join_rows_px=3.0, join_gap_px=10.0)
     assert len(strings) == 2
+
+
+def test_line_fit_is_numpys_polyfit_bit_for_bit():
+    from railwatch_plugin.core.strings import _fit_line
+
+    rng = np.random.default_rng(5)
+    for k in range(300):
+        n = int(rng.integers(2, 600))
+        cols = np.sort(rng.integers(0, 1400, n))
+        rows = np.round(rng.uniform(0, 1400) + rng.uniform(-0.5, 0.5) * cols + rng.normal(0, 1.5, n)).astype(np.int64)
+        if k % 3 == 0:  # half the pixels one row lower: the line lies between two rows
+            rows = np.where(np.arange(n) % 2, 20, 21)
+        if np.ptp(cols) > 0 and np.ptp(rows) > 0:
+            want_slope, want_intercept = np.polyfit(cols, rows, 1)
+        else:
+            want_slope, want_intercept = 0.0, float(np.mean(rows))
+        want_wander = float(np.abs(rows - (want_slope * cols + want_intercept)).mean())
+        assert _fit_line(rows, cols) == (float(want_slope), float(want_intercept), want_wander)
+    # a flat ridge and a one-column ridge: no slope to fit
+    assert _fit_line(np.array([5, 5, 5]), np.array([1, 2, 3]))[:2] == (0.0, 5.0)
+    assert _fit_line(np.array([4, 6]), np.array([7, 7]))[:2] == (0.0, 5.0)
