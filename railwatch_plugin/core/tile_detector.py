@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .bands import band_geometry
-from .car_scorer import load_ensemble, sigmoid
+from .car_scorer import load_ensemble
 from .cues import cross_section, track_evidence, track_line_map
 from .describe import classify_kind, confidence_score, kind_from_logits
 from .frame import RotatedFrame, rotate_to_horizontal
@@ -233,12 +233,10 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, surr
     everything = np.ones(len(hyps), bool)
     all_inputs = None  # (patches, cues) of every hypothesis, once something needs them all
     scorer = load_ensemble()
-    kind_logits = None
     if scorer is not None:
-        scored = _score_string(scorer, hyps, segments, scorer_inputs, g)
-        if scored is None:
+        conf = _score_string(scorer, hyps, segments, scorer_inputs, g)
+        if conf is None:
             return []
-        conf, kind_logits = scored
     else:  # no trained weights: contrast and context only
         all_inputs = scorer_inputs(everything)
         conf = np.array([confidence_score(float(np.expm1(c[6])), 1.0, min(1.0, (ctx.cars_in_best_split - 1) / 2.0),
@@ -249,14 +247,25 @@ def _cars_in_string(string, sid, fine, frame, work, geoms, params, typical, surr
         pts = frame.points_to_tile(centres) / np.array([work.scale_col, work.scale_row])
         DEBUG_SAMPLES.append((patches, cues, pts, (ends - starts) * g))
     keep = choose([(h.start, h.end) for h in hyps], conf - CHOICE_BIAS, ALLOWED_OVERLAP_M / g)
+    kinds = _network_kinds(scorer, keep, len(hyps), scorer_inputs)
     return [_make_car(string, sid, starts[i], ends[i], fine, frame, work, geom, params, hyps[i].method, profile,
-                      float(conf[i]), None if kind_logits is None else kind_from_logits(kind_logits[i], scorer.kind_names))
-            for i in keep]
+                      float(conf[i]), kinds.get(i)) for i in keep]
 
 
-def _score_string(scorer, hyps, segments, scorer_inputs, g) -> Optional[Tuple[np.ndarray, Optional[np.ndarray]]]:
-    """Scores of all hypotheses and their kind logits (None without a kind
-    head), or None when the string is clearly no cars.
+def _network_kinds(scorer, keep: List[int], n_hyps: int, scorer_inputs) -> dict:
+    """Kept hypothesis index -> kind named by the scorer's kind network; empty
+    without one (``_make_car`` then judges the kind from size and tone)."""
+    if scorer is None or not scorer.kind_names or not keep:
+        return {}
+    which = np.zeros(n_hyps, bool)
+    which[list(keep)] = True
+    logits = scorer.kind_logits(*scorer_inputs(which))
+    order = np.nonzero(which)[0]
+    return {int(i): kind_from_logits(row, scorer.kind_names) for i, row in zip(order, logits)}
+
+
+def _score_string(scorer, hyps, segments, scorer_inputs, g) -> Optional[np.ndarray]:
+    """Scores of all hypotheses, or None when the string is clearly no cars.
 
     Most strings in a yard are not cars (ballast, empty tracks, platform
     edges). Their best single split is scored first; when none of its cars
@@ -269,22 +278,14 @@ def _score_string(scorer, hyps, segments, scorer_inputs, g) -> Optional[Tuple[np
                   for seg in segments for k in range(seg.n_cars)]
     probe = np.array([any(abs(h.start - a) <= tol and abs(h.end - b) <= tol for a, b in best_split) for h in hyps])
     conf = np.zeros(len(hyps), np.float32)
-    kinds = np.zeros((len(hyps), len(scorer.kind_names)), np.float32) if scorer.kind_names else None
-
-    def score(which: np.ndarray) -> None:
-        logit, kind_logits = scorer.forward(*scorer_inputs(which))
-        conf[which] = sigmoid(logit)
-        if kinds is not None:
-            kinds[which] = kind_logits
-
     if probe.any():
-        score(probe)
+        conf[probe] = scorer.probability(*scorer_inputs(probe))
         if conf[probe].max() < PROBE_MIN:
             return None
     rest = ~probe
     if rest.any():
-        score(rest)
-    return conf, kinds
+        conf[rest] = scorer.probability(*scorer_inputs(rest))
+    return conf
 
 
 def _cross_half_px(params: DetectionParams, g: float) -> int:

@@ -117,18 +117,20 @@ def test_the_kind_head_reads_the_same_hidden_layer_as_the_score():
     np.testing.assert_allclose(kinds, h @ scorer.w["kind_w"].T + scorer.w["kind_b"], rtol=1e-4, atol=1e-4)
 
 
-def test_the_ensemble_averages_the_kind_logits_of_the_members_that_have_a_head():
-    with_head, without = random_scorer(5, True), random_scorer(6, False)
-    assert without.kind_names == ()
-    ensemble = ScorerEnsemble([with_head, without])
+def test_the_ensemble_scores_with_its_members_and_names_kinds_with_its_kind_network():
+    member_a, member_b, kind_net = random_scorer(5, False), random_scorer(6, False), random_scorer(8, True)
+    assert member_a.kind_names == ()
+    ensemble = ScorerEnsemble([member_a, member_b], kind_member=kind_net)
     rng = np.random.default_rng(7)
     patches = rng.normal(size=(4, 3, PATCH_ROWS, PATCH_COLS)).astype(np.float32)
     cues = rng.normal(size=(4, len(CUE_NAMES))).astype(np.float32)
-    logit, kinds = ensemble.forward(patches, cues)
-    np.testing.assert_allclose(kinds, with_head.forward(patches, cues)[1], rtol=1e-6)
-    np.testing.assert_allclose(logit, 0.5 * (with_head.logit(patches, cues) + without.logit(patches, cues)), rtol=1e-5)
+    # The kind network does not score: only the members' logits are averaged.
+    np.testing.assert_allclose(ensemble.logit(patches, cues),
+                               0.5 * (member_a.logit(patches, cues) + member_b.logit(patches, cues)), rtol=1e-5)
+    np.testing.assert_allclose(ensemble.kind_logits(patches, cues), kind_net.forward(patches, cues)[1], rtol=1e-6)
     assert ensemble.kind_names == ("box", "tank", "covered")
-    assert ScorerEnsemble([without]).forward(patches, cues)[1] is None
+    without = ScorerEnsemble([member_a], kind_member=member_b)  # a network with no kind head names nothing
+    assert without.kind_names == () and without.kind_logits(patches, cues) is None
 
 
 def test_a_kind_is_named_only_when_it_is_likely_enough():
@@ -137,5 +139,7 @@ def test_a_kind_is_named_only_when_it_is_likely_enough():
     assert kind_from_logits(np.array([1.0, 1.0, 1.0]), names) == "unknown"  # a third each
 
 
-def test_the_shipped_ensemble_names_every_drawn_kind():
-    assert load_ensemble().kind_names == ("box", "tank", "hopper/gondola", "flat/container", "covered")
+def test_the_shipped_ensemble_names_every_drawn_kind_with_a_network_that_does_not_score():
+    ensemble = load_ensemble()
+    assert ensemble.kind_names == ("box", "tank", "hopper/gondola", "flat/container", "covered")
+    assert all(m.kind_names == () for m in ensemble.members)

@@ -468,8 +468,6 @@ def test_one_or_two_workers_give_identical_results(seam_runs):
     assert one.tiles_done == two.tiles_done > 1
 
 
-@not_met_yet("tiled 42 vs one tile 40 with the kind-head scorer (41 vs 39 with join 1.0 m before); "
-             "a one-pixel shift of the grid moves counts by ~4 % (bench/stability.py)")
 def test_tiling_does_not_change_the_count_where_strings_cross_seams(seam_yard, seam_runs):
     width, height = seam_yard.width_px, seam_yard.height_px
     params = DetectionParams().with_(tile_size_px=SEAM_TILE_PX)
