@@ -1,7 +1,8 @@
 """What kind of car, and how sure we are that it is one.
 
-The kind comes from the scorer network's kind head (``kind_from_logits``),
-which learnt it from the patches of right cuts: 81 % right on the benchmark.
+The kind comes from the kind network's head (``car_scorer.KIND_PATH``, read by
+``kind_from_logits``),
+which learnt it from the patches of right cuts: 80 % right on the benchmark.
 Without one, it comes from size, cross-section and tone, the cues an analyst
 uses (40 % right on the benchmark):
 a tank car is a cylinder (bright ridge along its centre, darker flanks); an
