@@ -21,13 +21,14 @@ from bench.scoring import Score, match  # noqa: E402
 
 
 def run_scene(args):
-    seed, gsd_m, difficulty = args
-    from railwatch_plugin.core import detect_railcars_in_array
+    seed, gsd_m, difficulty, min_confidence = args
+    from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
     from railwatch_synth import make_yard
 
     scene = make_yard(seed, gsd_m=gsd_m, difficulty=difficulty)
     t0 = time.perf_counter()
-    result = detect_railcars_in_array(scene.image, gsd_m, mask=scene.valid, workers=1)
+    params = DetectionParams() if min_confidence is None else DetectionParams(min_confidence=min_confidence)
+    result = detect_railcars_in_array(scene.image, gsd_m, params, mask=scene.valid, workers=1)
     seconds = time.perf_counter() - t0
     score, _ = match(result.cars, scene.cars, gsd_m)
     kinds_right = 0
@@ -45,8 +46,9 @@ def main(argv=None):
     ap.add_argument("--first-seed", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--verbose", action="store_true", help="one line per scene")
+    ap.add_argument("--min-confidence", type=float, help="threshold instead of the default (to weigh another default)")
     a = ap.parse_args(argv)
-    jobs = [(a.first_seed + i, g, a.difficulty) for g in a.gsd for i in range(a.scenes)]
+    jobs = [(a.first_seed + i, g, a.difficulty, a.min_confidence) for g in a.gsd for i in range(a.scenes)]
     with ProcessPoolExecutor(a.workers) as pool:
         results = list(pool.map(run_scene, jobs))
     print(f"RailWatch detector accuracy: {a.scenes} {a.difficulty} scenes per GSD, seeds {a.first_seed}..")
