@@ -7,6 +7,8 @@ from qgis.core import QgsMapLayerProxyModel
 from qgis.gui import QgsCollapsibleGroupBox, QgsMapLayerComboBox
 from qgis.PyQt.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout
 
+from ..algorithms.detection_parameters import DEFAULT_MIN_CONFIDENCE, DEFAULT_TRACK_BUFFER_M
+
 
 def layer_combo(filters, allow_empty: bool, tooltip: str = "") -> QgsMapLayerComboBox:
     combo = QgsMapLayerComboBox()
@@ -35,13 +37,13 @@ class DetectionOptions(QgsCollapsibleGroupBox):
         form.addRow("Tracks", self.tracks_combo)
         self.track_buffer_spin = QDoubleSpinBox()
         self.track_buffer_spin.setRange(0.5, 100.0)
-        self.track_buffer_spin.setValue(6.0)
+        self.track_buffer_spin.setValue(DEFAULT_TRACK_BUFFER_M)  # the algorithm's defaults: one path
         self.track_buffer_spin.setSuffix(" m")
         form.addRow("Track buffer", self.track_buffer_spin)
         self.min_confidence_spin = QDoubleSpinBox()
         self.min_confidence_spin.setRange(0.0, 1.0)
         self.min_confidence_spin.setSingleStep(0.05)
-        self.min_confidence_spin.setValue(0.5)
+        self.min_confidence_spin.setValue(DEFAULT_MIN_CONFIDENCE)
         form.addRow("Minimum confidence", self.min_confidence_spin)
 
     def add_to_parameters(self, params: dict) -> dict:
