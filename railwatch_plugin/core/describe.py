@@ -1,14 +1,13 @@
 """What kind of car, and how sure we are that it is one.
 
-The kind comes from the kind network's head (``car_scorer.KIND_PATH``, read by
-``kind_from_logits``),
-which learnt it from the patches of right cuts: 80 % right on the benchmark.
-Without one, it comes from size, cross-section and tone, the cues an analyst
-uses (40 % right on the benchmark):
-a tank car is a cylinder (bright ridge along its centre, darker flanks); an
-open hopper or gondola is a dark tub inside a lighter rim; a flatcar is long
-and broken up by its load; a covered hopper is light grey; a boxcar is a plain
-roof of 14-18 m.
+The kind comes from the kind network's head (``car_scorer.KIND_PATH``, read
+by ``kind_from_logits``), which learnt it from the patches of right cuts: 80 %
+right on the benchmark. Without that network it comes from size,
+cross-section and tone, the cues an analyst uses (40 % right): a tank car is
+a cylinder (bright ridge along its centre, darker flanks); an open hopper or
+gondola is a dark tub inside a lighter rim; a flatcar is long and broken up
+by its load; a covered hopper is light grey; a boxcar is a plain roof of
+14-18 m.
 """
 
 from __future__ import annotations

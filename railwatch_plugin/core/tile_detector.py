@@ -300,7 +300,6 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
     g = work.gsd_m
     i0 = int(round(c_start - profile.cols[0]))
     i1 = max(i0 + 1, int(round(c_end - profile.cols[0])))
-    inner = profile.inner[i0:i1]
     half = _cross_half_px(params, g)
     cross = cross_section(fine, string.row_at, c_start, c_end, g, half * g, g)[:, 0]
     width_m, centre_off = _measure_width(cross, g, geom)
@@ -310,11 +309,8 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
     shown_width_m = float(np.clip(width_m, *params.car_width_m))
     length_m = (c_end - c_start) * g
     shown_length_m = _within_range(length_m, params.car_length_m, LENGTH_TOLERANCE_M)
-    contrast = float(median(profile.contrast[i0:i1]))
-    along_var = float(np.std(inner[:, 0]) / max(contrast, 5.0))
-    inner_rows = slice(geom.inner[0] + half, geom.inner[1] + half)
     if kind is None:
-        kind = classify_kind(length_m, cross[inner_rows], inner.mean(axis=0), along_var)
+        kind = _kind_from_looks(profile, i0, i1, cross, geom, half, length_m)
     # Geometry back to tile pixels.
     cc = 0.5 * (c_start + c_end)
     rc = float(string.row_at(cc)) + 0.5 + centre_off
@@ -341,6 +337,16 @@ def _make_car(string, sid, c_start, c_end, fine, frame, work, geom, params, meth
         method=method,
         string_id=sid,
     )
+
+
+def _kind_from_looks(profile, i0: int, i1: int, cross: np.ndarray, geom, half: int, length_m: float) -> str:
+    """The kind from size, cross-section and tone (``describe.classify_kind``),
+    for when no kind network is shipped."""
+    inner = profile.inner[i0:i1]
+    contrast = float(median(profile.contrast[i0:i1]))
+    along_var = float(np.std(inner[:, 0]) / max(contrast, 5.0))
+    inner_rows = slice(geom.inner[0] + half, geom.inner[1] + half)
+    return classify_kind(length_m, cross[inner_rows], inner.mean(axis=0), along_var)
 
 
 def _within_range(value: float, bounds: Tuple[float, float], tolerance: float) -> Optional[float]:
