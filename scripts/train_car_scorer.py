@@ -49,7 +49,6 @@ def collect_scene(args):
     seed, gsd_m, difficulty = args
     import railwatch_plugin.core.tile_detector as td
     from railwatch_plugin.core import DetectionParams
-    from railwatch_plugin.core.model import CAR_KINDS
     from railwatch_synth import make_yard
 
     try:
@@ -68,13 +67,13 @@ def collect_scene(args):
     centres = np.concatenate([s[2] for s in samples])
     lengths = np.concatenate([s[3] for s in samples])
     y = np.zeros(len(patches), np.float32)
-    kind = np.full(len(patches), -1, np.int8)  # index into CAR_KINDS for right cuts, -1 otherwise
+    kind = np.full(len(patches), -1, np.int8)  # index into KIND_HEAD_NAMES (the head's outputs) for right cuts, -1 otherwise
     if scene.cars:
         truth = np.array([[t.col_px, t.row_px, t.length_m] for t in scene.cars])
         d_m = np.hypot(centres[:, None, 0] - truth[None, :, 0], centres[:, None, 1] - truth[None, :, 1]) * gsd_m
         j = d_m.argmin(axis=1)
         y = hypothesis_label(d_m[np.arange(len(j)), j], lengths, truth[j, 2])
-        true_kind = np.array([CAR_KINDS.index(t.kind) for t in scene.cars], np.int8)
+        true_kind = np.array([KIND_HEAD_NAMES.index(t.kind) for t in scene.cars], np.int8)
         kind = np.where(y == 1.0, true_kind[j], -1).astype(np.int8)
     rng = np.random.default_rng(seed)
     keep = (y > 0) | (rng.random(len(y)) < KEEP_WRONG)
@@ -236,7 +235,7 @@ def main(argv=None):
     f.add_argument("--epochs", type=int, default=8)
     f.add_argument("--batch", type=int, default=256)
     f.add_argument("--out", help="weights file to write (default: core/car_scorer.npz; core/car_scorer_2.npz "
-                                    "is the ensemble's second member)")
+                                    "is the ensemble's second member, core/car_scorer_kind.npz the kind network)")
     f.add_argument("--drop-cues", nargs="*", default=[], metavar="CUE",
                    help="cues (hypothesis_cues.CUE_NAMES) the network must not use")
     f.add_argument("--seed", type=int, default=0, help="PyTorch's seed: another seed, another ensemble member")
