@@ -31,7 +31,6 @@ def median(values):
     return a.dtype.type((ordered[half - 1] + ordered[half]) / 2)
 
 
-
 SAMPLE_SIZE = 4096  # values looked at to pick a threshold below the wanted percentile
 THRESHOLD_MARGIN = 0.02  # of the values: how far below the percentile the threshold is taken
 
