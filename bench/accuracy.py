@@ -1,6 +1,7 @@
 """Accuracy of the detector on seeded synthetic yards, per GSD and overall.
 
     .venv/bin/python bench/accuracy.py [--scenes 30] [--gsd 0.3 0.5 0.7] [--difficulty hard]
+    .venv/bin/python bench/accuracy.py --first-seed 2000 --frame-net bench/out/frame_net.npz --sweep   # weigh new weights on validation seeds
 
 Prints precision, recall, F1 (a detection matches a true car within 40 % of
 the car's length, one to one) and the mean absolute count error, absolute and
@@ -20,8 +21,23 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.scoring import Score, match  # noqa: E402
 
 
+SWEEP = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+
+
+def use_detector(frame_net):
+    """Make this process detect with the frame network in ``frame_net`` (a
+    weights file), or with the string detector when it is "strings"."""
+    if frame_net is None:
+        return
+    import railwatch_plugin.core.detect as detect
+    from railwatch_plugin.core.frame_net import load_frame_net
+
+    detect.load_frame_net = (lambda: None) if frame_net == "strings" else (lambda: load_frame_net(frame_net))
+
+
 def run_scene(args):
-    seed, gsd_m, difficulty, min_confidence = args
+    seed, gsd_m, difficulty, min_confidence, frame_net = args
+    use_detector(frame_net)
     from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
     from railwatch_synth import make_yard
 
@@ -35,7 +51,8 @@ def run_scene(args):
     _, pairs = match(result.cars, scene.cars, gsd_m)
     for i, j in pairs:
         kinds_right += result.cars[i].kind == scene.cars[j].kind
-    return seed, gsd_m, score, seconds, kinds_right
+    sweep = {t: match(result.filtered(t), scene.cars, gsd_m)[0] for t in SWEEP}
+    return seed, gsd_m, score, seconds, kinds_right, sweep
 
 
 def main(argv=None):
@@ -47,8 +64,10 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--verbose", action="store_true", help="one line per scene")
     ap.add_argument("--min-confidence", type=float, help="threshold instead of the default (to weigh another default)")
+    ap.add_argument("--frame-net", help='frame network weights to detect with instead of the shipped ones; "strings": the string detector')
+    ap.add_argument("--sweep", action="store_true", help="F1 and count error at other thresholds too")
     a = ap.parse_args(argv)
-    jobs = [(a.first_seed + i, g, a.difficulty, a.min_confidence) for g in a.gsd for i in range(a.scenes)]
+    jobs = [(a.first_seed + i, g, a.difficulty, a.min_confidence, a.frame_net) for g in a.gsd for i in range(a.scenes)]
     with ProcessPoolExecutor(a.workers) as pool:
         results = list(pool.map(run_scene, jobs))
     print(f"RailWatch detector accuracy: {a.scenes} {a.difficulty} scenes per GSD, seeds {a.first_seed}..")
@@ -66,7 +85,7 @@ def main(argv=None):
         all_kinds += kinds
         all_time += secs
         if a.verbose:
-            for seed, _, sc, sec, _ in rows:
+            for seed, _, sc, sec, *_ in rows:
                 print(f"   seed {seed}: true {sc.n_true} found {sc.n_found} tp {sc.tp} F1 {sc.f1:.3f} {sec:.2f}s")
         print(f"{g:>6.2f} {s.n_true:>6} {s.n_found:>6} {s.precision:>6.3f} {s.recall:>6.3f} {s.f1:>6.3f} "
               f"{sum(errs) / len(errs):>11.2f} {100 * sum(errs) / max(s.n_true, 1):>10.1f}% "
@@ -75,6 +94,14 @@ def main(argv=None):
           f"{sum(all_err) / len(all_err):>11.2f} {100 * sum(all_err) / max(total.n_true, 1):>10.1f}% "
           f"{all_kinds / max(total.tp, 1):>7.2f} {sum(all_time) / len(all_time):>7.2f}")
     print("count err % = sum over scenes of |found - true| / total true cars")
+    if a.sweep:
+        for t in SWEEP:
+            for g in a.gsd + ["all"]:
+                rows = [r for r in results if g == "all" or r[1] == g]
+                s = sum((r[5][t] for r in rows), Score(0, 0, 0, 0, 0))
+                err = sum(abs(r[5][t].n_found - r[5][t].n_true) for r in rows)
+                print(f"threshold {t:.2f} GSD {g}: precision {s.precision:.3f} recall {s.recall:.3f} F1 {s.f1:.3f} "
+                      f"count err {100 * err / max(s.n_true, 1):.1f} %")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from .frame_net import NET_GSD_M, load_frame_net
 from .model import DetectionParams, DetectionResult, Railcar, TrackLines, gsd_xy
+from .net_detector import detect_in_tile_net
 from .prepare import working_scale
 from .resolution import check_resolution
 from .source import ArraySource, TileSource
@@ -63,7 +65,10 @@ def tile_layout(gsd_m, params: DetectionParams) -> Tuple[int, int]:
 
     Both follow from the working grid (``prepare.working_scale``), so two
     GSDs that are worked alike also get the same tiles."""
-    work_gsd, fx, fy = working_scale(gsd_xy(gsd_m), params.work_gsd_m)
+    if load_frame_net() is not None:
+        work_gsd, fx, fy = working_scale(gsd_xy(gsd_m), NET_GSD_M, exact=True)
+    else:
+        work_gsd, fx, fy = working_scale(gsd_xy(gsd_m), params.work_gsd_m)
     finer = min(fx, fy)  # working px per input px along the finer axis
     overlap_px = int(math.ceil(params.tile_overlap_m / work_gsd / finer - 1e-9))
     tile_px = params.tile_size_px or int(TILE_WORK_PX / finer)
@@ -192,11 +197,15 @@ def detect_railcars(
     tiles = list(tile_grid(source.width, source.height, tile_px, overlap_px))
     buffer_px = track_buffer_m / math.sqrt(gx * gy)
     workers = workers or min(2, os.cpu_count() or 1)
+    net = load_frame_net()
 
     def run(tile, window, mask) -> List[Railcar]:
         c0, r0, _, _, (clo, rlo, chi, rhi) = tile
         owned_in_tile = (clo - c0, rlo - r0, chi - c0, rhi - r0)
-        cars = detect_in_tile(window.data, window.valid, (gx, gy), params, mask, owned_in_tile)
+        if net is not None:
+            cars = detect_in_tile_net(net, window.data, window.valid, (gx, gy), params, mask)
+        else:
+            cars = detect_in_tile(window.data, window.valid, (gx, gy), params, mask, owned_in_tile)
         out = []
         for car in cars:
             car = _shift(car, c0, r0)

@@ -99,18 +99,20 @@ def _with_colours(lum: np.ndarray, r: np.ndarray, g: np.ndarray, b: np.ndarray) 
     return cv2.merge([lum, rg, yb])
 
 
-def working_gsd_m(gsd_m: Tuple[float, float], work_gsd_m: Optional[float]) -> float:
+def working_gsd_m(gsd_m: Tuple[float, float], work_gsd_m: Optional[float], exact: bool = False) -> float:
     """The isotropic GSD the detector works at: the coarser of the image's
-    and ``work_gsd_m``, on a whole centimetre when it is that close to one."""
-    target = max(*gsd_m, work_gsd_m or 0.0)
+    and ``work_gsd_m`` (``work_gsd_m`` itself when ``exact``: coarser images
+    are then upsampled to it), on a whole centimetre when it is that close to one."""
+    target = work_gsd_m if exact and work_gsd_m else max(*gsd_m, work_gsd_m or 0.0)
     nearest = round(round(target / SNAP_STEP_M) * SNAP_STEP_M, 9)  # 0.7, not 70 x 0.01 = 0.7000000000000001
     return nearest if nearest > 0 and abs(target / nearest - 1.0) <= SNAP_TOLERANCE else target
 
 
-def working_scale(gsd_m: Tuple[float, float], work_gsd_m: Optional[float]) -> Tuple[float, float, float]:
+def working_scale(gsd_m: Tuple[float, float], work_gsd_m: Optional[float],
+                  exact: bool = False) -> Tuple[float, float, float]:
     """(working GSD, working px per input px along columns, along rows); the
     scales are exactly 1 when the tile is used as it is, not resampled."""
-    target = working_gsd_m(gsd_m, work_gsd_m)
+    target = working_gsd_m(gsd_m, work_gsd_m, exact)
     fx, fy = gsd_m[0] / target, gsd_m[1] / target
     if abs(fx - 1) <= SNAP_TOLERANCE and abs(fy - 1) <= SNAP_TOLERANCE:
         return target, 1.0, 1.0
@@ -118,9 +120,12 @@ def working_scale(gsd_m: Tuple[float, float], work_gsd_m: Optional[float]) -> Tu
 
 
 def prepare_tile(
-    data: np.ndarray, valid: Optional[np.ndarray], gsd_m: Tuple[float, float], work_gsd_m: Optional[float]
+    data: np.ndarray, valid: Optional[np.ndarray], gsd_m: Tuple[float, float], work_gsd_m: Optional[float],
+    exact: bool = False,
 ) -> WorkImage:
-    target, fx, fy = working_scale(gsd_m, work_gsd_m)
+    """The tile at its working GSD (``working_scale``): averaged down from
+    finer images, interpolated up from coarser ones when ``exact``."""
+    target, fx, fy = working_scale(gsd_m, work_gsd_m, exact)
     resample = fx != 1.0 or fy != 1.0
     if not resample and (valid is None or valid.all()):
         return _lazy_work_image(data, valid, target, fx, fy)
@@ -130,7 +135,9 @@ def prepare_tile(
     if resample:
         rows = max(1, int(round(data.shape[0] * fy)))
         cols = max(1, int(round(data.shape[1] * fx)))
-        feats = cv2.resize(feats, (cols, rows), interpolation=cv2.INTER_AREA)
+        # INTER_AREA averages when shrinking but repeats pixels when enlarging.
+        shrink = cols <= data.shape[1] and rows <= data.shape[0]
+        feats = cv2.resize(feats, (cols, rows), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         if feats.ndim == 2:
             feats = feats[:, :, None]
         valid = cv2.resize(valid.astype(np.uint8), (cols, rows), interpolation=cv2.INTER_NEAREST).astype(bool)

@@ -1,0 +1,141 @@
+"""Collect training crops for the frame network from seeded synthetic yards.
+
+    .venv/bin/python scripts/frame_net_collect.py --first-seed 10000 --scenes 1500 --out bench/out/frames
+
+Each scene is drawn at a random GSD between 0.25 and 0.8 m (hard yards, one
+in seven easy), made into frames exactly as the detector makes them
+(``prepare_tile`` at ``NET_GSD_M``, the tile's own track directions, each
+sometimes turned by a degree or two, plus now and then a direction with no
+track), and cut into crops of CROP_ROWS x CROP_COLS with every true car
+near them. Writes ``<out>/chunk_<first seed>.npz`` per CHUNK scenes: ``x``
+(n, channels, rows, cols) float16, and the cars as rows of ``cars`` (crop
+index, col px, row px, length m, width m, turn rad, kind index, label), where
+label 1 is a car the network must find and 0 one it is neither asked to find
+nor to miss (turned 12-20 degrees from the frame's rows: another frame's).
+
+Seeds 1000-1999 (the accuracy benchmark) and 2000-2999 (validation) are not
+for training; the script refuses them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+CROP_ROWS, CROP_COLS = 96, 384
+CHUNK = 50
+FIND_TURN_DEG = 12.0  # cars turned less than this from the frame's rows are to be found there
+IGNORE_TURN_DEG = 20.0  # between the two: neither asked for nor penalised
+RESERVED_SEEDS = range(1000, 3000)
+
+
+def frame_truth(scene, work, frame):
+    """True cars in frame pixels: (n, 6) col, row, length m, width m, turn rad, kind index; and each car's |turn| deg."""
+    from railwatch_plugin.core.frame_net import KIND_NAMES
+
+    fwd = cv2.invertAffineTransform(frame.to_tile)
+    rows = []
+    for car in scene.cars:
+        corners = np.asarray(car.corners_px, np.float64) * [work.scale_col, work.scale_row]
+        pts = corners @ fwd[:, :2].T + fwd[:, 2]
+        centre = pts.mean(axis=0)
+        along = pts[0] + pts[1] - pts[2] - pts[3]
+        turn = math.atan2(along[1], along[0])
+        if turn > math.pi / 2:
+            turn -= math.pi
+        elif turn <= -math.pi / 2:
+            turn += math.pi
+        rows.append((centre[0], centre[1], car.length_m, car.width_m, turn, KIND_NAMES.index(car.kind)))
+    return np.array(rows, np.float64).reshape(-1, 6)
+
+
+def crops_of_scene(seed: int):
+    from railwatch_plugin.core.frame import rotate_to_horizontal
+    from railwatch_plugin.core.frame_net import NET_GSD_M
+    from railwatch_plugin.core.net_input import frame_input
+    from railwatch_plugin.core.orientation import coarse_luminance, dominant_directions
+    from railwatch_plugin.core.prepare import prepare_tile
+    from railwatch_synth import make_yard
+
+    rng = np.random.default_rng([seed, 77])
+    gsd = float(np.exp(rng.uniform(np.log(0.25), np.log(0.8))))
+    difficulty = "easy" if rng.random() < 1 / 7 else "hard"
+    scene = make_yard(seed, gsd_m=gsd, difficulty=difficulty)
+    work = prepare_tile(scene.image, scene.valid, (gsd, gsd), NET_GSD_M, exact=True)
+    coarse, coarse_g = coarse_luminance(work.lum, work.gsd_m)
+    directions = list(dominant_directions(coarse, coarse_g, work.valid))
+    yard = (scene.meta["heading_deg"] - 90.0) % 180.0
+    if not any(min(abs(d - yard), 180 - abs(d - yard)) < 3.0 for d in directions):
+        directions.append(yard)
+    directions = [(d + rng.normal(0, 1.5)) % 180.0 if rng.random() < 0.5 else d for d in directions]
+    if rng.random() < 0.2:
+        directions.append(float(rng.uniform(0, 180)))
+    xs, cars = [], []
+    for d in directions:
+        frame = rotate_to_horizontal(work.features, work.valid, d)
+        x = frame_input(frame)
+        truth = frame_truth(scene, work, frame)
+        turn_deg = np.degrees(np.abs(truth[:, 4]))
+        near = truth[turn_deg < IGNORE_TURN_DEG]
+        label = (turn_deg[turn_deg < IGNORE_TURN_DEG] < FIND_TURN_DEG).astype(np.float64)
+        rows, cols = frame.valid.shape
+        n_crops = 6 if label.sum() >= 5 else 2
+        for _ in range(n_crops):
+            if label.sum() and rng.random() < 0.65:
+                pick = near[rng.choice(np.nonzero(label)[0])]
+                cc, rc = pick[0] + rng.uniform(-150, 150), pick[1] + rng.uniform(-30, 30)
+            else:
+                ok = np.argwhere(frame.valid[::8, ::8])
+                if len(ok) == 0:
+                    continue
+                rc, cc = ok[rng.integers(len(ok))] * 8
+            c0 = int(np.clip(round(cc - CROP_COLS / 2), 0, max(0, cols - CROP_COLS)))
+            r0 = int(np.clip(round(rc - CROP_ROWS / 2), 0, max(0, rows - CROP_ROWS)))
+            crop = np.zeros((x.shape[0], CROP_ROWS, CROP_COLS), np.float16)
+            part = x[:, r0 : r0 + CROP_ROWS, c0 : c0 + CROP_COLS]
+            crop[:, : part.shape[1], : part.shape[2]] = part
+            inside = ((near[:, 0] > c0 - 40) & (near[:, 0] < c0 + CROP_COLS + 40)
+                      & (near[:, 1] > r0 - 20) & (near[:, 1] < r0 + CROP_ROWS + 20))
+            for car, lab in zip(near[inside], label[inside]):
+                cars.append((len(xs), car[0] - c0, car[1] - r0, car[2], car[3], car[4], car[5], lab))
+            xs.append(crop)
+    return seed, np.array(xs, np.float16).reshape(-1, 4, CROP_ROWS, CROP_COLS), np.array(cars, np.float32).reshape(-1, 8)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--first-seed", type=int, default=10000)
+    ap.add_argument("--scenes", type=int, default=1500)
+    ap.add_argument("--out", default="bench/out/frames")
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args(argv)
+    seeds = list(range(a.first_seed, a.first_seed + a.scenes))
+    if any(s in RESERVED_SEEDS for s in seeds):
+        ap.error("seeds 1000-2999 are the benchmark's and validation's; pick others (default 10000 on)")
+    os.makedirs(a.out, exist_ok=True)
+    with ProcessPoolExecutor(a.workers) as pool:
+        for k in range(0, len(seeds), CHUNK):
+            part = seeds[k : k + CHUNK]
+            path = os.path.join(a.out, f"chunk_{part[0]}.npz")
+            if os.path.exists(path):
+                continue
+            xs, cars = [], []
+            for seed, x, c in pool.map(crops_of_scene, part):
+                c[:, 0] += sum(len(v) for v in xs)
+                xs.append(x)
+                cars.append(c)
+            np.savez(path + ".tmp.npz", x=np.concatenate(xs), cars=np.concatenate(cars))
+            os.replace(path + ".tmp.npz", path)
+            print(f"{path}: {sum(len(v) for v in xs)} crops, {sum(len(v) for v in cars)} cars", flush=True)
+
+
+if __name__ == "__main__":
+    main()
