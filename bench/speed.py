@@ -149,14 +149,15 @@ def phase_detect(a) -> dict:
 
 
 def phase_profile(a) -> dict:
-    """cProfile detect_in_tile (the per-tile detector, on this thread) on one tile
-    holding a yard and on one of countryside only, in this fresh process."""
+    """cProfile detect_in_tile_net (the per-tile detector, on this thread) on one
+    tile holding a yard and on one of countryside only, in this fresh process."""
     import cProfile
     import io
     import pstats
 
     from railwatch_plugin.core import DetectionParams
-    from railwatch_plugin.core.tile_detector import detect_in_tile
+    from railwatch_plugin.core.frame_net import load_frame_net
+    from railwatch_plugin.core.net_detector import detect_in_tile_net
 
     source, _ = open_source(a.path, a.gdal_cache_mb)
     params = DetectionParams()
@@ -187,7 +188,7 @@ def phase_profile(a) -> dict:
         t0 = time.perf_counter()
         profiler = cProfile.Profile()
         profiler.enable()
-        cars = detect_in_tile(window.data, window.valid, (a.gsd, a.gsd), params)
+        cars = detect_in_tile_net(load_frame_net(), window.data, window.valid, (a.gsd, a.gsd), params)
         profiler.disable()
         seconds = time.perf_counter() - t0
         text = io.StringIO()

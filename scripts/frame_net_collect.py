@@ -38,16 +38,16 @@ RESERVED_SEEDS = range(1000, 3000)
 
 
 def frame_truth(scene, work, frame):
-    """True cars in frame pixels: (n, 6) col, row, length m, width m, turn rad, kind index; and each car's |turn| deg."""
+    """True cars in frame pixels: (n, 6) col, row, length m, width m, turn rad, kind index."""
     from railwatch_plugin.core.frame_net import KIND_NAMES
 
     fwd = cv2.invertAffineTransform(frame.to_tile)
     rows = []
     for car in scene.cars:
-        corners = np.asarray(car.corners_px, np.float64) * [work.scale_col, work.scale_row]
-        pts = corners @ fwd[:, :2].T + fwd[:, 2]
-        centre = pts.mean(axis=0)
-        along = pts[0] + pts[1] - pts[2] - pts[3]
+        centre = fwd[:, :2] @ (np.array([car.col_px * work.scale_col, car.row_px * work.scale_row])) + fwd[:, 2]
+        # heading_deg: clockwise from image up; the car's direction in the tile, from +col towards +row:
+        h = math.radians(car.heading_deg)
+        along = fwd[:, :2] @ np.array([math.sin(h) * work.scale_col, -math.cos(h) * work.scale_row])
         turn = math.atan2(along[1], along[0])
         if turn > math.pi / 2:
             turn -= math.pi

@@ -115,7 +115,9 @@ def add_detection_parameters(algorithm, band_parent: str = "", aoi_help: str = "
         _metres(MAX_WIDTH_M, "Widest car (m)", DEFAULT_WIDTH_M[1], minimum=0.5), "Cars wider than this are not counted.", advanced=True))
     add(with_help(
         _metres(MIN_CONFIDENCE, "Minimum confidence (0-1)", DEFAULT_MIN_CONFIDENCE, minimum=0.0, maximum=1.0),
-        "Detections below this confidence are left out of the outputs and the count.",
+        "Detections below this confidence are left out of the outputs and the count. The confidence is the "
+        "detector's probability that a detection is a railcar: at the default 0.5, a car is kept when it is "
+        "more likely real than not.",
         advanced=True,
     ))
 

@@ -18,7 +18,6 @@ _WHERE = {
     "tile_grid": ".detect",
     "CAR_KINDS": ".model",
     "METHOD_GAP": ".model",
-    "METHOD_LENGTH": ".model",
     "METHOD_SINGLE": ".model",
     "DetectionParams": ".model",
     "DetectionResult": ".model",

@@ -19,15 +19,15 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from .frame_net import NET_GSD_M, load_frame_net
+from .frame_net import NET_GSD_M, WEIGHTS_PATH, load_frame_net
 from .model import DetectionParams, DetectionResult, Railcar, TrackLines, gsd_xy
-from .net_detector import detect_in_tile_net
+from .net_detector import STRINGS_PER_FRAME, detect_in_tile_net
 from .prepare import working_scale
 from .resolution import check_resolution
 from .source import ArraySource, TileSource
-from .tile_detector import detect_in_tile
 
 TILE_WORK_PX = 1024  # default tile side, in working-GSD pixels
+STRINGS_PER_TILE = 2 * STRINGS_PER_FRAME  # a tile has at most two track directions (orientation.dominant_directions)
 ProgressFn = Callable[[float], None]  # fraction 0-1
 CancelFn = Callable[[], bool]
 
@@ -65,10 +65,7 @@ def tile_layout(gsd_m, params: DetectionParams) -> Tuple[int, int]:
 
     Both follow from the working grid (``prepare.working_scale``), so two
     GSDs that are worked alike also get the same tiles."""
-    if load_frame_net() is not None:
-        work_gsd, fx, fy = working_scale(gsd_xy(gsd_m), NET_GSD_M, exact=True)
-    else:
-        work_gsd, fx, fy = working_scale(gsd_xy(gsd_m), params.work_gsd_m)
+    work_gsd, fx, fy = working_scale(gsd_xy(gsd_m), NET_GSD_M, exact=True)
     finer = min(fx, fy)  # working px per input px along the finer axis
     overlap_px = int(math.ceil(params.tile_overlap_m / work_gsd / finer - 1e-9))
     tile_px = params.tile_size_px or int(TILE_WORK_PX / finer)
@@ -151,23 +148,31 @@ def merge_duplicates(cars: List[Railcar], max_overlap: float = 0.2) -> List[Rail
     return kept
 
 
-def one_blas_thread_each(workers: int):
-    """Context in which numpy's BLAS (the car scorer's matrix products) runs
-    on one thread while ``workers`` tiles run side by side.
+@contextlib.contextmanager
+def one_thread_each(workers: int):
+    """Context in which OpenCV (and numpy's BLAS, where threadpoolctl is
+    installed) run each call on one thread, while ``workers`` tiles run side
+    by side on as many threads of ours.
 
-    OpenBLAS starts its own threads for every large product; with two tiles
-    in flight on two cores that made four busy threads, and each kept its own
-    buffers. Measured with bench/speed.py (16k x 16k px, 2 workers): 46 s ->
-    39 s and peak RSS 975 -> 804 MB. Uses threadpoolctl when it is installed
-    (Debian: python3-threadpoolctl) and changes nothing otherwise; the
-    previous limit is restored on exit."""
+    OpenCV spreads every warp, blur and network layer over all cores; with
+    two tiles in flight on two cores its threads mostly wait for one another
+    (a countryside tile took 22 ms of CPU for 10 ms of work). OpenCV's
+    setting is process-wide, so it is restored on exit."""
     if workers < 2:
-        return contextlib.nullcontext()
+        yield
+        return
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            yield
+        else:
+            with threadpool_limits(limits=1, user_api="blas"):
+                yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def detect_railcars(
@@ -198,14 +203,14 @@ def detect_railcars(
     buffer_px = track_buffer_m / math.sqrt(gx * gy)
     workers = workers or min(2, os.cpu_count() or 1)
     net = load_frame_net()
+    if net is None:
+        raise RuntimeError(f"The railcar detector's network is missing ({WEIGHTS_PATH}): reinstall the RailWatch plugin.")
 
-    def run(tile, window, mask) -> List[Railcar]:
+    def run(index, tile, window, mask) -> List[Railcar]:
         c0, r0, _, _, (clo, rlo, chi, rhi) = tile
-        owned_in_tile = (clo - c0, rlo - r0, chi - c0, rhi - r0)
-        if net is not None:
-            cars = detect_in_tile_net(net, window.data, window.valid, (gx, gy), params, mask)
-        else:
-            cars = detect_in_tile(window.data, window.valid, (gx, gy), params, mask, owned_in_tile)
+        cars = detect_in_tile_net(net, window.data, window.valid, (gx, gy), params, mask)
+        # A tile numbers its strings from 0: make them unique across tiles (renumbered at the end).
+        cars = [replace(c, string_id=index * STRINGS_PER_TILE + c.string_id) for c in cars]
         out = []
         for car in cars:
             car = _shift(car, c0, r0)
@@ -223,7 +228,7 @@ def detect_railcars(
             if progress:
                 progress(result.tiles_done / len(tiles))
 
-    with one_blas_thread_each(workers), ThreadPoolExecutor(max_workers=workers) as pool:
+    with one_thread_each(workers), ThreadPoolExecutor(max_workers=workers) as pool:
         for index, tile in enumerate(tiles):
             if is_canceled is not None and is_canceled():
                 result.canceled = True
@@ -234,7 +239,7 @@ def detect_railcars(
                 result.tiles_done += 1
                 continue
             mask = _track_mask(track_lines_px, c0, r0, cols, rows, buffer_px)
-            in_flight[pool.submit(run, tile, window, mask)] = index
+            in_flight[pool.submit(run, index, tile, window, mask)] = index
             # At most one tile waits beside each busy worker, so memory stays
             # bounded; whichever tile finishes first makes room. (Waiting for
             # the oldest instead left a worker idle for as long as a yard tile
@@ -246,8 +251,15 @@ def detect_railcars(
     # Tile order, whatever order the tiles finished in: the result does not
     # depend on thread timing.
     found = [car for index in sorted(per_tile) for car in per_tile[index]]
-    result.all_cars = merge_duplicates([c for c in found if c.confidence >= params.confidence_floor])
+    result.all_cars = _numbered_strings(merge_duplicates([c for c in found if c.confidence >= params.confidence_floor]))
     return result
+
+
+def _numbered_strings(cars: List[Railcar]) -> List[Railcar]:
+    """The same cars with their tile-made string ids (``per_tile`` below)
+    renumbered 0, 1, 2, ... in the order the cars come."""
+    numbers: Dict[int, int] = {}
+    return [replace(c, string_id=numbers.setdefault(c.string_id, len(numbers))) for c in cars]
 
 
 def detect_railcars_in_array(

@@ -16,7 +16,7 @@ import numpy as np
 class RotatedFrame:
     features: np.ndarray  # (rows, cols, ch) float32
     valid: np.ndarray  # (rows, cols) bool; False outside the source tile too
-    to_tile: np.ndarray  # 2x3 affine: frame (col, row) -> work-tile (col, row)
+    to_tile: np.ndarray  # 2x3 affine: frame (col, row) -> work-tile (col, row), pixel centres at +0.5
     direction_deg: float  # track direction in the work tile (clockwise from +col)
 
     def points_to_tile(self, pts: np.ndarray) -> np.ndarray:
@@ -44,5 +44,10 @@ def rotate_to_horizontal(features: np.ndarray, valid: np.ndarray, direction_deg:
         rot_valid = cv2.warpAffine(
             valid.astype(np.uint8), fwd, (out_cols, out_rows), flags=cv2.INTER_NEAREST, borderValue=0
         ).astype(bool)
+    # cv2 puts a pixel's centre at (c, r); RailWatch at (c + 0.5, r + 0.5).
+    # In RailWatch's coordinates the same map is inv(p - 0.5) + 0.5: without
+    # this, a point came back up to 1.4 px off, by an amount that depends on
+    # the direction (the frame network's training labels did).
     inv = cv2.invertAffineTransform(fwd)
+    inv[:, 2] += 0.5 * (1.0 - inv[:, :2] @ np.ones(2))
     return RotatedFrame(features=rot, valid=rot_valid, to_tile=inv, direction_deg=direction_deg)

@@ -1,8 +1,9 @@
 """Railcars from the frame network's maps: peaks of the heat, measured by the other heads.
 
-Every cell whose heat is the highest within PEAK_ALONG_M along the track and
-PEAK_ACROSS_M across it, and at least the confidence floor, is one car:
-coupled cars are 10 m or more apart centre to centre, neighbouring tracks 4 m.
+Every cell whose heat is the highest within PEAK_RADIUS_ALONG_M along the
+track and PEAK_RADIUS_ACROSS_M across it, and at least the confidence floor,
+is one car: coupled cars are 10 m or more apart centre to centre,
+neighbouring tracks 4 m.
 The car's centre, length, turn, width and kind are read from the same cell;
 its confidence is the heat there. Cars coupled one behind the other (ends
 within COUPLED_GAP_M, on one line) form a string.
@@ -22,8 +23,9 @@ from .frame_net import (HEAD, KIND_NAMES, LENGTH_REF_M, NET_GSD_M, STRIDE_COLS, 
                         WIDTH_REF_M)
 from .model import METHOD_GAP, METHOD_SINGLE, DetectionParams, Railcar
 
-PEAK_ALONG_M = 10.0  # the shortest car: two centres cannot be closer along one track
-PEAK_ACROSS_M = 3.0  # less than the closest tracks (4 m)
+PEAK_RADIUS_ALONG_M = 8.0  # less than the shortest car (10 m): two centres cannot be closer along one track
+PEAK_RADIUS_ACROSS_M = 3.0  # less than the closest tracks (4 m)
+MAX_LOG_LENGTH = 3.0  # e^3 x 15 m: far beyond any car, so a wild output cannot overflow
 COUPLED_GAP_M = 3.0  # end to end closer than this: coupled
 LENGTH_TOLERANCE_M = 3.0  # a car measured this far outside the user's length range is still reported (clipped)
 _I = {name: i for i, name in enumerate(HEAD)}
@@ -34,11 +36,22 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def peak_cells(heat: np.ndarray, floor: float) -> np.ndarray:
-    """(n, 2) row, col of the heat's local maxima at or above ``floor``."""
-    along = 2 * int(round(0.5 * PEAK_ALONG_M / (NET_GSD_M * STRIDE_COLS))) + 1
-    across = 2 * int(round(0.5 * PEAK_ACROSS_M / (NET_GSD_M * STRIDE_ROWS))) + 1
-    local_max = cv2.dilate(heat, np.ones((across, along), np.uint8))
-    return np.argwhere((heat >= local_max) & (heat >= floor))
+    """(n, 2) row, col of the heat's peaks at or above ``floor``: no peak has a
+    higher one (or an equal one earlier in row order) within the peak radii."""
+    r_along = int(PEAK_RADIUS_ALONG_M / (NET_GSD_M * STRIDE_COLS) + 1e-9)
+    r_across = int(PEAK_RADIUS_ACROSS_M / (NET_GSD_M * STRIDE_ROWS) + 1e-9)
+    heat = np.where(np.isfinite(heat), heat, -np.inf).astype(np.float32)
+    local_max = cv2.dilate(heat, np.ones((2 * r_across + 1, 2 * r_along + 1), np.uint8))
+    candidates = np.argwhere((heat >= local_max) & (heat >= floor))
+    if len(candidates) < 2:
+        return candidates
+    # Equal neighbours all pass the dilation test (heat saturates at 1.0):
+    # the first in row order stands for them.
+    kept: List[np.ndarray] = []
+    for cell in candidates:
+        if not any(abs(cell[0] - k[0]) <= r_across and abs(cell[1] - k[1]) <= r_along for k in kept):
+            kept.append(cell)
+    return np.array(kept)
 
 
 def cars_in_frame(maps: np.ndarray, frame: RotatedFrame, scale: Tuple[float, float], params: DetectionParams,
@@ -48,15 +61,17 @@ def cars_in_frame(maps: np.ndarray, frame: RotatedFrame, scale: Tuple[float, flo
     ``scale``: working px per tile px along columns and rows; ``string_base``
     is added to this frame's string numbers so that frames of one tile do
     not share them."""
-    heat = sigmoid(maps[_I["heat"]]).astype(np.float32)
+    heat = sigmoid(maps[_I["heat"]].astype(np.float64))
     found = []
     for r, c in peak_cells(heat, params.confidence_floor):
-        x = (c + 0.5 + maps[_I["dx"], r, c]) * STRIDE_COLS
-        y = (r + 0.5 + maps[_I["dy"], r, c]) * STRIDE_ROWS
-        yi, xi = int(y), int(x)
+        if not np.all(np.isfinite(maps[:, r, c])):
+            continue
+        x = (c + 0.5 + float(maps[_I["dx"], r, c])) * STRIDE_COLS
+        y = (r + 0.5 + float(maps[_I["dy"], r, c])) * STRIDE_ROWS
+        yi, xi = math.floor(y), math.floor(x)
         if not (0 <= yi < frame.valid.shape[0] and 0 <= xi < frame.valid.shape[1] and frame.valid[yi, xi]):
             continue
-        length_m = LENGTH_REF_M * math.exp(float(maps[_I["log_length"], r, c]))
+        length_m = LENGTH_REF_M * math.exp(min(float(maps[_I["log_length"], r, c]), MAX_LOG_LENGTH))
         shown_length = _within(length_m, params.car_length_m, LENGTH_TOLERANCE_M)
         if shown_length is None:
             continue

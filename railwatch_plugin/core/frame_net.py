@@ -67,6 +67,28 @@ def conv_layers(architecture: Sequence[tuple] = ARCHITECTURE) -> List[Tuple[int,
     return out
 
 
+def field_of_view_px(architecture: Sequence[tuple] = ARCHITECTURE) -> Tuple[int, int]:
+    """How far (rows, cols) beyond its own pixels an output cell can see, at most.
+
+    Each convolution adds half its kernel times the current stride; a pooling
+    adds up to its size less one (its windows are not centred); upsampling
+    only changes the stride; a concatenation sees as far as its wider input,
+    which is the current one."""
+    reach, stride = [0.0, 0.0], [1.0, 1.0]
+    for layer in architecture:
+        if layer[0] == "conv":
+            for axis in (0, 1):
+                reach[axis] += (layer[2][axis] // 2) * stride[axis]
+        elif layer[0] == "pool":
+            for axis in (0, 1):
+                reach[axis] += (layer[1][axis] - 1) * stride[axis]
+                stride[axis] *= layer[1][axis]
+        elif layer[0] == "up":
+            for axis in (0, 1):
+                stride[axis] /= layer[1][axis]
+    return int(np.ceil(reach[0])), int(np.ceil(reach[1]))
+
+
 def onnx_model(weights: Dict[str, np.ndarray], architecture: Sequence[tuple] = ARCHITECTURE) -> bytes:
     """The network as a serialised ONNX model taking (1, IN_CHANNELS, rows, cols)."""
     nodes, inits = [], []
@@ -92,7 +114,9 @@ def onnx_model(weights: Dict[str, np.ndarray], architecture: Sequence[tuple] = A
             continue
         elif kind == "up":
             inits += [ox.tensor(f"roi{i}", np.zeros(0)), ox.tensor(f"scales{i}", np.array((1, 1) + tuple(layer[1]), np.float32))]
-            nodes.append(ox.node("Resize", [current, f"roi{i}", f"scales{i}"], [out], [ox.attr_string("mode", "nearest")]))
+            nodes.append(ox.node("Resize", [current, f"roi{i}", f"scales{i}"], [out], [
+                ox.attr_string("mode", "nearest"), ox.attr_string("coordinate_transformation_mode", "asymmetric"),
+                ox.attr_string("nearest_mode", "floor")]))  # each value repeated, as np.repeat does
         elif kind == "concat":
             nodes.append(ox.node("Concat", [current, saved], [out], [ox.attr_int("axis", 1)]))
         else:

@@ -13,10 +13,9 @@ from typing import Optional, Sequence, Tuple
 
 CAR_KINDS = ("box", "tank", "hopper/gondola", "flat/container", "covered", "unknown")
 
-# How a car's extent along the track was decided.
-METHOD_SINGLE = "single"  # an isolated car, both ends seen
-METHOD_GAP = "gap"  # cut at a visible coupler gap or a change of car
-METHOD_LENGTH = "length"  # no gap seen: string length / typical car length
+# How a car's ends were found.
+METHOD_SINGLE = "single"  # a car on its own: both ends stand against track or ground
+METHOD_GAP = "gap"  # one of a string of coupled cars: an end is where the next car begins
 
 
 @dataclass(frozen=True)
@@ -25,9 +24,8 @@ class DetectionParams:
 
     car_length_m: Tuple[float, float] = (10.0, 30.0)
     car_width_m: Tuple[float, float] = (2.4, 3.6)
-    # Used to split a string with no visible coupler gaps; None: estimated from
-    # the cars in the scene that were split at gaps, else 15 m.
-    typical_car_length_m: Optional[float] = None
+    # A car's confidence is the frame network's probability that it is a
+    # real car (calibrated on yards of its own: scripts/frame_net_calibrate.py).
     min_confidence: float = 0.5
     # Tiles are read and processed one at a time; the overlap must hold more
     # than one long car so every car is whole in the tile that owns it.
@@ -35,9 +33,6 @@ class DetectionParams:
     # whatever the input GSD).
     tile_size_px: Optional[int] = None
     tile_overlap_m: float = 70.0
-    # Resample finer images to this GSD before detection (speed; cars are
-    # metres wide so 0.4 m loses nothing that matters). None: never resample.
-    work_gsd_m: Optional[float] = 0.4
     # Detections below this are dropped entirely (kept ones above it but under
     # min_confidence are still returned in DetectionResult.all_cars).
     confidence_floor: float = 0.1
@@ -58,7 +53,7 @@ class Railcar:
     heading_deg: float  # 0-180, clockwise from image up (north on north-up rasters)
     confidence: float  # 0-1
     kind: str  # one of CAR_KINDS
-    method: str  # METHOD_SINGLE / METHOD_GAP / METHOD_LENGTH
+    method: str  # METHOD_SINGLE / METHOD_GAP
     string_id: int = -1  # cars coupled in one string share this id
 
 

@@ -29,15 +29,18 @@ def frame_input(frame: RotatedFrame) -> np.ndarray:
     out_cols = -(-cols // MULTIPLE_COLS) * MULTIPLE_COLS
     x = np.zeros((IN_CHANNELS, out_rows, out_cols), np.float32)
     x[IN_CHANNELS - 1, :rows, :cols] = valid
-    picked = feats[valid]
+    # The statistics from every step-th pixel each way: picking all valid
+    # pixels first copied the whole frame (a third of this function's time).
+    step = max(1, int(np.sqrt(rows * cols / SAMPLE_PIXELS)))
+    picked = feats[::step, ::step][valid[::step, ::step]]
     if len(picked) == 0:
         return x
-    picked = picked[:: max(1, len(picked) // SAMPLE_PIXELS)]
     centre = np.median(picked, axis=0)
     scale = float(picked[:, 0].std()) + SPREAD_FLOOR
-    n_feats = min(feats.shape[2], IN_CHANNELS - 1)
-    for c in range(n_feats):
-        plane = (feats[:, :, c] - centre[c]) * (1.0 / scale)
-        plane[~valid] = 0.0
-        x[c, :rows, :cols] = plane
+    invalid = ~valid
+    for c in range(min(feats.shape[2], IN_CHANNELS - 1)):
+        plane = x[c, :rows, :cols]
+        np.subtract(feats[:, :, c], centre[c], out=plane)
+        plane *= 1.0 / scale
+        plane[invalid] = 0.0
     return x

@@ -2,7 +2,7 @@
 
 The frame network (``frame_net.py``) needs convolutions and poolings with
 different sizes along and across the track, which OpenCV's Darknet reader
-(used by the patch scorer, ``conv_net.py``) cannot express. ONNX can, and
+cannot express. ONNX can, and
 ``cv2.dnn.readNetFromONNX`` reads it from a buffer; but the ``onnx`` package
 is not something a QGIS user has. An ONNX file is a protocol-buffers message,
 and the few message types a feed-forward graph needs are encoded here by hand

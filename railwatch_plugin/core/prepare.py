@@ -165,3 +165,27 @@ def _lazy_work_image(data: np.ndarray, valid: Optional[np.ndarray], gsd_m: float
     lum = _luminance(r, g, b)
     return WorkImage(lum=lum, valid=valid, gsd_m=gsd_m, scale_col=fx, scale_row=fy,
                      make_features=lambda: _with_colours(lum, r, g, b))
+
+
+def coarse_look(data: np.ndarray, valid: Optional[np.ndarray], gsd_m: Tuple[float, float],
+                target_gsd_m: float) -> Tuple[np.ndarray, np.ndarray, float]:
+    """(luminance, valid, GSD) of the tile at ``target_gsd_m`` (never finer
+    than the image), straight from its pixels.
+
+    Orientation and the prescreen look at 1 m, and most tiles of a large
+    raster are countryside that they turn down: an 8-bit tile is averaged
+    down band by band before anything is turned to float (a 1024 px tile at
+    0.5 m: 4 times fewer pixels to convert and weigh). Other tiles, and tiles
+    with invalid pixels, go through ``prepare_tile`` first."""
+    fx, fy = min(1.0, gsd_m[0] / target_gsd_m), min(1.0, gsd_m[1] / target_gsd_m)
+    rows, cols = max(1, int(round(data.shape[0] * fy))), max(1, int(round(data.shape[1] * fx)))
+    if data.dtype == np.uint8 and (valid is None or valid.all()):
+        small = cv2.resize(np.ascontiguousarray(data[:, :, :3]), (cols, rows), interpolation=cv2.INTER_AREA)
+        small = small.reshape(rows, cols, -1).astype(np.float32)
+        if small.shape[2] >= 3:
+            lum = _luminance(small[:, :, 0], small[:, :, 1], small[:, :, 2])
+        else:
+            lum = small[:, :, 0]
+        return np.ascontiguousarray(lum), np.ones((rows, cols), bool), max(gsd_m[0] / fx, gsd_m[1] / fy)
+    work = prepare_tile(data, valid, gsd_m, max(target_gsd_m, *gsd_m), exact=True)
+    return work.lum, work.valid, work.gsd_m

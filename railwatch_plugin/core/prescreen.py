@@ -1,8 +1,8 @@
 """A cheap look at 1 m per pixel: could this tile hold a car along this direction?
 
-Most of a large raster is countryside. The full search (bands at three car
-widths at the working GSD, strings, hypotheses, the scorer) costs far more
-than reading the pixels, so each track direction is first checked coarsely:
+Most of a large raster is countryside. The full search (the frame network
+over the rotated tile) costs far more than reading the pixels, so each track
+direction is first checked coarsely:
 is there a band about a car's width that stands out from both sides for at
 least a short car's length? Fields, roads and their edges do not (an edge
 differs on one side only, a road is wider than a car), so they are skipped;
@@ -16,7 +16,7 @@ import numpy as np
 
 from .orientation import ANALYSIS_GSD_M
 
-SCREEN_GSD_M = ANALYSIS_GSD_M  # one coarse luminance serves orientation and this screen (tile_detector)
+SCREEN_GSD_M = ANALYSIS_GSD_M  # one coarse luminance serves orientation and this screen (net_detector)
 BAND_HALF_PX = 1  # 3 m band at 1 m per pixel
 SIDE_PX = 2  # 2 m of ground either side
 ALONG_M = 6.0
@@ -33,14 +33,18 @@ def may_hold_cars(lum: np.ndarray, valid: np.ndarray, gsd_m: float, direction_de
     ``orientation.dominant_directions`` (from +col towards +row)."""
     factor = min(1.0, gsd_m / SCREEN_GSD_M)
     small = cv2.resize(lum, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else lum
-    if valid.all():  # most tiles: nothing to resample
-        ok = np.ones(small.shape, np.uint8)
-    else:
-        ok = cv2.resize(valid.astype(np.uint8), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
     rows, cols = small.shape
     rot = cv2.getRotationMatrix2D((cols / 2.0, rows / 2.0), direction_deg, 1.0)
+    if valid.all():
+        # Most tiles: the valid part of the turned tile is the turned
+        # rectangle, drawn instead of warped (a third of this check's time).
+        ok = np.zeros((rows, cols), np.uint8)
+        corners = np.array([[0, 0], [cols - 1, 0], [cols - 1, rows - 1], [0, rows - 1]], np.float64)
+        cv2.fillConvexPoly(ok, np.round(corners @ rot[:, :2].T + rot[:, 2]).astype(np.int32), 1)
+    else:
+        ok = cv2.resize(valid.astype(np.uint8), (cols, rows), interpolation=cv2.INTER_NEAREST)
+        ok = cv2.warpAffine(ok, rot, (cols, rows), flags=cv2.INTER_NEAREST, borderValue=0)
     small = cv2.warpAffine(small, rot, (cols, rows), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    ok = cv2.warpAffine(ok, rot, (cols, rows), flags=cv2.INTER_NEAREST, borderValue=0)
     g = gsd_m / factor
     response = band_contrast(small, max(1, int(round(ALONG_M / g))))
     hits = ((response >= MIN_CONTRAST) & (ok > 0)).astype(np.uint8)
@@ -60,3 +64,33 @@ def band_contrast(small: np.ndarray, along_px: int) -> np.ndarray:
     above = np.roll(side, shift, axis=0)
     below = np.roll(side, -shift, axis=0)
     return cv2.min(cv2.absdiff(mean, above), cv2.absdiff(mean, below))
+
+
+ROWS_PAD_M = 10.0  # context kept either side of a row with a band: the network sees 10 m across
+ROWS_MIN_CONTRAST = 12.0  # 0-255 scale: see rows_with_bands
+
+
+def rows_with_bands(lum: np.ndarray, valid: np.ndarray, gsd_m: float, pad_m: float = ROWS_PAD_M,
+                    min_contrast: float = ROWS_MIN_CONTRAST) -> np.ndarray:
+    """(rows,) bool for a frame whose tracks run along its rows (``frame.py``):
+    the rows within ``pad_m`` of a car-like band, the test of ``may_hold_cars``
+    row by row but looser (``min_contrast``). The frame network need not look
+    elsewhere. On 36 hard benchmark yards (seeds 1000-1011 at 0.3, 0.5 and
+    0.7 m) these rows held every one of 1,644 cars and 75 % of the frames'
+    valid pixels (54 % at the tile test's contrast of 20, which still held
+    them all there but lost 10 of 330 found cars on the speed raster). On
+    that raster the network then looks at 23 MP instead of 69 MP and finds
+    the same cars."""
+    factor = min(1.0, gsd_m / SCREEN_GSD_M)
+    small = cv2.resize(lum, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else lum
+    ok = cv2.resize(valid.astype(np.uint8), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    g = gsd_m / factor
+    response = band_contrast(small, max(1, int(round(ALONG_M / g))))
+    hits = ((response >= min_contrast) & (ok > 0)).astype(np.uint8)
+    run = max(1, int(round(MIN_RUN_M / g)))
+    coarse_rows = cv2.erode(hits, np.ones((1, run), np.uint8)).any(axis=1).astype(np.uint8)
+    pad = int(round(pad_m / g))
+    coarse_rows = cv2.dilate(coarse_rows[:, None], np.ones((2 * pad + 1, 1), np.uint8))[:, 0] > 0
+    # Back to the frame's rows: each frame row takes the coarse row it falls in.
+    index = np.minimum((np.arange(lum.shape[0]) * factor).astype(int), len(coarse_rows) - 1)
+    return coarse_rows[index]

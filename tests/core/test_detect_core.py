@@ -20,7 +20,6 @@ from bench.scoring import match
 from railwatch_plugin.core import (
     CAR_KINDS,
     METHOD_GAP,
-    METHOD_LENGTH,
     METHOD_SINGLE,
     ArraySource,
     DetectionParams,
@@ -34,7 +33,6 @@ from railwatch_plugin.core import (
 from railwatch_plugin.core.detect import tile_layout
 from railwatch_synth import make_yard
 
-from detector_targets import not_met_yet  # noqa: E402
 
 GSD_M = 0.5
 SMALL_YARD_M = (300.0, 200.0)  # 600 x 400 px at 0.5 m: quick to draw and detect
@@ -489,6 +487,26 @@ def test_tiling_does_not_change_the_count_where_strings_cross_seams(seam_yard, s
     _assert_no_heavy_overlap(tiled.all_cars)
 
 
+def test_string_ids_count_from_zero_across_tiles_and_a_string_is_one_line_of_coupled_cars(seam_runs):
+    cars = seam_runs["workers=2"].all_cars
+    ids = sorted({c.string_id for c in cars})
+    assert ids == list(range(len(ids)))
+    coupled = 0
+    for sid in ids:
+        members = [c for c in cars if c.string_id == sid]
+        h = math.radians(members[0].heading_deg)
+        along, across = np.array([math.sin(h), -math.cos(h)]), np.array([math.cos(h), math.sin(h)])
+        members.sort(key=lambda c: along @ (c.col_px, c.row_px))
+        for a, b in zip(members, members[1:]):
+            d = (np.array([b.col_px, b.row_px]) - (a.col_px, a.row_px)) * GSD_M
+            assert abs(d @ across) < 1.6
+            assert d @ along - 0.5 * (a.length_m + b.length_m) < 3.1
+            coupled += 1
+        # A car coupled to one that another tile owns keeps "gap" in a string of one.
+        assert len(members) == 1 or all(c.method == "gap" for c in members)
+    assert coupled > 10  # the yard has strings of coupled cars to check
+
+
 # --------------------------------------------------------------------- nodata
 
 
@@ -515,7 +533,7 @@ def test_masking_the_left_half_removes_its_detections(small_yard, how):
 
 
 def test_every_car_is_well_formed(small_yard):
-    assert {METHOD_SINGLE, METHOD_GAP, METHOD_LENGTH} == {"single", "gap", "length"}
+    assert {METHOD_SINGLE, METHOD_GAP} == {"single", "gap"}
     result = detect_railcars_in_array(small_yard.image, GSD_M, workers=1)
     assert len(result.all_cars) > 0
     for car in result.all_cars:
@@ -524,7 +542,7 @@ def test_every_car_is_well_formed(small_yard):
         assert 0.0 <= car.confidence <= 1.0
         assert car.confidence >= DetectionParams().confidence_floor
         assert car.kind in CAR_KINDS
-        assert car.method in {"single", "gap", "length"}
+        assert car.method in {"single", "gap"}
         assert car.length_m > 0 and car.width_m > 0
         # The corners are the box the sizes describe, centred on the car.
         centre = np.mean(np.asarray(car.corners_px, float), axis=0)

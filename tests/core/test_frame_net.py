@@ -67,18 +67,56 @@ def test_a_frame_input_off_the_network_multiples_is_refused_in_words():
         fn.FrameNet(random_weights()).predict(np.zeros((fn.IN_CHANNELS, 40, 90), np.float32))
 
 
-def test_blocks_give_the_cells_one_pass_over_the_frame_gives(monkeypatch):
-    """Margins wider than half the field of view: a block's cells are the whole frame's."""
+def test_a_cell_sees_no_further_than_the_field_of_view_and_the_block_margins_cover_it():
+    import railwatch_plugin.core.net_detector as nd
+
+    reach_rows, reach_cols = fn.field_of_view_px()
+    assert nd.MARGIN_ROWS >= reach_rows and nd.MARGIN_COLS >= reach_cols
+    weights = random_weights(7)
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(fn.IN_CHANNELS, 64, 448)).astype(np.float32)
+    base = fn.forward_numpy(weights, x)
+    r, c = 16, 56  # a cell; its own pixels are rows 32-33, cols 224-227
+    near, far = x.copy(), x.copy()
+    near[:, 33 + reach_rows // 2, 227 + reach_cols // 2] += 50.0
+    far[:, 33, 227 + reach_cols + 1] += 50.0
+    far[:, 33 + reach_rows + 1, 227] += 50.0
+    assert not np.allclose(fn.forward_numpy(weights, near)[:, r, c], base[:, r, c])
+    np.testing.assert_array_equal(fn.forward_numpy(weights, far)[:, r, c], base[:, r, c])
+
+
+def test_blocks_give_the_cells_one_pass_over_the_frame_gives_and_empty_columns_stay_empty(monkeypatch):
+    """Uneven last blocks along both axes; columns without a valid pixel are skipped."""
     import railwatch_plugin.core.net_detector as nd
 
     net = fn.FrameNet(random_weights(2))
-    x = np.random.default_rng(4).normal(size=(fn.IN_CHANNELS, 120, 640)).astype(np.float32)
+    x = np.random.default_rng(4).normal(size=(fn.IN_CHANNELS, 126, 640)).astype(np.float32)
     x[-1] = 1.0
+    x[:, :, 448:] = 0.0  # nothing valid from column 448 on: the last column of blocks
     whole = net.predict(x)
     monkeypatch.setattr(nd, "BLOCK_ROWS", 40)
     monkeypatch.setattr(nd, "BLOCK_COLS", 192)
     blocked = frame_maps(net, x)
-    np.testing.assert_allclose(blocked, whole, rtol=1e-4, atol=1e-4 * np.abs(whole).max())
+    # Columns without a valid pixel (448 on) are not looked at.
+    computed = 448 // fn.STRIDE_COLS
+    np.testing.assert_allclose(blocked[:, :, :computed], whole[:, :, :computed], rtol=1e-4,
+                               atol=1e-4 * np.abs(whole).max())
+    assert np.all(blocked[0, :, computed:] == -30.0)  # skipped: "no car"
+
+
+@pytest.mark.parametrize("direction_deg", [0.0, 30.0, 45.0, 90.0, 135.0, 170.0])
+def test_a_point_seen_in_the_frame_maps_back_to_where_it_is_in_the_tile(direction_deg):
+    """RailWatch puts a pixel's centre at +0.5: a blob on pixel (70, 40) is at (70.5, 40.5)."""
+    import cv2
+
+    image = np.zeros((101, 151), np.float32)
+    image[40, 70] = 1.0
+    image = cv2.GaussianBlur(image, (0, 0), 2.0)[:, :, None]
+    frame = rotate_to_horizontal(image, np.ones((101, 151), bool), direction_deg)
+    weight = np.clip(frame.features[:, :, 0] - 0.3 * frame.features.max(), 0, None) * frame.valid
+    rows, cols = np.mgrid[: weight.shape[0], : weight.shape[1]]
+    seen = np.array([(weight * cols).sum(), (weight * rows).sum()]) / weight.sum() + 0.5
+    assert tuple(frame.points_to_tile(seen[None])[0]) == pytest.approx((70.5, 40.5), abs=0.05)
 
 
 def test_frame_input_is_centred_scaled_and_zero_outside_the_image():
@@ -160,6 +198,38 @@ def test_peaks_closer_than_a_car_along_the_track_are_one():
     heat = np.zeros((20, 40), np.float32)
     heat[10, 10] = 0.9
     heat[10, 11] = 0.8  # 2 m further along: the same car's shoulder
+    heat[10, 13] = 0.85  # 6 m further: still the same car (cars are 10 m or longer)
     heat[10, 20] = 0.7  # 20 m further: the next car
     heat[14, 10] = 0.6  # 4 m across: the next track
-    assert sorted(map(tuple, peak_cells(heat, 0.1))) == [(10, 10), (10, 20), (14, 10)]
+    heat[12, 30] = 0.6  # 2 m across another peak: one car
+    heat[10, 30] = 0.65
+    heat[10, 35] = 0.5  # 10 m along from that one: the next car
+
+    assert sorted(map(tuple, peak_cells(heat, 0.1))) == [(10, 10), (10, 20), (10, 30), (10, 35), (14, 10)]
+
+
+def test_equal_neighbouring_peaks_are_one_car():
+    heat = np.zeros((10, 20), np.float32)
+    heat[5, 8:11] = 1.0  # a saturated heat: three equal cells
+    assert [tuple(p) for p in peak_cells(heat, 0.1)] == [(5, 8)]
+
+
+def test_a_cell_with_non_finite_outputs_gives_no_car_and_no_error():
+    frame = rotate_to_horizontal(np.zeros((100, 400, 3), np.float32), np.ones((100, 400), bool), 0.0)
+    maps = car_maps(100, 400, [(100.0, 50.0, 15.0, 0.0, 0), (300.0, 50.0, 15.0, 0.0, 0)])
+    (r1, c1), (r2, c2) = peak_cells(1 / (1 + np.exp(-maps[0])), 0.5)
+    maps[3, r1, c1] = np.nan
+    maps[3, r2, c2] = 1e6  # would overflow exp()
+    assert cars_in_frame(maps, frame, (1.0, 1.0), DetectionParams()) == []
+
+
+def test_only_the_rows_asked_for_are_looked_at_and_they_come_out_as_from_the_whole_frame():
+    net = fn.FrameNet(random_weights(5))
+    x = np.random.default_rng(9).normal(size=(fn.IN_CHANNELS, 200, 256)).astype(np.float32)
+    x[-1] = 1.0
+    whole = net.predict(x)
+    wanted = np.zeros(200, bool)
+    wanted[61:90] = True  # rows 60-89 in whole cells: cells 30-44
+    maps = frame_maps(net, x, wanted)
+    np.testing.assert_allclose(maps[:, 30:45], whole[:, 30:45], rtol=1e-4, atol=1e-4 * np.abs(whole).max())
+    assert np.all(maps[0, :30] == -30.0) and np.all(maps[0, 45:] == -30.0)

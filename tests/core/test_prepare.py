@@ -59,3 +59,27 @@ def test_a_snapped_tile_is_not_resampled_and_maps_back_unscaled():
     assert work.lum.shape == (50, 70)
     assert working_scale((0.3, 0.3), 0.4) == pytest.approx((0.4, 0.75, 0.75))
     assert working_gsd_m((0.7, 0.7), None) == 0.7  # exactly: whole-pixel sizes must not round differently
+
+
+def test_the_coarse_look_of_an_8_bit_tile_is_the_coarse_luminance_of_its_prepared_tile():
+    from railwatch_plugin.core.orientation import coarse_luminance
+    from railwatch_plugin.core.prepare import coarse_look
+
+    rng = np.random.default_rng(4)
+    data = rng.integers(0, 256, (300, 400, 3)).astype(np.uint8)
+    fast, valid, g = coarse_look(data, None, (0.5, 0.5), 1.0)
+    slow, slow_g = coarse_luminance(prepare_tile(data, None, (0.5, 0.5), 0.5, exact=True).lum, 0.5)
+    assert g == slow_g == 1.0 and fast.shape == slow.shape == valid.shape == (150, 200) and valid.all()
+    assert np.abs(fast - slow).max() <= 0.5 + 1e-3  # each band averaged to whole DNs first
+
+
+def test_the_coarse_look_of_a_tile_with_nodata_fills_it_like_prepare_tile():
+    from railwatch_plugin.core.prepare import coarse_look
+
+    data = np.full((200, 200, 3), 100, np.uint16)
+    data[:, :50] = 0
+    ok = data[:, :, 0] > 0
+    lum, valid, g = coarse_look(data, ok, (0.25, 0.25), 1.0)
+    assert g == 1.0 and lum.shape == valid.shape == (50, 50)
+    assert not valid[:, :12].any() and valid[:, 13:].all()
+    assert np.ptp(lum) < 1e-3  # the nodata strip took the valid pixels' value: no edge at its border

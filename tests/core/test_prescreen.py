@@ -62,3 +62,28 @@ def test_all_valid_and_mostly_valid_tiles_agree_where_they_should():
     nearly[-1, -1] = False  # takes the resampling path; the corner is far from the cars
     for direction in (0.0, 12.0, 90.0):
         assert may_hold_cars(lum, ok, G, direction) == may_hold_cars(lum, nearly, G, direction)
+
+
+def test_rows_with_bands_are_the_string_and_ten_metres_either_side():
+    from railwatch_plugin.core.prescreen import rows_with_bands
+
+    lum = ground()
+    lum[200:215, :] += 30  # no road here: at this looser contrast its middle would count as a band
+    lum[300:308, 40:140] = 60  # a string of dark cars, rows 300-307 (120-123 m)
+    rows = rows_with_bands(lum, np.ones(lum.shape, bool), G)
+    assert rows.shape == (500,)
+    assert rows[300:308].all()
+    wanted = np.flatnonzero(rows) * G  # metres
+    assert 120 - 12 <= wanted.min() <= 120 - 9 and 123 + 9 <= wanted.max() <= 123 + 12
+    assert not rows[:250].any()  # the field edge holds no car-like band
+
+
+def test_rows_with_bands_ignore_invalid_pixels():
+    from railwatch_plugin.core.prescreen import rows_with_bands
+
+    lum = ground()
+    lum[200:215, :] += 30  # no road
+    lum[300:308, 40:140] = 60
+    ok = np.ones(lum.shape, bool)
+    ok[:, :200] = False
+    assert not rows_with_bands(lum, ok, G).any()
