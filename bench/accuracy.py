@@ -25,14 +25,13 @@ SWEEP = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 
 
 def use_detector(frame_net):
-    """Make this process detect with the frame network in ``frame_net`` (a
-    weights file), or with the string detector when it is "strings"."""
+    """Make this process detect with the frame network in ``frame_net`` (a weights file)."""
     if frame_net is None:
         return
     import railwatch_plugin.core.detect as detect
     from railwatch_plugin.core.frame_net import load_frame_net
 
-    detect.load_frame_net = (lambda: None) if frame_net == "strings" else (lambda: load_frame_net(frame_net))
+    detect.load_frame_net = lambda: load_frame_net(frame_net)
 
 
 def run_scene(args):
@@ -64,7 +63,7 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--verbose", action="store_true", help="one line per scene")
     ap.add_argument("--min-confidence", type=float, help="threshold instead of the default (to weigh another default)")
-    ap.add_argument("--frame-net", help='frame network weights to detect with instead of the shipped ones; "strings": the string detector')
+    ap.add_argument("--frame-net", help="frame network weights to detect with instead of the shipped ones")
     ap.add_argument("--sweep", action="store_true", help="F1 and count error at other thresholds too")
     a = ap.parse_args(argv)
     jobs = [(a.first_seed + i, g, a.difficulty, a.min_confidence, a.frame_net) for g in a.gsd for i in range(a.scenes)]

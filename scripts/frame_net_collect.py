@@ -61,17 +61,17 @@ def crops_of_scene(seed: int):
     from railwatch_plugin.core.frame import rotate_to_horizontal
     from railwatch_plugin.core.frame_net import NET_GSD_M
     from railwatch_plugin.core.net_input import frame_input
-    from railwatch_plugin.core.orientation import coarse_luminance, dominant_directions
-    from railwatch_plugin.core.prepare import prepare_tile
+    from railwatch_plugin.core.orientation import ANALYSIS_GSD_M, dominant_directions
+    from railwatch_plugin.core.prepare import coarse_look, prepare_tile
     from railwatch_synth import make_yard
 
     rng = np.random.default_rng([seed, 77])
     gsd = float(np.exp(rng.uniform(np.log(0.25), np.log(0.8))))
     difficulty = "easy" if rng.random() < 1 / 7 else "hard"
     scene = make_yard(seed, gsd_m=gsd, difficulty=difficulty)
-    work = prepare_tile(scene.image, scene.valid, (gsd, gsd), NET_GSD_M, exact=True)
-    coarse, coarse_g = coarse_luminance(work.lum, work.gsd_m)
-    directions = list(dominant_directions(coarse, coarse_g, work.valid))
+    work = prepare_tile(scene.image, scene.valid, (gsd, gsd), NET_GSD_M)
+    coarse, coarse_valid, coarse_g = coarse_look(scene.image, scene.valid, (gsd, gsd), ANALYSIS_GSD_M)
+    directions = list(dominant_directions(coarse, coarse_g, coarse_valid))
     yard = (scene.meta["heading_deg"] - 90.0) % 180.0
     if not any(min(abs(d - yard), 180 - abs(d - yard)) < 3.0 for d in directions):
         directions.append(yard)

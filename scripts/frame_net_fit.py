@@ -1,7 +1,8 @@
 """Train the frame network on crops from frame_net_collect.py (PyTorch, training only).
 
     python3 -m venv /tmp/torch && /tmp/torch/bin/pip install torch==2.13.0 numpy 'opencv-python-headless<4.11'
-    /tmp/torch/bin/python scripts/frame_net_fit.py bench/out/frames --minutes 60 --out railwatch_plugin/core/frame_net.npz
+    /tmp/torch/bin/python scripts/frame_net_fit.py bench/out/frames --minutes 75 --out bench/out/frame_net.npz
+    # then scripts/frame_net_calibrate.py writes the weights the detector ships
 
 The network is built from ``frame_net.ARCHITECTURE`` with a batch norm after
 every convolution, folded into the convolution's weights when saved, so the

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
@@ -21,13 +22,16 @@ import numpy as np
 
 from .frame_net import NET_GSD_M, WEIGHTS_PATH, load_frame_net
 from .model import DetectionParams, DetectionResult, Railcar, TrackLines, gsd_xy
-from .net_detector import STRINGS_PER_FRAME, detect_in_tile_net
+from .coupling import with_strings
+from .net_detector import detect_in_tile_net
 from .prepare import working_scale
 from .resolution import check_resolution
 from .source import ArraySource, TileSource
 
 TILE_WORK_PX = 1024  # default tile side, in working-GSD pixels
-STRINGS_PER_TILE = 2 * STRINGS_PER_FRAME  # a tile has at most two track directions (orientation.dominant_directions)
+SLOW_NETWORK_WARNING = (
+    "This OpenCV cannot run the railcar network (its dnn module is missing or too old), so numpy runs it, "
+    "about 60 times slower. Install opencv-python-headless 4.5 or newer into the Python that QGIS uses.")
 ProgressFn = Callable[[float], None]  # fraction 0-1
 CancelFn = Callable[[], bool]
 
@@ -65,10 +69,13 @@ def tile_layout(gsd_m, params: DetectionParams) -> Tuple[int, int]:
 
     Both follow from the working grid (``prepare.working_scale``), so two
     GSDs that are worked alike also get the same tiles."""
-    work_gsd, fx, fy = working_scale(gsd_xy(gsd_m), NET_GSD_M, exact=True)
+    work_gsd, fx, fy = working_scale(gsd_xy(gsd_m), NET_GSD_M)
     finer = min(fx, fy)  # working px per input px along the finer axis
     overlap_px = int(math.ceil(params.tile_overlap_m / work_gsd / finer - 1e-9))
-    tile_px = params.tile_size_px or int(TILE_WORK_PX / finer)
+    # At most TILE_WORK_PX working px a side along either axis: with pixels
+    # of 0.3 x 0.6 m, a square of input pixels is twice as long on the ground
+    # one way, and sizing by the finer axis made 1024 x 2048 px working tiles.
+    tile_px = params.tile_size_px or int(TILE_WORK_PX / max(fx, fy))
     return max(tile_px, 2 * overlap_px + 64), overlap_px
 
 
@@ -101,9 +108,9 @@ def _shift(car: Railcar, dcol: int, drow: int) -> Railcar:
 # one is a shadow, a ballast edge or the same car found again. Footprints are
 # widened to MIN_CAR_SPACING_M, so with merge_duplicates' 0.2 overlap a pair
 # conflicts when its centre lines are under 0.8 x 4.4 = 3.5 m apart: the
-# closest real tracks less a 0.25 m measuring error on each car. Measured on
-# 16 validation yards at 0.5 m (bench/diagnose.py): 3.9 m let 27 shadow twins
-# through (F1 0.877); 4.4 m gives F1 0.894 at the same recall; 4.8 m 0.897.
+# closest real tracks less a 0.25 m measuring error on each car. (Chosen for
+# the string detector, whose false cars were mostly shadow twins; with the
+# frame network it mainly merges a car found in two frames of one tile.)
 MIN_CAR_SPACING_M = 4.4
 ENDS_SHRINK = 0.85  # coupled cars touch end to end; that is no conflict
 
@@ -148,31 +155,49 @@ def merge_duplicates(cars: List[Railcar], max_overlap: float = 0.2) -> List[Rail
     return kept
 
 
+_THREADS_LOCK = threading.Lock()
+_threads_users = 0  # detections now inside one_thread_each
+_threads_saved = None  # (OpenCV's thread count, threadpoolctl's limiter or None) from before the first of them
+
+
 @contextlib.contextmanager
 def one_thread_each(workers: int):
     """Context in which OpenCV (and numpy's BLAS, where threadpoolctl is
-    installed) run each call on one thread, while ``workers`` tiles run side
-    by side on as many threads of ours.
+    installed: the network's numpy fallback) run each call on one thread,
+    while ``workers`` tiles run side by side on as many threads of ours.
 
     OpenCV spreads every warp, blur and network layer over all cores; with
     two tiles in flight on two cores its threads mostly wait for one another
-    (a countryside tile took 22 ms of CPU for 10 ms of work). OpenCV's
-    setting is process-wide, so it is restored on exit."""
+    (16k bench: 10.8 s -> 9.0 s). These settings are process-wide and two
+    detections may run at once (two Processing tasks in QGIS): the first to
+    enter saves them, the last to leave restores them."""
+    global _threads_users, _threads_saved
     if workers < 2:
         yield
         return
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(1)
+    with _THREADS_LOCK:
+        if _threads_users == 0:
+            _threads_saved = (cv2.getNumThreads(), _limit_blas_to_one_thread())
+            cv2.setNumThreads(1)
+        _threads_users += 1
     try:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            yield
-        else:
-            with threadpool_limits(limits=1, user_api="blas"):
-                yield
+        yield
     finally:
-        cv2.setNumThreads(before)
+        with _THREADS_LOCK:
+            _threads_users -= 1
+            if _threads_users == 0:
+                opencv_threads, blas = _threads_saved
+                cv2.setNumThreads(opencv_threads)
+                if blas is not None:
+                    blas.restore_original_limits()
+
+
+def _limit_blas_to_one_thread():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def detect_railcars(
@@ -205,12 +230,12 @@ def detect_railcars(
     net = load_frame_net()
     if net is None:
         raise RuntimeError(f"The railcar detector's network is missing ({WEIGHTS_PATH}): reinstall the RailWatch plugin.")
+    if not net.runs_in_opencv:
+        result.warnings.append(SLOW_NETWORK_WARNING)
 
-    def run(index, tile, window, mask) -> List[Railcar]:
+    def run(tile, window, mask) -> List[Railcar]:
         c0, r0, _, _, (clo, rlo, chi, rhi) = tile
         cars = detect_in_tile_net(net, window.data, window.valid, (gx, gy), params, mask)
-        # A tile numbers its strings from 0: make them unique across tiles (renumbered at the end).
-        cars = [replace(c, string_id=index * STRINGS_PER_TILE + c.string_id) for c in cars]
         out = []
         for car in cars:
             car = _shift(car, c0, r0)
@@ -239,7 +264,7 @@ def detect_railcars(
                 result.tiles_done += 1
                 continue
             mask = _track_mask(track_lines_px, c0, r0, cols, rows, buffer_px)
-            in_flight[pool.submit(run, index, tile, window, mask)] = index
+            in_flight[pool.submit(run, tile, window, mask)] = index
             # At most one tile waits beside each busy worker, so memory stays
             # bounded; whichever tile finishes first makes room. (Waiting for
             # the oldest instead left a worker idle for as long as a yard tile
@@ -251,15 +276,9 @@ def detect_railcars(
     # Tile order, whatever order the tiles finished in: the result does not
     # depend on thread timing.
     found = [car for index in sorted(per_tile) for car in per_tile[index]]
-    result.all_cars = _numbered_strings(merge_duplicates([c for c in found if c.confidence >= params.confidence_floor]))
+    merged = merge_duplicates([c for c in found if c.confidence >= params.confidence_floor])
+    result.all_cars = with_strings(merged, (gx, gy), params.min_confidence)
     return result
-
-
-def _numbered_strings(cars: List[Railcar]) -> List[Railcar]:
-    """The same cars with their tile-made string ids (``per_tile`` below)
-    renumbered 0, 1, 2, ... in the order the cars come."""
-    numbers: Dict[int, int] = {}
-    return [replace(c, string_id=numbers.setdefault(c.string_id, len(numbers))) for c in cars]
 
 
 def detect_railcars_in_array(

@@ -5,8 +5,8 @@ track and PEAK_RADIUS_ACROSS_M across it, and at least the confidence floor,
 is one car: coupled cars are 10 m or more apart centre to centre,
 neighbouring tracks 4 m.
 The car's centre, length, turn, width and kind are read from the same cell;
-its confidence is the heat there. Cars coupled one behind the other (ends
-within COUPLED_GAP_M, on one line) form a string.
+its confidence is the heat there. Which cars are coupled is decided later,
+over the whole raster's final cars (``coupling.py``).
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ from .describe import kind_from_logits
 from .frame import RotatedFrame
 from .frame_net import (HEAD, KIND_NAMES, LENGTH_REF_M, NET_GSD_M, STRIDE_COLS, STRIDE_ROWS, TURN_SCALE_RAD,
                         WIDTH_REF_M)
-from .model import METHOD_GAP, METHOD_SINGLE, DetectionParams, Railcar
+from .model import METHOD_SINGLE, DetectionParams, Railcar
 
 PEAK_RADIUS_ALONG_M = 8.0  # less than the shortest car (10 m): two centres cannot be closer along one track
 PEAK_RADIUS_ACROSS_M = 3.0  # less than the closest tracks (4 m)
 MAX_LOG_LENGTH = 3.0  # e^3 x 15 m: far beyond any car, so a wild output cannot overflow
-COUPLED_GAP_M = 3.0  # end to end closer than this: coupled
 LENGTH_TOLERANCE_M = 3.0  # a car measured this far outside the user's length range is still reported (clipped)
 _I = {name: i for i, name in enumerate(HEAD)}
 
@@ -54,13 +53,11 @@ def peak_cells(heat: np.ndarray, floor: float) -> np.ndarray:
     return np.array(kept)
 
 
-def cars_in_frame(maps: np.ndarray, frame: RotatedFrame, scale: Tuple[float, float], params: DetectionParams,
-                  string_base: int = 0) -> List[Railcar]:
-    """The cars the maps (``len(HEAD)``, rows, cols) of ``frame`` hold, in tile pixels.
-
-    ``scale``: working px per tile px along columns and rows; ``string_base``
-    is added to this frame's string numbers so that frames of one tile do
-    not share them."""
+def cars_in_frame(maps: np.ndarray, frame: RotatedFrame, scale: Tuple[float, float],
+                  params: DetectionParams) -> List[Railcar]:
+    """The cars the maps (``len(HEAD)``, rows, cols) of ``frame`` hold, in tile
+    pixels (``scale``: working px per tile px along columns and rows), not
+    yet in strings."""
     heat = sigmoid(maps[_I["heat"]].astype(np.float64))
     found = []
     for r, c in peak_cells(heat, params.confidence_floor):
@@ -78,13 +75,8 @@ def cars_in_frame(maps: np.ndarray, frame: RotatedFrame, scale: Tuple[float, flo
         width_m = float(np.clip(WIDTH_REF_M + maps[_I["width"], r, c], *params.car_width_m))
         turn = float(maps[_I["turn"], r, c]) * TURN_SCALE_RAD
         kind = kind_from_logits(maps[len(HEAD) - len(KIND_NAMES):, r, c], KIND_NAMES)
-        found.append((x, y, shown_length, width_m, turn, kind, float(heat[r, c])))
-    strings = _strings(found)
-    cars = []
-    for (x, y, length_m, width_m, turn, kind, conf), (sid, size) in zip(found, strings):
-        cars.append(_railcar(frame, scale, x, y, length_m, width_m, turn, kind, conf,
-                             METHOD_SINGLE if size == 1 else METHOD_GAP, string_base + sid))
-    return cars
+        found.append(_railcar(frame, scale, x, y, shown_length, width_m, turn, kind, float(heat[r, c])))
+    return found
 
 
 def _within(value: float, bounds: Tuple[float, float], tolerance: float):
@@ -94,34 +86,7 @@ def _within(value: float, bounds: Tuple[float, float], tolerance: float):
     return float(min(max(value, lo), hi))
 
 
-def _strings(found) -> List[Tuple[int, int]]:
-    """(string number, cars in it) for each car: cars end to end on one line are one string."""
-    n = len(found)
-    parent = list(range(n))
-
-    def root(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    px = NET_GSD_M
-    for i in range(n):
-        xi, yi, li = found[i][0], found[i][1], found[i][2]
-        for j in range(i + 1, n):
-            xj, yj, lj = found[j][0], found[j][1], found[j][2]
-            if abs(yi - yj) * px > 1.5:
-                continue
-            gap_m = abs(xi - xj) * px - 0.5 * (li + lj)
-            if gap_m < COUPLED_GAP_M:
-                parent[root(i)] = root(j)
-    roots = [root(i) for i in range(n)]
-    numbers = {r: k for k, r in enumerate(dict.fromkeys(roots))}
-    sizes = {r: roots.count(r) for r in numbers}
-    return [(numbers[r], sizes[r]) for r in roots]
-
-
-def _railcar(frame, scale, x, y, length_m, width_m, turn, kind, conf, method, string_id) -> Railcar:
+def _railcar(frame, scale, x, y, length_m, width_m, turn, kind, conf) -> Railcar:
     ux = np.array([math.cos(turn), math.sin(turn)])
     uy = np.array([-ux[1], ux[0]])
     hl, hw = 0.5 * length_m / NET_GSD_M, 0.5 * width_m / NET_GSD_M
@@ -133,4 +98,4 @@ def _railcar(frame, scale, x, y, length_m, width_m, turn, kind, conf, method, st
     heading = (90.0 + frame.direction_deg + math.degrees(turn)) % 180.0
     return Railcar(col_px=float(pts[0, 0]), row_px=float(pts[0, 1]),
                    corners_px=tuple((float(a), float(b)) for a, b in pts[1:]), length_m=length_m, width_m=width_m,
-                   heading_deg=float(heading), confidence=conf, kind=kind, method=method, string_id=string_id)
+                   heading_deg=float(heading), confidence=conf, kind=kind, method=METHOD_SINGLE)

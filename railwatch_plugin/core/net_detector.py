@@ -32,7 +32,6 @@ from .prescreen import may_hold_cars, rows_with_bands
 # of a block with its margins, 360 x 2,272 px, is ~40 MB).
 BLOCK_ROWS, BLOCK_COLS = 320, 2048  # a tile's frame is one block wide: no margins inside it
 MARGIN_ROWS, MARGIN_COLS = (-(-reach // m) * m for reach, m in zip(field_of_view_px(), (MULTIPLE_ROWS, MULTIPLE_COLS)))
-STRINGS_PER_FRAME = 10_000  # string numbers of a tile's second frame start here
 TRACK_SURROUNDINGS_M = 10.0  # with TRACKS, directions are found this far around the lines
 
 
@@ -63,13 +62,13 @@ def detect_in_tile_net(
                   if may_hold_cars(coarse_lum, coarse_valid, coarse_g, d)]
     if not directions:  # most tiles of a large raster: countryside
         return []
-    work = prepare_tile(image, valid, gsd_m, NET_GSD_M, exact=True)
+    work = prepare_tile(image, valid, gsd_m, NET_GSD_M)
     cars: List[Railcar] = []
-    for k, direction in enumerate(directions):
+    for direction in directions:
         frame = rotate_to_horizontal(work.features, work.valid, direction)
         rows = rows_with_bands(np.ascontiguousarray(frame.features[:, :, 0]), frame.valid, work.gsd_m)
         maps = frame_maps(net, frame_input(frame), rows)
-        cars.extend(cars_in_frame(maps, frame, (work.scale_col, work.scale_row), params, k * STRINGS_PER_FRAME))
+        cars.extend(cars_in_frame(maps, frame, (work.scale_col, work.scale_row), params))
     if track_mask is not None:
         cars = [c for c in cars if _inside(track_mask, c.col_px, c.row_px)]
     return cars

@@ -12,7 +12,6 @@ and nothing new has to be installed.
 
 from __future__ import annotations
 
-import struct
 from typing import Iterable, Sequence, Union
 
 import numpy as np
@@ -20,7 +19,7 @@ import numpy as np
 IR_VERSION = 6
 OPSET = 11
 _FLOAT = 1  # TensorProto.DataType.FLOAT
-_ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_INTS = 1, 2, 3, 7
+_ATTR_INT, _ATTR_STRING, _ATTR_INTS = 2, 3, 7
 
 
 def _varint(value: int) -> bytes:
@@ -45,20 +44,12 @@ def _field_bytes(number: int, value: Union[bytes, str]) -> bytes:
     return _varint((number << 3) | 2) + _varint(len(data)) + data
 
 
-def _field_float(number: int, value: float) -> bytes:
-    return _varint((number << 3) | 5) + struct.pack("<f", value)
-
-
 def attr_ints(name: str, values: Iterable[int]) -> bytes:
     return b"".join([_field_bytes(1, name)] + [_field_int(8, int(v)) for v in values] + [_field_int(20, _ATTR_INTS)])
 
 
 def attr_int(name: str, value: int) -> bytes:
     return _field_bytes(1, name) + _field_int(3, int(value)) + _field_int(20, _ATTR_INT)
-
-
-def attr_float(name: str, value: float) -> bytes:
-    return _field_bytes(1, name) + _field_float(2, float(value)) + _field_int(20, _ATTR_FLOAT)
 
 
 def attr_string(name: str, value: str) -> bytes:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from .direction_bins import direction_bins
-from .quick_stats import high_percentile, median
+from .quick_stats import high_percentile
 
 BIN_DEG = 1.0
 ANALYSIS_GSD_M = 1.0  # edges of car-sized things survive at 1 m; noise does not
@@ -22,8 +22,8 @@ ANALYSIS_GSD_M = 1.0  # edges of car-sized things survive at 1 m; noise does not
 def coarse_luminance(lum: np.ndarray, gsd_m: float, target_gsd_m: float = ANALYSIS_GSD_M) -> Tuple[np.ndarray, float]:
     """``lum`` area-averaged to ``target_gsd_m`` (never made finer) and its GSD.
 
-    The tile detector makes it once for this module and ``prescreen``, which
-    both look at 1 m: each used to resize the tile's luminance itself."""
+    Tiles come here already at 1 m (``prepare.coarse_look``); a finer
+    luminance given to this module or ``prescreen`` is brought to 1 m first."""
     factor = min(1.0, gsd_m / target_gsd_m)
     small = cv2.resize(lum, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else lum
     return small, gsd_m / factor
@@ -58,7 +58,7 @@ def dominant_directions(
     kernel = np.exp(-0.5 * (np.arange(-6, 7) / 2.0) ** 2)
     padded = np.concatenate([hist[-6:], hist, hist[:6]])
     smooth = np.convolve(padded, kernel, mode="same")[6:-6]
-    baseline = median(smooth)
+    baseline = float(np.median(smooth))
     peaks = []
     order = np.argsort(smooth)[::-1]
     top = smooth[order[0]] - baseline

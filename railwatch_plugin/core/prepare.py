@@ -2,15 +2,16 @@
 
 Cars are told apart from ground by brightness *and* colour (a rust-red boxcar
 on brown ballast can have the ground's brightness), so the detector sees a
-luminance channel plus two opponent-colour channels. Finer images are resampled
-to one isotropic working GSD so that every later step can use fixed sizes in
-metres and the cost does not grow with resolution.
+luminance channel plus two opponent-colour channels. Every tile is resampled
+to the frame network's GSD (``frame_net.NET_GSD_M``: finer images averaged
+down, coarser ones interpolated up), so the network always sees cars at one
+scale.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -19,37 +20,25 @@ import numpy as np
 # they are noisier after JPEG chroma subsampling.
 COLOUR_WEIGHT = 0.8
 
-# GSDs within this fraction of a whole centimetre are worked at that
-# centimetre, without resampling. The detector's sizes in pixels are whole
-# numbers, so a GSD a hair either side of 0.5 m (a map projection's scale
-# factor makes a 0.5 m product 0.5002 m on the ground) could round a band or a
-# gap one pixel differently and change the count: the demo scene gave 70 cars
-# at 0.5 m and 64 at 0.5002 m. A 0.5 % error in scale moves a 20 m car's
-# length by 10 cm, well inside what it is measured to.
-SNAP_STEP_M = 0.01
+# A GSD within this fraction of the working GSD is worked as it is, without
+# resampling: a map projection's scale factor makes a 0.5 m product 0.5002 m
+# on the ground, and resampling it by 0.04 % would only blur it. A 0.5 %
+# error in scale moves a 20 m car's length by 10 cm, well inside what it is
+# measured to.
 SNAP_TOLERANCE = 0.005
 
 
 @dataclass
 class WorkImage:
-    lum: np.ndarray  # (rows, cols) float32 luminance, ~0-255 scale, contiguous: all orientation and prescreen use
+    features: np.ndarray  # (rows, cols, 1 or 3) float32: luminance, then two opponent colours (feature_channels)
     valid: np.ndarray  # (rows, cols) bool
     gsd_m: float  # isotropic working GSD
     scale_col: float  # working px per input px along columns
     scale_row: float
-    make_features: Optional[Callable[[], np.ndarray]] = None  # for features made on first use
-    _features: Optional[np.ndarray] = None
 
     @property
-    def features(self) -> np.ndarray:
-        """(rows, cols, channels) float32, luminance first.
-
-        Made when first asked for: most tiles of a large raster are
-        countryside that the prescreen turns down on luminance alone, and
-        those never need the colour channels (24 -> 9 ms a 1024 px tile)."""
-        if self._features is None:
-            self._features, self.make_features = self.make_features(), None
-        return self._features
+    def lum(self) -> np.ndarray:
+        return np.ascontiguousarray(self.features[:, :, 0])
 
 
 def _to_8bit_scale(data: np.ndarray, valid: Optional[np.ndarray]) -> np.ndarray:
@@ -99,72 +88,49 @@ def _with_colours(lum: np.ndarray, r: np.ndarray, g: np.ndarray, b: np.ndarray) 
     return cv2.merge([lum, rg, yb])
 
 
-def working_gsd_m(gsd_m: Tuple[float, float], work_gsd_m: Optional[float], exact: bool = False) -> float:
-    """The isotropic GSD the detector works at: the coarser of the image's
-    and ``work_gsd_m`` (``work_gsd_m`` itself when ``exact``: coarser images
-    are then upsampled to it), on a whole centimetre when it is that close to one."""
-    target = work_gsd_m if exact and work_gsd_m else max(*gsd_m, work_gsd_m or 0.0)
-    nearest = round(round(target / SNAP_STEP_M) * SNAP_STEP_M, 9)  # 0.7, not 70 x 0.01 = 0.7000000000000001
-    return nearest if nearest > 0 and abs(target / nearest - 1.0) <= SNAP_TOLERANCE else target
-
-
-def working_scale(gsd_m: Tuple[float, float], work_gsd_m: Optional[float],
-                  exact: bool = False) -> Tuple[float, float, float]:
+def working_scale(gsd_m: Tuple[float, float], work_gsd_m: float) -> Tuple[float, float, float]:
     """(working GSD, working px per input px along columns, along rows); the
     scales are exactly 1 when the tile is used as it is, not resampled."""
-    target = working_gsd_m(gsd_m, work_gsd_m, exact)
-    fx, fy = gsd_m[0] / target, gsd_m[1] / target
+    fx, fy = gsd_m[0] / work_gsd_m, gsd_m[1] / work_gsd_m
     if abs(fx - 1) <= SNAP_TOLERANCE and abs(fy - 1) <= SNAP_TOLERANCE:
-        return target, 1.0, 1.0
-    return target, fx, fy
+        return work_gsd_m, 1.0, 1.0
+    return work_gsd_m, fx, fy
 
 
-def prepare_tile(
-    data: np.ndarray, valid: Optional[np.ndarray], gsd_m: Tuple[float, float], work_gsd_m: Optional[float],
-    exact: bool = False,
-) -> WorkImage:
-    """The tile at its working GSD (``working_scale``): averaged down from
-    finer images, interpolated up from coarser ones when ``exact``."""
-    target, fx, fy = working_scale(gsd_m, work_gsd_m, exact)
-    resample = fx != 1.0 or fy != 1.0
-    if not resample and (valid is None or valid.all()):
-        return _lazy_work_image(data, valid, target, fx, fy)
+def prepare_tile(data: np.ndarray, valid: Optional[np.ndarray], gsd_m: Tuple[float, float],
+                 work_gsd_m: float) -> WorkImage:
+    """The tile at ``work_gsd_m`` (``working_scale``); invalid pixels take the
+    mean of the valid ones, so that nodata borders do not look like strong
+    edges."""
+    target, fx, fy = working_scale(gsd_m, work_gsd_m)
     feats = feature_channels(data, valid)
     if valid is None:
         valid = np.ones(data.shape[:2], bool)
-    if resample:
+    if fx != 1.0 or fy != 1.0:
         rows = max(1, int(round(data.shape[0] * fy)))
         cols = max(1, int(round(data.shape[1] * fx)))
-        # INTER_AREA averages when shrinking but repeats pixels when enlarging.
-        shrink = cols <= data.shape[1] and rows <= data.shape[0]
-        feats = cv2.resize(feats, (cols, rows), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        if feats.ndim == 2:
-            feats = feats[:, :, None]
+        feats = _resize(feats, cols, rows)
         valid = cv2.resize(valid.astype(np.uint8), (cols, rows), interpolation=cv2.INTER_NEAREST).astype(bool)
         fx, fy = cols / data.shape[1], rows / data.shape[0]
     if not valid.all():
-        # Invalid pixels take the mean of the valid ones so that nodata borders
-        # do not look like strong edges; detections touching them are dropped.
         mean = feats[valid].mean(axis=0) if valid.any() else 0.0
         feats = feats.copy()
         feats[~valid] = mean
-    feats = np.ascontiguousarray(feats)
-    return WorkImage(lum=np.ascontiguousarray(feats[:, :, 0]), valid=valid, gsd_m=target, scale_col=fx, scale_row=fy,
-                     _features=feats)
+    return WorkImage(features=np.ascontiguousarray(feats), valid=valid, gsd_m=target, scale_col=fx, scale_row=fy)
 
 
-def _lazy_work_image(data: np.ndarray, valid: Optional[np.ndarray], gsd_m: float, fx: float, fy: float) -> WorkImage:
-    """A tile that needs neither resampling nor filling: luminance now, the
-    colour channels when first asked for (the same values feature_channels gives)."""
-    planes = _scaled_planes(data, valid, min(3, data.shape[2]))
-    valid = np.ones(data.shape[:2], bool) if valid is None else valid
-    if len(planes) < 3:
-        lum = planes[0]
-        return WorkImage(lum=lum, valid=valid, gsd_m=gsd_m, scale_col=fx, scale_row=fy, _features=lum[:, :, None])
-    r, g, b = planes
-    lum = _luminance(r, g, b)
-    return WorkImage(lum=lum, valid=valid, gsd_m=gsd_m, scale_col=fx, scale_row=fy,
-                     make_features=lambda: _with_colours(lum, r, g, b))
+def _resize(image: np.ndarray, cols: int, rows: int) -> np.ndarray:
+    """Averaged along an axis that shrinks, interpolated along one that grows
+    (INTER_AREA repeats pixels when enlarging; INTER_LINEAR thins without
+    averaging when shrinking): one axis at a time when they differ."""
+    def one(img, c, r):
+        shrink = c <= img.shape[1] and r <= img.shape[0]
+        out = cv2.resize(img, (c, r), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        return out if out.ndim == 3 else out[:, :, None]
+
+    if (cols <= image.shape[1]) == (rows <= image.shape[0]):
+        return one(image, cols, rows)
+    return one(one(image, cols, image.shape[0]), cols, rows)
 
 
 def coarse_look(data: np.ndarray, valid: Optional[np.ndarray], gsd_m: Tuple[float, float],
@@ -187,5 +153,5 @@ def coarse_look(data: np.ndarray, valid: Optional[np.ndarray], gsd_m: Tuple[floa
         else:
             lum = small[:, :, 0]
         return np.ascontiguousarray(lum), np.ones((rows, cols), bool), max(gsd_m[0] / fx, gsd_m[1] / fy)
-    work = prepare_tile(data, valid, gsd_m, max(target_gsd_m, *gsd_m), exact=True)
+    work = prepare_tile(data, valid, gsd_m, max(target_gsd_m, *gsd_m))
     return work.lum, work.valid, work.gsd_m

@@ -24,7 +24,8 @@ MIN_RUN_M = 7.0  # shorter than any car, longer than a lorry cab or a shed's edg
 # 0-255 scale. Measured (bench/out, 2026-11-23): the strongest run in 37
 # countryside windows of the speed raster was 17; in 60 hard yards at 0.3 and
 # 0.7 m the weakest tile maximum was 39, and 160 m tiles of 16 hard yards lost
-# no car at 20 against 5.
+# no car at 20 against 5. Behind this gate the frame network finds 99 % of the
+# benchmark's cars (README).
 MIN_CONTRAST = 20.0
 
 

@@ -233,8 +233,8 @@ def test_merge_drops_a_band_closer_beside_a_car_than_tracks_can_be():
 
 
 def test_merge_draws_the_line_between_a_shadow_twin_and_the_closest_real_track():
-    # A shadow band read as a string lies 3-3.5 m beside its car (diagnose:
-    # most false detections); the closest real tracks are 4 m apart.
+    # A shadow band taken for a car lies 3-3.5 m beside it; the closest real
+    # tracks are 4 m apart.
     car = _car(100, 100, 30, 6, confidence=0.9)
     twin = _car(101, 106.8, 30, 6, confidence=0.6)  # 3.4 m beside
     neighbour = _car(101, 108, 30, 6, confidence=0.6)  # 4.0 m beside
@@ -488,9 +488,11 @@ def test_tiling_does_not_change_the_count_where_strings_cross_seams(seam_yard, s
 
 
 def test_string_ids_count_from_zero_across_tiles_and_a_string_is_one_line_of_coupled_cars(seam_runs):
-    cars = seam_runs["workers=2"].all_cars
+    result = seam_runs["workers=2"]
+    cars = result.cars
     ids = sorted({c.string_id for c in cars})
     assert ids == list(range(len(ids)))
+    assert all(c.string_id == -1 for c in result.all_cars if c.confidence < result.min_confidence)
     coupled = 0
     for sid in ids:
         members = [c for c in cars if c.string_id == sid]
@@ -499,12 +501,29 @@ def test_string_ids_count_from_zero_across_tiles_and_a_string_is_one_line_of_cou
         members.sort(key=lambda c: along @ (c.col_px, c.row_px))
         for a, b in zip(members, members[1:]):
             d = (np.array([b.col_px, b.row_px]) - (a.col_px, a.row_px)) * GSD_M
-            assert abs(d @ across) < 1.6
-            assert d @ along - 0.5 * (a.length_m + b.length_m) < 3.1
+            assert abs(d @ across) <= 1.5
+            assert d @ along - 0.5 * (a.length_m + b.length_m) < 3.0
             coupled += 1
-        # A car coupled to one that another tile owns keeps "gap" in a string of one.
-        assert len(members) == 1 or all(c.method == "gap" for c in members)
+        assert all(c.method == ("single" if len(members) == 1 else "gap") for c in members)
     assert coupled > 10  # the yard has strings of coupled cars to check
+
+
+def test_a_string_across_a_tile_seam_keeps_one_number(seam_yard, seam_runs):
+    """Strings are formed over the whole raster's cars: a seam does not split one in two."""
+    from collections import Counter
+
+    found = seam_runs["workers=2"].cars
+    _, pairs = match(found, seam_yard.cars, GSD_M)
+    by_true_string = {}
+    for i, j in pairs:
+        by_true_string.setdefault(seam_yard.cars[j].string_id, []).append(found[i])
+    seams = (330, 580)
+    crossing = [cars for cars in by_true_string.values()
+                if any(min(c.col_px for c in cars) < s < max(c.col_px for c in cars) for s in seams)]
+    assert len(crossing) >= 2
+    for cars in crossing:
+        ids = Counter(c.string_id for c in cars)
+        assert ids.most_common(1)[0][1] >= 0.9 * len(cars), f"string split into {dict(ids)}"
 
 
 # --------------------------------------------------------------------- nodata
@@ -615,3 +634,22 @@ def test_a_gsd_a_hair_off_a_centimetre_gets_the_same_tiles_and_the_same_cars(sma
     assert len(off.cars) == len(exact.cars)
     np.testing.assert_allclose([(c.col_px, c.row_px, c.confidence) for c in off.cars],
                                [(c.col_px, c.row_px, c.confidence) for c in exact.cars], atol=1e-6)
+
+
+@pytest.mark.parametrize("gsd_m", [0.3, 0.75, (0.3, 0.6)])
+def test_a_yard_is_counted_at_finer_coarser_and_non_square_pixels(gsd_m):
+    """Finer images are averaged down to the network's 0.5 m, coarser ones
+    interpolated up, and non-square pixels made square, one axis each way."""
+    from types import SimpleNamespace
+
+    import cv2
+
+    drawn = gsd_m if isinstance(gsd_m, float) else gsd_m[0]
+    scene = make_yard(41, gsd_m=drawn, size_m=SMALL_YARD_M, difficulty="easy")
+    image, truth = scene.image, scene.cars
+    if not isinstance(gsd_m, float):  # every other row: 0.3 m across, 0.6 m down
+        image = cv2.resize(image, (image.shape[1], image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        truth = [SimpleNamespace(col_px=c.col_px, row_px=c.row_px / 2, length_m=c.length_m) for c in truth]
+    result = detect_railcars_in_array(image, gsd_m, workers=1)
+    score, _ = match(result.cars, truth, drawn)
+    assert score.n_true >= 15 and score.f1 >= 0.95, score

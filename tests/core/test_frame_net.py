@@ -178,15 +178,6 @@ def test_cars_are_read_off_the_maps_at_their_sub_cell_positions_and_mapped_back_
     assert turned.heading_deg == pytest.approx(120.0 + math.degrees(0.05), abs=1e-6)
 
 
-def test_coupled_cars_share_a_string_and_a_lone_car_is_single():
-    frame = rotate_to_horizontal(np.zeros((100, 400, 3), np.float32), np.ones((100, 400), bool), 0.0)
-    # 15 m cars end to end at 0.5 m per pixel: centres 31 px apart (a 0.5 m gap), and one 60 m away.
-    cars = [(100.0, 50.0, 15.0, 0.0, 0), (131.0, 50.0, 15.0, 0.0, 0), (300.0, 50.0, 15.0, 0.0, 0)]
-    found = sorted(cars_in_frame(car_maps(100, 400, cars), frame, (1.0, 1.0), DetectionParams()), key=lambda c: c.col_px)
-    assert [c.method for c in found] == ["gap", "gap", "single"]
-    assert found[0].string_id == found[1].string_id != found[2].string_id
-
-
 def test_a_car_outside_the_length_range_is_left_out_and_one_just_outside_is_clipped():
     frame = rotate_to_horizontal(np.zeros((100, 400, 3), np.float32), np.ones((100, 400), bool), 0.0)
     cars = [(100.0, 30.0, 40.0, 0.0, 0), (300.0, 30.0, 11.0, 0.0, 0)]
@@ -233,3 +224,14 @@ def test_only_the_rows_asked_for_are_looked_at_and_they_come_out_as_from_the_who
     maps = frame_maps(net, x, wanted)
     np.testing.assert_allclose(maps[:, 30:45], whole[:, 30:45], rtol=1e-4, atol=1e-4 * np.abs(whole).max())
     assert np.all(maps[0, :30] == -30.0) and np.all(maps[0, 45:] == -30.0)
+
+
+def test_a_network_numpy_must_run_is_reported_as_slow(monkeypatch):
+    import railwatch_plugin.core.detect as detect
+
+    slow = fn.FrameNet(random_weights(1), use_dnn=False)
+    assert not slow.runs_in_opencv and fn.FrameNet(random_weights(1)).runs_in_opencv
+    monkeypatch.setattr(detect, "load_frame_net", lambda: slow)
+    result = detect.detect_railcars_in_array(np.zeros((200, 200, 3), np.uint8), 0.5, workers=1)
+    assert result.warnings == [detect.SLOW_NETWORK_WARNING]
+    assert "60 times slower" in result.warnings[0] and "opencv-python-headless" in result.warnings[0]

@@ -30,7 +30,7 @@ def maps_from_targets(cars, rows, cols):
 @pytest.mark.parametrize("gsd_m", [0.3, 0.7])
 def test_targets_read_as_maps_give_every_car_back_with_its_kind(gsd_m):
     scene = make_yard(2001, gsd_m=gsd_m)
-    work = prepare_tile(scene.image, scene.valid, (gsd_m, gsd_m), 0.5, exact=True)
+    work = prepare_tile(scene.image, scene.valid, (gsd_m, gsd_m), 0.5)
     frame = rotate_to_horizontal(work.features, work.valid, (scene.meta["heading_deg"] - 90.0) % 180.0)
     truth = frame_truth(scene, work, frame)
     label = (np.degrees(np.abs(truth[:, 4])) < FIND_TURN_DEG).astype(float)

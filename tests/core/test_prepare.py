@@ -4,7 +4,7 @@ must give exactly what the straightforward interleaved version gives."""
 import numpy as np
 import pytest
 
-from railwatch_plugin.core.prepare import COLOUR_WEIGHT, _to_8bit_scale, prepare_tile, working_gsd_m, working_scale
+from railwatch_plugin.core.prepare import COLOUR_WEIGHT, _to_8bit_scale, prepare_tile, working_scale
 
 
 def interleaved_features(data, valid):
@@ -23,7 +23,7 @@ def test_features_equal_the_interleaved_arithmetic(dtype, bands, all_valid):
     rng = np.random.default_rng(bands)
     data = (rng.random((120, 90, bands)) * (255 if dtype == np.uint8 else 4000)).astype(dtype)
     valid = None if all_valid else rng.random((120, 90)) > 0.2
-    work = prepare_tile(data, valid, (0.5, 0.5), 0.4)
+    work = prepare_tile(data, valid, (0.5, 0.5), 0.5)
     want = interleaved_features(data, valid)
     if not all_valid:
         want[~valid] = want[valid].mean(axis=0)
@@ -32,33 +32,39 @@ def test_features_equal_the_interleaved_arithmetic(dtype, bands, all_valid):
     np.testing.assert_array_equal(work.lum, want[:, :, 0])
 
 
-def test_colour_channels_are_made_only_when_asked_for():
-    data = np.random.default_rng(0).integers(0, 255, (64, 48, 3), dtype=np.uint8)
-    work = prepare_tile(data, None, (0.5, 0.5), 0.4)
-    assert work._features is None  # luminance alone so far
-    first = work.features
-    assert work.features is first and work.make_features is None  # made once; the planes are let go
-
-
-@pytest.mark.parametrize("gsd, work, want", [
-    ((0.5002, 0.5002), None, 0.5),  # a UTM scale factor: worked at 0.5 m
-    ((0.4998, 0.5), None, 0.5),
-    ((0.5, 0.5), None, 0.5),
-    ((0.3, 0.3), 0.4, 0.4),  # finer than the working GSD: resampled to it
-    ((0.46, 0.46), None, 0.46),
-    ((0.505, 0.505), None, 0.505),  # 1 % off: a real difference, kept
+@pytest.mark.parametrize("gsd, want", [
+    ((0.5002, 0.5002), (0.5, 1.0, 1.0)),  # a UTM scale factor: worked as it is
+    ((0.4998, 0.5), (0.5, 1.0, 1.0)),
+    ((0.3, 0.3), (0.5, 0.6, 0.6)),  # finer: averaged down
+    ((0.7, 0.7), (0.5, 1.4, 1.4)),  # coarser: interpolated up
+    ((0.505, 0.505), (0.5, 1.01, 1.01)),  # 1 % off: a real difference, resampled
 ])
-def test_the_working_gsd_is_a_whole_centimetre_only_when_that_close(gsd, work, want):
-    assert working_gsd_m(gsd, work) == pytest.approx(want, abs=1e-12)
+def test_every_tile_is_worked_at_the_network_gsd_and_a_hair_off_is_not_resampled(gsd, want):
+    assert working_scale(gsd, 0.5) == pytest.approx(want, abs=1e-12)
 
 
 def test_a_snapped_tile_is_not_resampled_and_maps_back_unscaled():
     data = np.random.default_rng(0).integers(0, 255, (50, 70, 3), dtype=np.uint8)
-    work = prepare_tile(data, None, (0.5002, 0.4999), 0.4)
+    work = prepare_tile(data, None, (0.5002, 0.4999), 0.5)
     assert work.gsd_m == 0.5 and (work.scale_col, work.scale_row) == (1.0, 1.0)
     assert work.lum.shape == (50, 70)
-    assert working_scale((0.3, 0.3), 0.4) == pytest.approx((0.4, 0.75, 0.75))
-    assert working_gsd_m((0.7, 0.7), None) == 0.7  # exactly: whole-pixel sizes must not round differently
+
+
+def test_a_coarser_image_is_interpolated_up_not_repeated():
+    data = np.zeros((20, 20, 1), np.uint8)
+    data[:, 10:] = 200  # a sharp edge
+    work = prepare_tile(data, None, (1.0, 1.0), 0.5)
+    assert work.features.shape == (40, 40, 1) and (work.scale_col, work.scale_row) == (2.0, 2.0)
+    row = work.features[5, :, 0]
+    assert 0 < row[19] < 200 or 0 < row[20] < 200  # a ramp across the edge, not a step
+
+
+def test_pixels_finer_one_way_and_coarser_the_other_are_averaged_one_way_and_interpolated_the_other():
+    data = np.zeros((20, 80, 1), np.uint8)
+    data[:, 3::4] = 200  # every fourth 0.125 m column: averaged to 0.5 m, 50 everywhere
+    work = prepare_tile(data, None, (0.125, 1.0), 0.5)
+    assert work.features.shape == (40, 20, 1)
+    np.testing.assert_allclose(work.features[:, :, 0], 50.0, atol=1e-3)  # interpolation alone would miss them
 
 
 def test_the_coarse_look_of_an_8_bit_tile_is_the_coarse_luminance_of_its_prepared_tile():
@@ -68,7 +74,7 @@ def test_the_coarse_look_of_an_8_bit_tile_is_the_coarse_luminance_of_its_prepare
     rng = np.random.default_rng(4)
     data = rng.integers(0, 256, (300, 400, 3)).astype(np.uint8)
     fast, valid, g = coarse_look(data, None, (0.5, 0.5), 1.0)
-    slow, slow_g = coarse_luminance(prepare_tile(data, None, (0.5, 0.5), 0.5, exact=True).lum, 0.5)
+    slow, slow_g = coarse_luminance(prepare_tile(data, None, (0.5, 0.5), 0.5).lum, 0.5)
     assert g == slow_g == 1.0 and fast.shape == slow.shape == valid.shape == (150, 200) and valid.all()
     assert np.abs(fast - slow).max() <= 0.5 + 1e-3  # each band averaged to whole DNs first
 

@@ -1,0 +1,72 @@
+"""Strings of coupled cars, among the cars a user is shown.
+
+Cars that stand end to end on one track form a string (a train, or a cut of
+cars left on a siding). The strings are formed once, over the whole
+raster's final cars at or above the confidence threshold, so that a string
+crossing a tile seam keeps one number, and a car whose only neighbour was
+dropped as a duplicate or as too unlikely is not called coupled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import replace
+from typing import Dict, List, Tuple
+
+from .model import METHOD_GAP, METHOD_SINGLE, Railcar
+
+COUPLED_GAP_M = 3.0  # end to end closer than this: coupled (coupler gaps are under 2 m)
+SAME_LINE_M = 1.5  # across-track offset of two cars on one track, at most (tracks are 4 m apart or more)
+SAME_HEADING_DEG = 5.0
+NOT_COUNTED = -1  # the string id of a car below the confidence threshold
+_CELL_M = 40.0  # neighbours are looked for in this grid: longer than two cars and a gap
+
+
+def with_strings(cars: List[Railcar], gsd_m: Tuple[float, float], min_confidence: float) -> List[Railcar]:
+    """``cars`` (in raster pixels of ``gsd_m``), each with its string: ``string_id``
+    0, 1, 2, ... in the order the cars come, ``method`` single or gap. Cars
+    below ``min_confidence`` get NOT_COUNTED and single."""
+    gx, gy = gsd_m
+    shown = [i for i, c in enumerate(cars) if c.confidence >= min_confidence]
+    parent = {i: i for i in shown}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    grid: Dict[Tuple[int, int], List[int]] = defaultdict(list)
+    for i in shown:
+        grid[(int(cars[i].col_px * gx // _CELL_M), int(cars[i].row_px * gy // _CELL_M))].append(i)
+    for (cx, cy), members in grid.items():
+        near = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1) for j in grid.get((cx + dx, cy + dy), ())]
+        for i in members:
+            for j in near:
+                if j > i and _coupled(cars[i], cars[j], gx, gy):
+                    parent[root(i)] = root(j)
+    numbers: Dict[int, int] = {}
+    sizes: Dict[int, int] = defaultdict(int)
+    for i in shown:
+        sizes[root(i)] += 1
+    out = []
+    for i, car in enumerate(cars):
+        if i not in parent:
+            out.append(replace(car, string_id=NOT_COUNTED, method=METHOD_SINGLE))
+            continue
+        r = root(i)
+        out.append(replace(car, string_id=numbers.setdefault(r, len(numbers)),
+                           method=METHOD_SINGLE if sizes[r] == 1 else METHOD_GAP))
+    return out
+
+
+def _coupled(a: Railcar, b: Railcar, gx: float, gy: float) -> bool:
+    turn = abs(a.heading_deg - b.heading_deg) % 180.0
+    if min(turn, 180.0 - turn) > SAME_HEADING_DEG:
+        return False
+    h = math.radians(a.heading_deg)
+    dx, dy = (b.col_px - a.col_px) * gx, (b.row_px - a.row_px) * gy  # metres, x right, y down
+    along = dx * math.sin(h) - dy * math.cos(h)
+    across = dx * math.cos(h) + dy * math.sin(h)
+    return abs(across) <= SAME_LINE_M and abs(along) - 0.5 * (a.length_m + b.length_m) < COUPLED_GAP_M
