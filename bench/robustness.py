@@ -49,17 +49,30 @@ def _noise(img, sigma, seed):
     return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.uint8)
 
 
-CHANGES = {
-    "as drawn": lambda img, seed: img,
-    "gamma 0.6": lambda img, seed: _gamma(img.astype(np.float64), 0.6),
-    "gamma 1.6": lambda img, seed: _gamma(img.astype(np.float64), 1.6),
-    "channels swapped": lambda img, seed: np.ascontiguousarray(img[:, :, ::-1]),
-    "panchromatic": lambda img, seed: img.astype(np.float64).mean(axis=2, keepdims=True).astype(np.uint8),
-    "12-bit, dark stretch": lambda img, seed: (200 + img.astype(np.float64) * 6.0).astype(np.uint16),
-    "JPEG quality 25": lambda img, seed: _jpeg(img, 25),
-    "blur 1.5 px": lambda img, seed: cv2.GaussianBlur(img, (0, 0), 1.5),
-    "noise 10": lambda img, seed: _noise(img.astype(np.float64), 10.0, seed),
-    "half as bright": lambda img, seed: (img.astype(np.float64) * 0.5).astype(np.uint8),
+def _pixels(change):
+    """A change of the pixels alone: the valid mask and the truth stay."""
+    return lambda scene: (change(scene.image, scene.meta["seed"]), scene.valid, scene.cars)
+
+
+def _upside_down(scene):
+    rows, cols = scene.image.shape[:2]
+    valid = None if scene.valid is None else np.ascontiguousarray(scene.valid[::-1, ::-1])
+    truth = [SimpleNamespace(col_px=cols - c.col_px, row_px=rows - c.row_px, length_m=c.length_m) for c in scene.cars]
+    return np.ascontiguousarray(scene.image[::-1, ::-1]), valid, truth
+
+
+CHANGES = {  # scene -> (image, valid, truth)
+    "as drawn": _pixels(lambda img, seed: img),
+    "gamma 0.6": _pixels(lambda img, seed: _gamma(img.astype(np.float64), 0.6)),
+    "gamma 1.6": _pixels(lambda img, seed: _gamma(img.astype(np.float64), 1.6)),
+    "channels swapped": _pixels(lambda img, seed: np.ascontiguousarray(img[:, :, ::-1])),
+    "panchromatic": _pixels(lambda img, seed: img.astype(np.float64).mean(axis=2, keepdims=True).astype(np.uint8)),
+    "12-bit, dark stretch": _pixels(lambda img, seed: (200 + img.astype(np.float64) * 6.0).astype(np.uint16)),
+    "JPEG quality 25": _pixels(lambda img, seed: _jpeg(img, 25)),
+    "blur 1.5 px": _pixels(lambda img, seed: cv2.GaussianBlur(img, (0, 0), 1.5)),
+    "noise 10": _pixels(lambda img, seed: _noise(img.astype(np.float64), 10.0, seed)),
+    "half as bright": _pixels(lambda img, seed: (img.astype(np.float64) * 0.5).astype(np.uint8)),
+    "upside down": _upside_down,
 }
 
 
@@ -69,25 +82,9 @@ def run_scene(args):
     from railwatch_plugin.core import detect_railcars_in_array
     from railwatch_synth import make_yard
 
-    scene = make_yard(seed, gsd_m=gsd_m)
-    image = CHANGES[change](scene.image, seed)
-    result = detect_railcars_in_array(image, gsd_m, mask=scene.valid, workers=1)
-    return change, match(result.cars, scene.cars, gsd_m)[0]
-
-
-def run_upside_down(args):
-    seed, gsd_m, _, frame_net = args
-    use_detector(frame_net)
-    from railwatch_plugin.core import detect_railcars_in_array
-    from railwatch_synth import make_yard
-
-    scene = make_yard(seed, gsd_m=gsd_m)
-    rows, cols = scene.image.shape[:2]
-    image = np.ascontiguousarray(scene.image[::-1, ::-1])
-    valid = None if scene.valid is None else np.ascontiguousarray(scene.valid[::-1, ::-1])
+    image, valid, truth = CHANGES[change](make_yard(seed, gsd_m=gsd_m))
     result = detect_railcars_in_array(image, gsd_m, mask=valid, workers=1)
-    truth = [SimpleNamespace(col_px=cols - c.col_px, row_px=rows - c.row_px, length_m=c.length_m) for c in scene.cars]
-    return "upside down", match(result.cars, truth, gsd_m)[0]
+    return change, match(result.cars, truth, gsd_m)[0]
 
 
 def main(argv=None):
@@ -101,10 +98,9 @@ def main(argv=None):
     jobs = [(s, a.gsd, c, a.frame_net) for c in CHANGES for s in seeds]
     with ProcessPoolExecutor(2) as pool:
         results = list(pool.map(run_scene, jobs))
-        results += list(pool.map(run_upside_down, [(s, a.gsd, None, a.frame_net) for s in seeds]))
     print(f"RailWatch detector on changed pictures: {a.scenes} hard validation yards at {a.gsd} m (seeds {a.first_seed}..)")
     print(f"{'change':>22} {'true':>6} {'found':>6} {'prec':>6} {'recall':>6} {'F1':>6}")
-    for change in list(CHANGES) + ["upside down"]:
+    for change in CHANGES:
         s = sum((r[1] for r in results if r[0] == change), Score(0, 0, 0, 0, 0))
         print(f"{change:>22} {s.n_true:>6} {s.n_found:>6} {s.precision:>6.3f} {s.recall:>6.3f} {s.f1:>6.3f}")
 

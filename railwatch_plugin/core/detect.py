@@ -20,9 +20,9 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from .coupling import with_strings
 from .frame_net import NET_GSD_M, WEIGHTS_PATH, load_frame_net
 from .model import DetectionParams, DetectionResult, Railcar, TrackLines, gsd_xy
-from .coupling import with_strings
 from .net_detector import detect_in_tile_net
 from .prepare import working_scale
 from .resolution import check_resolution

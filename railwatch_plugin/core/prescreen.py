@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .orientation import ANALYSIS_GSD_M
+from .orientation import ANALYSIS_GSD_M, coarse_luminance
 
 SCREEN_GSD_M = ANALYSIS_GSD_M  # one coarse luminance serves orientation and this screen (net_detector)
 BAND_HALF_PX = 1  # 3 m band at 1 m per pixel
@@ -32,8 +32,7 @@ MIN_CONTRAST = 20.0
 def may_hold_cars(lum: np.ndarray, valid: np.ndarray, gsd_m: float, direction_deg: float) -> bool:
     """``lum``: luminance at ``gsd_m``; ``direction_deg`` as found by
     ``orientation.dominant_directions`` (from +col towards +row)."""
-    factor = min(1.0, gsd_m / SCREEN_GSD_M)
-    small = cv2.resize(lum, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else lum
+    small, g = coarse_luminance(lum, gsd_m, SCREEN_GSD_M)
     rows, cols = small.shape
     rot = cv2.getRotationMatrix2D((cols / 2.0, rows / 2.0), direction_deg, 1.0)
     if valid.all():
@@ -46,11 +45,16 @@ def may_hold_cars(lum: np.ndarray, valid: np.ndarray, gsd_m: float, direction_de
         ok = cv2.resize(valid.astype(np.uint8), (cols, rows), interpolation=cv2.INTER_NEAREST)
         ok = cv2.warpAffine(ok, rot, (cols, rows), flags=cv2.INTER_NEAREST, borderValue=0)
     small = cv2.warpAffine(small, rot, (cols, rows), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    g = gsd_m / factor
+    return bool(band_runs(small, ok, g, MIN_CONTRAST).any())
+
+
+def band_runs(small: np.ndarray, ok: np.ndarray, g: float, min_contrast: float) -> np.ndarray:
+    """uint8 map of ``small`` (luminance at ``g`` m, tracks along its rows):
+    1 where a band standing out by ``min_contrast`` from both sides runs on
+    for MIN_RUN_M, on pixels that are ``ok``."""
     response = band_contrast(small, max(1, int(round(ALONG_M / g))))
-    hits = ((response >= MIN_CONTRAST) & (ok > 0)).astype(np.uint8)
-    run = max(1, int(round(MIN_RUN_M / g)))
-    return bool(cv2.erode(hits, np.ones((1, run), np.uint8)).any())
+    hits = ((response >= min_contrast) & (ok > 0)).astype(np.uint8)
+    return cv2.erode(hits, np.ones((1, max(1, int(round(MIN_RUN_M / g)))), np.uint8))
 
 
 def band_contrast(small: np.ndarray, along_px: int) -> np.ndarray:
@@ -82,16 +86,12 @@ def rows_with_bands(lum: np.ndarray, valid: np.ndarray, gsd_m: float, pad_m: flo
     them all there but lost 10 of 330 found cars on the speed raster). On
     that raster the network then looks at 23 MP instead of 69 MP and finds
     the same cars."""
-    factor = min(1.0, gsd_m / SCREEN_GSD_M)
-    small = cv2.resize(lum, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else lum
+    small, g = coarse_luminance(lum, gsd_m, SCREEN_GSD_M)
     ok = cv2.resize(valid.astype(np.uint8), (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
-    g = gsd_m / factor
-    response = band_contrast(small, max(1, int(round(ALONG_M / g))))
-    hits = ((response >= min_contrast) & (ok > 0)).astype(np.uint8)
-    run = max(1, int(round(MIN_RUN_M / g)))
-    coarse_rows = cv2.erode(hits, np.ones((1, run), np.uint8)).any(axis=1).astype(np.uint8)
+    coarse_rows = band_runs(small, ok, g, min_contrast).any(axis=1).astype(np.uint8)
     pad = int(round(pad_m / g))
     coarse_rows = cv2.dilate(coarse_rows[:, None], np.ones((2 * pad + 1, 1), np.uint8))[:, 0] > 0
     # Back to the frame's rows: each frame row takes the coarse row it falls in.
+    factor = min(1.0, gsd_m / SCREEN_GSD_M)  # coarse rows per frame row, as coarse_luminance made them
     index = np.minimum((np.arange(lum.shape[0]) * factor).astype(int), len(coarse_rows) - 1)
     return coarse_rows[index]
