@@ -37,6 +37,9 @@ class CarPainter:
         L, W = car.length_m, car.width_m
         # couplers reach into the gap so a short gap shows a dark bar, not ballast only
         ends = [self._r(car, L / 2 - 0.3, L / 2 + 0.45, -0.17, 0.17), self._r(car, -L / 2 - 0.45, -L / 2 + 0.3, -0.17, 0.17)]
+        if car.style.get("coach"):
+            self._coach(car, L, W)
+            return
         self._put(ends, COUPLER_RGB, 5)
         getattr(self, "_" + car.kind.replace("/", "_"))(car, L, W)
         if "tarp" in car.style:
@@ -49,6 +52,18 @@ class CarPainter:
         step, k = car.style["rib_step_m"], car.style["rib_contrast"]
         ribs = [self._r(car, u - 0.06, u + 0.06, -W / 2 + 0.12, W / 2 - 0.12) for u in np.arange(-L / 2 + step, L / 2 - 0.3, step)]
         self._put(ribs, roof * (1 + k), 15)
+
+    def _coach(self, car, L, W):
+        """A passenger coach: one long rounded roof, vents along it, and
+        gangways of the roof's own colour reaching into the gaps, so coupled
+        coaches read as one long band with faint seams."""
+        roof = np.array(car.style["roof"])
+        self._put([self._r(car, -L / 2 - 0.5, L / 2 + 0.5, -1.1, 1.1)], roof * 0.62, 8)  # gangway bellows
+        self._put([self._r(car, -L / 2, L / 2, -W / 2, W / 2)], roof * 0.86, 8)
+        self._put([self._r(car, -L / 2 + 0.3, L / 2 - 0.3, -W / 2 + 0.35, W / 2 - 0.35)], roof, 8)
+        self._put([self._r(car, -L / 2 + 0.6, L / 2 - 0.6, -0.3, 0.3)], np.clip(roof * car.style["roof_line"] + 10, 0, 250), 6)
+        vents = [self._r(car, u - 0.35, u + 0.35, -0.55, 0.55) for u in np.linspace(-L / 2 + 3.0, L / 2 - 3.0, 5)]
+        self._put(vents, roof * 0.75, 6)
 
     def _tank(self, car, L, W):
         body = np.array(car.style["body"])

@@ -14,7 +14,7 @@ import numpy as np
 
 from .canvas import heading_vectors, rect
 from .config import SceneConfig
-from .looks import car_style
+from .looks import COACH_COLOURS, car_style, restyled
 
 TRACK_GAUGE_M = 1.435
 
@@ -181,7 +181,7 @@ def build_tracks(rng, cfg: SceneConfig, w, h, heading_deg):
     n = int(rng.integers(cfg.n_tracks[0], cfg.n_tracks[1] + 1))
     offsets = [0.0]
     for _ in range(n - 1):
-        gap = rng.uniform(4.5, 6.0)
+        gap = rng.uniform(*cfg.track_spacing_m)
         if rng.random() < 0.2:
             gap += rng.uniform(3.0, 8.0)  # a new group of tracks
         offsets.append(offsets[-1] + gap)
@@ -272,6 +272,25 @@ def build_tracks(rng, cfg: SceneConfig, w, h, heading_deg):
 
 
 # ----------------------------------------------------------------------------- cars
+COACH_SIZE = ((23.5, 26.5), (2.85, 3.1), (4.0, 4.3))
+
+
+def _string_looks(rng, cfg: SceneConfig) -> dict:
+    """What a whole string shares, for the looks the hard preset lacks. No
+    number is drawn where the config asks for none of them, so hard scenes
+    are the same as before these looks existed."""
+    if not (cfg.coach_string_probability or cfg.dark_string_probability or cfg.identical_string_probability):
+        return {}
+    looks = {}
+    if rng.random() < cfg.coach_string_probability:
+        looks.update(coach=True, identical=True, colour=COACH_COLOURS[int(rng.integers(len(COACH_COLOURS)))])
+    elif rng.random() < cfg.dark_string_probability:
+        looks.update(dark=True, identical=rng.random() < 0.7)
+    elif rng.random() < cfg.identical_string_probability:
+        looks.update(identical=True)
+    return looks
+
+
 def _pick_kind(rng):
     kinds = list(KIND_WEIGHTS)
     p = np.array([KIND_WEIGHTS[k] for k in kinds])
@@ -326,6 +345,10 @@ def place_cars(rng, cfg: SceneConfig, segments, w, h, n_cars, is_valid, strict=T
         want = min(want, n_cars - len(cars))
         tight = rng.random() < cfg.tight_string_probability
         unit_kind = _pick_kind(rng) if rng.random() < 0.5 else None
+        looks = _string_looks(rng, cfg)
+        if looks.get("coach"):
+            unit_kind = "box"
+        first = None  # (kind, length, width, height, style) of a unit train's cars
         est = want * 17.0
         room = b - a
         if room > est + 10:
@@ -335,15 +358,21 @@ def place_cars(rng, cfg: SceneConfig, segments, w, h, n_cars, is_valid, strict=T
         s = start
         placed_here = 0
         for _ in range(want):
-            kind = unit_kind if (unit_kind and rng.random() < 0.85) else _pick_kind(rng)
-            lr, wr, hr = CAR_SIZES[kind]
-            length, width, height = _uniform(rng, lr), _uniform(rng, wr), _uniform(rng, hr)
+            if first is not None:
+                kind, length, width, height, style = first
+            else:
+                kind = unit_kind if (unit_kind and (looks or rng.random() < 0.85)) else _pick_kind(rng)
+                lr, wr, hr = COACH_SIZE if looks.get("coach") else CAR_SIZES[kind]
+                length, width, height = _uniform(rng, lr), _uniform(rng, wr), _uniform(rng, hr)
             if s + length > b - 1.0:
                 break
+            if first is None:
+                style = restyled(car_style(kind, rng, cfg.low_contrast_colours), looks, rng)
+                if kind == "flat/container" and style.get("load") == "containers":
+                    height = 3.9
+                if looks.get("identical"):
+                    first = (kind, length, width, height, style)
             centre = seg.start_m + seg.along * (s + length / 2)
-            style = car_style(kind, rng, cfg.low_contrast_colours)
-            if kind == "flat/container" and style.get("load") == "containers":
-                height = 3.9
             car = CarSpec(centre, seg.along, seg.heading_deg, length, width, height, kind, string_id, style)
             corners = car.corners_m
             if not _inside(corners, w, h, cfg.car_region_m):
@@ -357,6 +386,8 @@ def place_cars(rng, cfg: SceneConfig, segments, w, h, n_cars, is_valid, strict=T
                 hidden.append(car)
             placed_here += 1
             gap = rng.uniform(0.2, 0.5) if tight else rng.uniform(0.6, 2.0)
+            if looks.get("coach"):
+                gap = rng.uniform(0.6, 1.1)  # bridged by gangways
             s += length + gap
         end = s + rng.uniform(8.0, 40.0)
         new_free = []

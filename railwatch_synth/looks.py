@@ -29,6 +29,11 @@ CONTAINER_COLOURS = [
     (120, 70, 50), (200, 176, 60), (40, 120, 130), (90, 60, 110), (60, 60, 62), (150, 40, 50),
 ]
 COVERED_BODIES = [(186, 186, 182), (204, 204, 198), (176, 170, 156), (160, 162, 164), (150, 120, 96)]
+# Passenger coaches: one colour a train (Chinese green and red, blue-grey, white, maroon, silver).
+COACH_COLOURS = [(52, 92, 70), (120, 52, 46), (96, 112, 128), (206, 208, 204), (86, 46, 44), (168, 172, 176),
+                 (62, 82, 118)]
+# Dark wagons that barely stand out from ballast and from each other.
+DARK_BODIES = [(72, 44, 40), (58, 46, 40), (44, 42, 44), (84, 60, 50), (64, 54, 50), (52, 40, 38)]
 TARPS = [(40, 84, 152), (58, 104, 64), (40, 64, 112), (90, 110, 60)]
 
 
@@ -87,4 +92,21 @@ def car_style(kind: str, rng, low_contrast: bool) -> dict:
         style["tarp_seed"] = int(rng.integers(1 << 30))
         style["tarp_extent"] = (float(rng.uniform(0.0, 0.3)), float(rng.uniform(0.6, 1.0)))
     style["dirt"] = float(rng.uniform(0.0, 0.25 if low_contrast else 0.05))
+    return style
+
+
+def restyled(style: dict, looks: dict, rng) -> dict:
+    """A car's style changed for its string's looks (``layout._string_looks``)."""
+    if looks.get("coach"):
+        return dict(coach=True, roof=_jitter(rng, looks["colour"], 4), dirt=float(rng.uniform(0.0, 0.15)),
+                    roof_line=float(rng.uniform(0.85, 1.15)))
+    if looks.get("dark"):
+        style = dict(style)
+        dark = _jitter(rng, _pick(rng, DARK_BODIES), 5)
+        for key in ("roof", "rim", "body", "deck"):
+            if key in style:
+                style[key] = dark
+        if style.get("load") in ("sand", "gravel"):
+            style["load"] = "coal"
+        style.pop("tarp", None)
     return style

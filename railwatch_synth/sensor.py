@@ -27,10 +27,20 @@ def _jpeg(img_u8, quality):
     return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
 
 
+def _coarser_detail(img, factor: float, blocky: bool):
+    """The picture as a product upsampled from ``factor`` times coarser
+    pixels: by pixel doubling (blocky) or by bilinear interpolation."""
+    rows, cols = img.shape[:2]
+    small = cv2.resize(img, (max(1, int(round(cols / factor))), max(1, int(round(rows / factor)))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (cols, rows), interpolation=cv2.INTER_NEAREST if blocky else cv2.INTER_LINEAR)
+
+
 def apply_sensor(img, rng, cfg, bands: int, dtype: str, valid, meta: dict):
     rows, cols = img.shape[:2]
     sigma = float(rng.uniform(*cfg.blur_sigma_px))
     img = cv2.GaussianBlur(img, (0, 0), sigma)
+    if cfg.coarse_detail_probability and rng.random() < cfg.coarse_detail_probability:
+        img = _coarser_detail(img, float(rng.uniform(*cfg.coarse_detail_factor)), rng.random() < 0.5)
     sharpen = float(rng.uniform(0.2, 0.6)) if rng.random() < cfg.sharpen_probability else 0.0
     if sharpen:
         img = img + sharpen * (img - cv2.GaussianBlur(img, (0, 0), 1.5))

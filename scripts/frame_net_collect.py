@@ -3,7 +3,8 @@
     .venv/bin/python scripts/frame_net_collect.py --first-seed 10000 --scenes 1500 --out bench/out/frames
 
 Each scene is drawn at a random GSD between 0.25 and 0.8 m (hard yards, one
-in seven easy), made into frames exactly as the detector makes them
+in seven easy, and with ``--varied-share`` that share drawn with the looks of
+real yards: ``railwatch_synth.config.VARIED``), made into frames exactly as the detector makes them
 (``prepare_tile`` at ``NET_GSD_M``, the tile's own track directions, each
 sometimes turned by a degree or two, plus now and then a direction with no
 track), and cut into crops of CROP_ROWS x CROP_COLS with every true car
@@ -24,6 +25,7 @@ import math
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 import cv2
 import numpy as np
@@ -57,7 +59,7 @@ def frame_truth(scene, work, frame):
     return np.array(rows, np.float64).reshape(-1, 6)
 
 
-def crops_of_scene(seed: int):
+def crops_of_scene(seed: int, varied_share: float = 0.0):
     from railwatch_plugin.core.frame import rotate_to_horizontal
     from railwatch_plugin.core.frame_net import NET_GSD_M
     from railwatch_plugin.core.net_input import frame_input
@@ -67,7 +69,8 @@ def crops_of_scene(seed: int):
 
     rng = np.random.default_rng([seed, 77])
     gsd = float(np.exp(rng.uniform(np.log(0.25), np.log(0.8))))
-    difficulty = "easy" if rng.random() < 1 / 7 else "hard"
+    pick = rng.random()
+    difficulty = "easy" if pick < 1 / 7 else ("hard" if pick >= varied_share + 1 / 7 else "varied")
     scene = make_yard(seed, gsd_m=gsd, difficulty=difficulty)
     work = prepare_tile(scene.image, scene.valid, (gsd, gsd), NET_GSD_M)
     coarse, coarse_valid, coarse_g = coarse_look(scene.image, scene.valid, (gsd, gsd), ANALYSIS_GSD_M)
@@ -116,6 +119,8 @@ def main(argv=None):
     ap.add_argument("--scenes", type=int, default=1500)
     ap.add_argument("--out", default="bench/out/frames")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--varied-share", type=float, default=0.0,
+                    help="share of scenes drawn with real yards' looks (railwatch_synth VARIED), 0-0.85")
     a = ap.parse_args(argv)
     seeds = list(range(a.first_seed, a.first_seed + a.scenes))
     if any(s in RESERVED_SEEDS for s in seeds):
@@ -128,7 +133,7 @@ def main(argv=None):
             if os.path.exists(path):
                 continue
             xs, cars = [], []
-            for seed, x, c in pool.map(crops_of_scene, part):
+            for seed, x, c in pool.map(partial(crops_of_scene, varied_share=a.varied_share), part):
                 c[:, 0] += sum(len(v) for v in xs)
                 xs.append(x)
                 cars.append(c)

@@ -36,7 +36,9 @@ from scripts.frame_net_targets import targets  # noqa: E402
 
 
 class Net(nn.Module):
-    def __init__(self, architecture=fn.ARCHITECTURE):
+    def __init__(self, architecture=fn.ARCHITECTURE, folded: bool = False):
+        """``folded``: no batch norms, a bias on every convolution: the
+        network as the detector runs it, for fine-tuning shipped weights."""
         super().__init__()
         self.architecture = architecture
         self.convs = nn.ModuleList()
@@ -45,8 +47,8 @@ class Net(nn.Module):
         for layer in architecture:
             if layer[0] == "conv":
                 kh, kw = layer[2]
-                self.convs.append(nn.Conv2d(c, layer[1], (kh, kw), padding=(kh // 2, kw // 2), bias=False))
-                self.norms.append(nn.BatchNorm2d(layer[1]))
+                self.convs.append(nn.Conv2d(c, layer[1], (kh, kw), padding=(kh // 2, kw // 2), bias=folded))
+                self.norms.append(nn.Identity() if folded else nn.BatchNorm2d(layer[1]))
                 c = layer[1]
             elif layer[0] == "head":
                 self.convs.append(nn.Conv2d(c, len(fn.HEAD), 1))
@@ -78,6 +80,16 @@ class Net(nn.Module):
             elif kind == "concat":
                 x = torch.cat([x, saved], dim=1)
         return x
+
+    @classmethod
+    def from_folded(cls, path: str) -> "Net":
+        """A folded network holding the weights of a detector ``.npz``."""
+        net = cls(folded=True)
+        with np.load(path) as z, torch.no_grad():
+            for k, conv in enumerate(net.convs):
+                conv.weight.copy_(torch.from_numpy(z[f"conv{k}_w"]))
+                conv.bias.copy_(torch.from_numpy(z[f"conv{k}_b"]))
+        return net
 
     def folded_weights(self) -> dict:
         """Convolution weights with each batch norm folded in: what the detector runs."""
@@ -119,6 +131,8 @@ def augment(x: np.ndarray, cars: np.ndarray, rng):
         cars[:, 1] = rows - cars[:, 1]
         cars[:, 4] = -cars[:, 4]
     x = np.ascontiguousarray(x)
+    if rng.random() < 0.5:  # the stated pixel size is off (a real yard's cars measured 10 % long)
+        x, cars = rescaled(x, cars, rng.uniform(0.85, 1.18), rng)
     valid = x[3] > 0.5
     x[0] *= rng.uniform(0.75, 1.3)
     x[0] += rng.normal(0, 0.1)
@@ -140,6 +154,24 @@ def augment(x: np.ndarray, cars: np.ndarray, rng):
         x[:3] += rng.normal(0, rng.uniform(0.02, 0.15), x[:3].shape).astype(np.float32)
     x[:3] *= valid
     return x, cars
+
+
+def rescaled(x: np.ndarray, cars: np.ndarray, scale: float, rng):
+    """The crop seen ``scale`` times larger (cars too), cut or padded back to its size."""
+    channels, rows, cols = x.shape
+    size = (max(1, int(round(cols * scale))), max(1, int(round(rows * scale))))
+    big = np.stack([cv2.resize(x[c], size, interpolation=cv2.INTER_NEAREST if c == 3 else cv2.INTER_LINEAR)
+                    for c in range(channels)])
+    off_r = int(rng.integers(0, size[1] - rows + 1)) if size[1] > rows else 0
+    off_c = int(rng.integers(0, size[0] - cols + 1)) if size[0] > cols else 0
+    out = np.zeros_like(x)
+    part = big[:, off_r : off_r + rows, off_c : off_c + cols]
+    out[:, : part.shape[1], : part.shape[2]] = part
+    cars = cars.copy()
+    cars[:, 0] = cars[:, 0] * size[0] / cols - off_c
+    cars[:, 1] = cars[:, 1] * size[1] / rows - off_r
+    cars[:, 2:4] *= scale
+    return out, cars
 
 
 def batches(x_all, cars_all, index, batch_size, rng, augmenting=True):
@@ -179,15 +211,17 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--init", help="start from these weights' training checkpoint (.pt)")
+    ap.add_argument("--init-npz", help="fine-tune these detector weights (.npz, batch norms folded in)")
+    ap.add_argument("--held-out-share", type=float, default=0.05)
     a = ap.parse_args(argv)
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(a.seed)
     x_all, cars_all = load_chunks(a.data)
     n = len(x_all)
-    held = np.arange(n) >= int(0.95 * n)
+    held = np.arange(n) >= int((1 - a.held_out_share) * n)
     print(f"{n} crops, {len(cars_all)} cars; {held.sum()} held out", flush=True)
-    net = Net()
+    net = Net.from_folded(a.init_npz) if a.init_npz else Net()
     if a.init:
         net.load_state_dict(torch.load(a.init))
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4)

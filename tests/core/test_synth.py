@@ -259,3 +259,54 @@ def test_demo_files_match_the_tumangang_story():
     assert 35 <= len(hist) <= 45 and max(counts) == 20 and min(counts) >= 0
     assert hist[0]["acquired"] >= "2018-10-01" and hist[-1]["acquired"] <= "2023-09-30"
     assert sum(p.stat().st_size for p in demo.iterdir()) < 3_000_000
+
+
+# ---------------------------------------------------------------- looks of real yards (VARIED)
+
+def _strings(scene):
+    by_string = {}
+    for car in scene.cars:
+        by_string.setdefault(car.string_id, []).append(car)
+    return by_string
+
+
+def test_coach_strings_are_long_alike_cars_on_close_tracks():
+    from railwatch_synth.config import VARIED
+
+    scene = make_yard(31, gsd_m=0.5, config=VARIED.with_(coach_string_probability=1.0))
+    strings = _strings(scene)
+    assert len(scene.cars) >= 30 and len(strings) >= 3
+    for cars in strings.values():
+        assert {c.kind for c in cars} == {"box"}
+        assert all(23.5 <= c.length_m <= 26.5 for c in cars)
+        assert len({round(c.length_m, 6) for c in cars}) == 1  # one train, one coach type
+
+
+def test_unit_trains_repeat_one_car_and_dark_strings_are_dark():
+    from railwatch_synth.config import VARIED
+
+    scene = make_yard(32, gsd_m=0.5, config=VARIED.with_(coach_string_probability=0.0, dark_string_probability=1.0))
+    lum = scene.image.astype(np.float32).mean(axis=2)
+    centre_lum = [lum[int(c.row_px), int(c.col_px)] for c in scene.cars]
+    assert np.median(centre_lum) < 90  # dark bodies (ballast is ~125 before the sensor)
+    alike = [cars for cars in _strings(scene).values() if len({round(c.length_m, 6) for c in cars}) == 1 and len(cars) > 2]
+    assert alike, "no unit train among the dark strings"
+
+
+def test_hard_preset_draws_none_of_the_varied_looks():
+    """The benchmark's scenes must not change when VARIED gains a look."""
+    scene = make_yard(1000, gsd_m=0.5)
+    assert all(c.length_m <= 27.0 for c in scene.cars)
+    assert HARD.coach_string_probability == HARD.dark_string_probability == HARD.coarse_detail_probability == 0.0
+
+
+def test_coarse_detail_keeps_the_size_and_loses_fine_texture():
+    from railwatch_synth.sensor import _coarser_detail
+
+    fine = np.random.default_rng(0).uniform(0, 255, (90, 120, 3)).astype(np.float32)
+    for blocky in (True, False):
+        coarse = _coarser_detail(fine, 2.0, blocky)
+        assert coarse.shape == fine.shape
+        assert np.abs(np.diff(coarse, axis=1)).mean() < 0.6 * np.abs(np.diff(fine, axis=1)).mean()
+    doubled = _coarser_detail(fine, 2.0, True)
+    assert np.array_equal(doubled[:, 0::2], doubled[:, 1::2])  # pixel doubling: pairs of equal columns

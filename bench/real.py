@@ -1,0 +1,188 @@
+"""Accuracy of the detector on real, hand-labelled imagery (``../shared/real``).
+
+    .venv/bin/python bench/real.py                        # every scene, shipped weights
+    .venv/bin/python bench/real.py --frame-net bench/out/frame_net.npz --sweep
+    .venv/bin/python bench/real.py --calibration          # is the confidence a probability here too?
+
+The images may be evaluated, not redistributed: they are read where they lie
+and never copied. Without that folder the script says so and exits 0.
+
+Per scene it prints true cars, found, true among found, precision, recall,
+F1 and count error, matched as in ``bench/accuracy.py`` (a detection matches
+a true car within 40 % of the car's length, one to one). A car labelled
+``disputed`` is a don't-care: a detection on it is neither right nor wrong and
+missing it costs nothing. The yard is also scored resampled to 0.7 m (area
+average, as a coarser product would deliver it). A scene without railcars (the
+bus depot) reports its false cars only; the single-track labels are rough
+(about +-5 px), so that scene is a sanity check, not a measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench.accuracy import SWEEP, use_detector  # noqa: E402
+from bench.scoring import Score, match  # noqa: E402
+
+REAL_DIR = os.environ.get("RAILWATCH_REAL_DIR", os.path.join(os.path.dirname(ROOT), "shared", "real"))
+
+
+@dataclass
+class LabelledCar:
+    col_px: float
+    row_px: float
+    length_m: float
+    heading_deg: float
+    kind: str
+    disputed: bool
+
+
+@dataclass
+class RealScene:
+    name: str
+    image: np.ndarray  # rows, cols, bands
+    gsd_m: float
+    cars: List[LabelledCar]
+    rough: bool  # labels are a sanity check, not a measure
+
+
+def real_scene_names(folder: str = REAL_DIR) -> List[str]:
+    """Scene names (file stems) that have an image and a label file in ``folder``."""
+    if not os.path.isdir(folder):
+        return []
+    return sorted(f[: -len(".tif")] for f in os.listdir(folder)
+                  if f.endswith(".tif") and os.path.exists(os.path.join(folder, f[: -len(".tif")] + ".railcars.geojson")))
+
+
+def load_real_scene(name: str, folder: str = REAL_DIR) -> RealScene:
+    """The image (as GDAL reads it) and its labels, positions in image pixels."""
+    from osgeo import gdal
+
+    dataset = gdal.Open(os.path.join(folder, name + ".tif"))
+    image = np.dstack([dataset.GetRasterBand(i + 1).ReadAsArray() for i in range(min(3, dataset.RasterCount))])
+    gsd_m = abs(dataset.GetGeoTransform()[1])
+    with open(os.path.join(folder, name + ".railcars.geojson")) as f:
+        features = json.load(f)["features"]
+    cars = []
+    for feature in features:
+        p = feature["properties"]
+        # Label px/py are pixel indices; the detector's positions are continuous (pixel centre at +0.5).
+        cars.append(LabelledCar(p["px"] + 0.5, p["py"] + 0.5, p.get("length_m") or 14.0, p.get("heading_deg") or 0.0,
+                                p.get("kind", "unknown"), p.get("status") == "disputed"))
+    rough = any(f["properties"].get("status") == "rough" for f in features)
+    return RealScene(name, image, gsd_m, cars, rough)
+
+
+def resampled(scene: RealScene, gsd_m: float) -> RealScene:
+    """The same scene at a coarser pixel size (area average), labels moved along."""
+    import cv2
+
+    f = scene.gsd_m / gsd_m
+    rows, cols = scene.image.shape[:2]
+    size = (max(1, int(round(cols * f))), max(1, int(round(rows * f))))
+    image = cv2.resize(scene.image, size, interpolation=cv2.INTER_AREA)
+    fx, fy = size[0] / cols, size[1] / rows
+    cars = [LabelledCar(c.col_px * fx, c.row_px * fy, c.length_m, c.heading_deg, c.kind, c.disputed) for c in scene.cars]
+    return RealScene(f"{scene.name}@{gsd_m:g}m", image, scene.gsd_m / fx, cars, scene.rough)
+
+
+def score_scene(found, scene: RealScene) -> Score:
+    """Score with disputed cars as don't-cares: detections on them are dropped
+    from the found list; the disputed cars themselves are not counted as true."""
+    _, pairs = match(found, scene.cars, scene.gsd_m)
+    on_disputed = {i for i, j in pairs if scene.cars[j].disputed}
+    kept = [c for i, c in enumerate(found) if i not in on_disputed]
+    agreed = [c for c in scene.cars if not c.disputed]
+    score, _ = match(kept, agreed, scene.gsd_m)
+    return score
+
+
+def detect(scene: RealScene, min_confidence: Optional[float] = None):
+    from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
+
+    params = DetectionParams() if min_confidence is None else DetectionParams(min_confidence=min_confidence)
+    return detect_railcars_in_array(scene.image, scene.gsd_m, params, workers=2)
+
+
+def calibration_rows(found_all, scene: RealScene, edges=(0.1, 0.3, 0.5, 0.7, 0.9, 1.01)):
+    """(low, high, n, mean confidence, fraction true) per confidence bin, disputed dropped."""
+    _, pairs = match(found_all, scene.cars, scene.gsd_m)
+    truth_of = {i: j for i, j in pairs}
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        picked = [(i, c) for i, c in enumerate(found_all) if lo <= c.confidence < hi
+                  and not (i in truth_of and scene.cars[truth_of[i]].disputed)]
+        if picked:
+            true = sum(1 for i, _ in picked if i in truth_of)
+            rows.append((lo, hi, len(picked), float(np.mean([c.confidence for _, c in picked])), true / len(picked)))
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frame-net", help="frame network weights to detect with instead of the shipped ones")
+    ap.add_argument("--min-confidence", type=float, help="threshold instead of the default")
+    ap.add_argument("--sweep", action="store_true", help="F1 and count error at other thresholds too")
+    ap.add_argument("--calibration", action="store_true", help="fraction of true cars per confidence bin")
+    ap.add_argument("--also-gsd", type=float, nargs="*", default=[0.7], help="resample the labelled yard to these too")
+    a = ap.parse_args(argv)
+    names = real_scene_names()
+    if not names:
+        print(f"bench/real.py: no real scenes in {REAL_DIR}; nothing to measure.")
+        return 0
+    use_detector(a.frame_net)
+    scenes = []
+    for name in names:
+        scene = load_real_scene(name)
+        scenes.append(scene)
+        if any(c.disputed for c in scene.cars) or (len(scene.cars) > 20 and not scene.rough):
+            scenes += [resampled(scene, g) for g in a.also_gsd]
+    print(f"RailWatch detector on real imagery ({REAL_DIR})")
+    print(f"{'scene':<26} {'GSD m':>6} {'true':>5} {'found':>5} {'tp':>4} {'prec':>6} {'recall':>6} {'F1':>6} {'count err':>9}")
+    total = Score(0, 0, 0, 0, 0)
+    calib, sweeps = [], {}
+    for scene in scenes:
+        result = detect(scene, a.min_confidence)
+        s = score_scene(result.cars, scene)
+        note = " (labels rough)" if scene.rough else ""
+        if not scene.cars:
+            print(f"{scene.name:<26} {scene.gsd_m:>6.3f} {0:>5} {s.n_found:>5} {'':>4} {'':>6} {'':>6} {'':>6} "
+                  f"{'':>9}  <- {s.n_found} false railcars on a scene without any")
+            continue
+        err = abs(s.n_found - s.n_true) / s.n_true
+        print(f"{scene.name:<26} {scene.gsd_m:>6.3f} {s.n_true:>5} {s.n_found:>5} {s.tp:>4} {s.precision:>6.3f} "
+              f"{s.recall:>6.3f} {s.f1:>6.3f} {100 * err:>8.1f}%{note}")
+        if not scene.rough:
+            total = total + s
+            calib += [(scene.name, calibration_rows(result.all_cars, scene))]
+            sweeps[scene.name] = {t: score_scene(result.filtered(t), scene) for t in SWEEP}
+    if total.n_true:
+        print(f"{'labelled yards, all':<26} {'':>6} {total.n_true:>5} {total.n_found:>5} {total.tp:>4} "
+              f"{total.precision:>6.3f} {total.recall:>6.3f} {total.f1:>6.3f} "
+              f"{100 * abs(total.n_found - total.n_true) / total.n_true:>8.1f}%")
+    print("count err = |found - true| / true, on agreed cars (disputed ones are don't-cares)")
+    if a.sweep:
+        for name, by_t in sweeps.items():
+            for t, s in by_t.items():
+                print(f"threshold {t:.2f} {name}: precision {s.precision:.3f} recall {s.recall:.3f} F1 {s.f1:.3f} "
+                      f"count err {100 * abs(s.n_found - s.n_true) / max(s.n_true, 1):.1f} %")
+    if a.calibration:
+        print("calibration: per confidence bin, detections, mean confidence, fraction that are true cars")
+        for name, rows in calib:
+            for lo, hi, n, mean_c, frac in rows:
+                print(f"  {name:<24} [{lo:.1f}, {min(hi, 1):.1f}) n={n:>4} mean conf {mean_c:.2f} true {frac:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
