@@ -5,8 +5,9 @@
 The heat the network is trained to give peaks below 1 even for a plain car
 (CenterNet's targets are Gaussians), so its raw value is no probability and a
 0.5 threshold would mean nothing in particular. This runs the whole detector
-with the given weights on calibration yards (seeds 3000 on, hard, at 0.3, 0.5
-and 0.7 m: neither training's nor the benchmark's nor validation's), marks
+with the given weights on calibration yards (seeds 3000 on, at 0.3, 0.5 and
+0.7 m, hard or taken in turn from ``--difficulties``: neither training's nor
+the benchmark's nor validation's), marks
 each detection right or wrong as bench/accuracy.py does, and fits
 P(right) = sigmoid(a * logit + b). Because the heat head is one linear
 output, a and b are folded into its weights: the detector runs unchanged and
@@ -32,12 +33,12 @@ FIRST_SEED = 3000
 
 
 def scene_samples(args):
-    seed, gsd_m, weights = args
+    seed, gsd_m, weights, difficulty = args
     use_detector(weights)
     from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
     from railwatch_synth import make_yard
 
-    scene = make_yard(seed, gsd_m=gsd_m)
+    scene = make_yard(seed, gsd_m=gsd_m, difficulty=difficulty)
     # The default floor: the fit is for the detections the detector keeps.
     result = detect_railcars_in_array(scene.image, gsd_m, DetectionParams(), mask=scene.valid, workers=1)
     cars = result.all_cars
@@ -83,8 +84,11 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     ap.add_argument("--scenes", type=int, default=30, help="per GSD (default 30)")
     ap.add_argument("--gsd", type=float, nargs="+", default=[0.3, 0.5, 0.7])
+    ap.add_argument("--difficulties", nargs="+", default=["hard"],
+                    help="synthetic presets taken in turn, scene by scene (hard, varied: real yards' looks)")
     a = ap.parse_args(argv)
-    jobs = [(FIRST_SEED + i, g, os.path.abspath(a.weights)) for g in a.gsd for i in range(a.scenes)]
+    jobs = [(FIRST_SEED + i, g, os.path.abspath(a.weights), a.difficulties[i % len(a.difficulties)])
+            for g in a.gsd for i in range(a.scenes)]
     with ProcessPoolExecutor(2) as pool:
         parts = list(pool.map(scene_samples, jobs))
     logit = np.concatenate([p[0] for p in parts])
