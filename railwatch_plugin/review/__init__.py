@@ -20,6 +20,7 @@ from .state import (
     count_review,
     is_counted,
     normalize_review,
+    number_or,
     review_order,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "count_review",
     "is_counted",
     "normalize_review",
+    "number_or",
     "review_order",
 ]

@@ -36,12 +36,18 @@ def normalize_review(value) -> str:
     return text if text in REVIEW_VALUES else UNREVIEWED
 
 
-def _confidence(value) -> Optional[float]:
+def number_or(value, default):
+    """``value`` as a float, or ``default`` for null, text that is no number, or NaN
+    (field values arrive as numbers, QGIS NULLs or text)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return None
-    return number if number == number else None  # NaN: no confidence
+        return default
+    return number if number == number else default
+
+
+def _confidence(value) -> Optional[float]:
+    return number_or(value, None)
 
 
 def is_counted(review: str, confidence, threshold: float) -> bool:

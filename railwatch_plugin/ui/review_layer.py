@@ -31,7 +31,6 @@ from qgis.core import (
     QgsProcessingUtils,
     QgsProject,
     QgsRectangle,
-    QgsUnitTypes,
     QgsVectorDataProvider,
     QgsVectorLayer,
 )
@@ -39,8 +38,9 @@ from qgis.PyQt.QtCore import QDateTime, QObject, QVariant, pyqtSignal
 from qgis.PyQt.QtWidgets import QUndoCommand
 
 from ..algorithms.detection_parameters import DEFAULT_WIDTH_M
+from ..algorithms.ground_resolution import ground_gsd_m
 from ..algorithms.output_fields import review_fields
-from ..review import ADDED, REVIEW_FIELD, REVIEWED_AT_FIELD, UNREVIEWED, ReviewItem, normalize_review
+from ..review import ADDED, REVIEW_FIELD, REVIEWED_AT_FIELD, UNREVIEWED, ReviewItem, normalize_review, number_or
 
 DEFAULT_CAR_WIDTH_M = round(sum(DEFAULT_WIDTH_M) / 2, 2)  # 3.0 m: the middle of the width range
 CAR_SHAPE_FIELDS = ("length_m", "width_m", "heading_deg", "kind")
@@ -128,13 +128,15 @@ def _copy_geopackage(source: str, target: str) -> None:
 
 
 def metres_per_unit(layer: QgsVectorLayer, where: QgsPointXY) -> Tuple[float, float]:
-    """Ground metres per layer unit along x and y near ``where``."""
-    crs = layer.crs()
-    if crs.isGeographic():
-        lat = math.radians(where.y())
-        return 111_320.0 * max(math.cos(lat), 1e-6), 110_540.0
-    factor = QgsUnitTypes.fromUnitToUnitFactor(crs.mapUnits(), QgsUnitTypes.DistanceMeters)
-    return factor, factor
+    """Ground metres per layer unit along x and y near ``where`` (any CRS: the detector's
+    own ground-resolution rule, applied to a tiny pixel there)."""
+    step = 1e-5 if layer.crs().isGeographic() else 0.01  # in layer units: about a metre or a centimetre
+    geotransform = (where.x(), step, 0.0, where.y(), 0.0, -step)
+    try:
+        gx, gy = ground_gsd_m(layer.crs(), geotransform, 0, 0, QgsProject.instance().transformContext())
+    except ValueError:  # no CRS or unknown units: take the layer's units as metres
+        return 1.0, 1.0
+    return gx / step, gy / step
 
 
 def car_outline(layer: QgsVectorLayer, centre: QgsPointXY, length_m: float, width_m: float, heading_deg: float) -> QgsGeometry:
@@ -221,7 +223,7 @@ class ReviewLayer(QObject):
         if feature is None or feature.geometry().isEmpty():
             return None
         values = [feature[n] if self.index(n) >= 0 else None for n in ("length_m", "width_m", "heading_deg")]
-        length, width, heading = (_number(v, d) for v, d in zip(values, (15.0, DEFAULT_CAR_WIDTH_M, 0.0)))
+        length, width, heading = (number_or(v, d) for v, d in zip(values, (15.0, DEFAULT_CAR_WIDTH_M, 0.0)))
         return car_outline(self.layer, feature.geometry().centroid().asPoint(), length, width, heading)
 
     def extent_around(self, fid: int, canvas_crs, metres: float = 90.0) -> Optional[QgsRectangle]:
@@ -283,13 +285,6 @@ class ReviewLayer(QObject):
         self.layer.triggerRepaint()
         self.changed.emit(fid)
 
-
-def _number(value, default: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return default
-    return number if number == number else default
 
 
 class _DecisionCommand(QUndoCommand):
