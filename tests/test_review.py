@@ -34,7 +34,6 @@ RUN_TIMEOUT_MS = 90_000
 def panel(qgis_iface, railwatch_plugin, qgis_new_project, tmp_path, qtbot):
     dock = RailWatchDock(qgis_iface)
     dock.site_log_folder = str(tmp_path / "site_logs")
-    dock.review_panel.keep_folder = str(tmp_path / "site_logs" / "reviews")
     qtbot.addWidget(dock)
     dock.show()
     canvas = qgis_iface.mapCanvas()
@@ -126,7 +125,7 @@ def test_keys_and_the_map_tool_review_the_run_and_the_count_verdict_and_log_foll
     analyst = Analyst(panel, qgis_iface.mapCanvas(), qtbot)
     analyst.click(review.start_button)
     path = _file(points)
-    assert path.startswith(review.keep_folder)  # out of the temporary folder before the first decision
+    assert path.startswith(os.path.join(panel.site_log_folder, "reviews"))  # out of the temporary folder first
     saved = _saved(path)
     candidates = [f for f in saved.values() if f["confidence"] < 0.5]
     assert len(saved) == 73 + len(candidates) and candidates  # the run's candidates are offered too

@@ -165,10 +165,11 @@ class RailWatchDock(QgsDockWidget):
         result_layout.addLayout(buttons)
         layout.addWidget(result_box)
         self.review_panel = ReviewPanel(self.canvas)
-        self.review_panel.keep_folder = os.path.join(self.site_log_folder, "reviews")
+        self.review_panel.keep_folder = os.path.join(self.site_log_folder, "reviews")  # see the site_log_folder setter
         self.review_panel.default_threshold = self.options.min_confidence_spin.value
         self.review_panel.message.connect(self.show_message)
         self.review_panel.counts_changed.connect(self._on_review_counts)
+        self.review_panel.started.connect(self._on_review_started)
         layout.addWidget(self.review_panel)
         layout.addStretch(1)
         self._comparison_source = None  # (HISTORY, label) of the last comparison, rerun as the review goes
@@ -334,6 +335,8 @@ class RailWatchDock(QgsDockWidget):
         if hasattr(self, "baseline_source_box"):
             self.baseline_source_box.site_log_folder = folder
             self.baseline_source_box.refresh_site_log_label()
+        if hasattr(self, "review_panel"):
+            self.review_panel.keep_folder = os.path.join(folder, "reviews")  # reviews live beside the site logs
 
     def baseline_source(self) -> str:
         return self.baseline_source_box.source()
@@ -469,6 +472,13 @@ class RailWatchDock(QgsDockWidget):
             state = "review finished" if review[1] else "review in progress"
             text = f"Automatic <b>{count}</b> · reviewed <b>{review[0].reviewed}</b> railcars ({state}) on {d['scene']}{when}."
         self.count_label.setText(text)
+
+    def _on_review_started(self, layer):
+        """The run's outlines show the detector's cars only: the reviewed points draw their own."""
+        boxes = self.last_detection["layers"].get("boxes") if self.last_detection else None
+        node = QgsProject.instance().layerTreeRoot().findLayer(boxes.id()) if boxes is not None else None
+        if node is not None and self._review_of_last_run() is not None:
+            node.setItemVisibilityChecked(False)
 
     @reports_errors
     def _on_review_counts(self, counts, finished):

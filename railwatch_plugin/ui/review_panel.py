@@ -44,10 +44,11 @@ SHIFT = int(Qt.KeyboardModifier.ShiftModifier)
 
 class ReviewPanel(QGroupBox):
     """``counts_changed(ReviewCounts, finished)`` after every decision, undo and edit;
-    ``message(text, level)`` for the dock's message bar."""
+    ``message(text, level)`` for the dock's message bar; ``started(layer)`` when a review begins."""
 
     counts_changed = pyqtSignal(object, bool)
     message = pyqtSignal(str, object)
+    started = pyqtSignal(object)  # the layer under review
 
     def __init__(self, canvas, parent=None):
         super().__init__("Review", parent)
@@ -206,6 +207,7 @@ class ReviewPanel(QGroupBox):
         self.review_layer.changed.connect(self._on_written)
         self._connect_edits(True)
         self.queue = ReviewQueue(self.review_layer.items(), threshold)
+        self.started.emit(layer)
         self.setFocus()
         self._show_current()
 
