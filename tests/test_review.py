@@ -13,7 +13,7 @@ import shutil
 
 import numpy as np
 import pytest
-from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsProject, QgsRasterLayer, QgsRectangle, QgsVectorLayer
 from qgis.PyQt.QtCore import QPoint, Qt
 
 from railwatch_plugin import site_log
@@ -341,3 +341,65 @@ def test_demo_with_10_cars_missing_and_5_false_reaches_73_in_at_most_30_presses(
     assert all(min(math.hypot(p.x() - x, p.y() - y) for p in counted) < 3.0 for x, y, _ in truth)
     print(f"\nissue 13 target: {analyst.actions} key presses and clicks to the confirmed 73")
     assert analyst.actions <= 30
+
+
+def test_a_car_dragged_from_end_to_end_is_added_with_its_length_and_heading(panel, qgis_iface, qtbot, tmp_path):
+    path = str(tmp_path / "railcars.gpkg")
+    shutil.copy(LAYER_0_2_0, path)
+    layer = QgsVectorLayer(path, "railcars", "ogr")
+    QgsProject.instance().addMapLayer(layer)
+    canvas = qgis_iface.mapCanvas()
+    canvas.setDestinationCrs(layer.crs())
+    review = panel.review_panel
+    review.layer_combo.setLayer(layer)
+    review.kind_combo.setCurrentText("tank")
+    analyst = Analyst(panel, canvas, qtbot)
+    analyst.click(review.start_button)
+    analyst.key(Qt.Key.Key_C)
+    centre = canvas.extent().center()
+    analyst.drag_map(QgsPointXY(centre.x(), centre.y() - 8.0), QgsPointXY(centre.x(), centre.y() + 8.0))
+    (car,) = [f for f in _saved(path).values() if f["review"] == ADDED]
+    assert car["length_m"] == pytest.approx(16.0, abs=1.5) and car["kind"] == "tank"
+    assert min(car["heading_deg"], 180 - car["heading_deg"]) < 5  # north-south
+    assert analyst.actions == 3 and review.counts().reviewed == 74
+    analyst.key(Qt.Key.Key_U)  # undo the addition: gone from the file
+    assert not [f for f in _saved(path).values() if f["review"] == ADDED] and review.counts().reviewed == 73
+
+
+def test_reviewed_counts_per_area_of_interest(panel, qgis_iface, tmp_path):
+    from qgis.core import QgsField
+    from qgis.PyQt.QtCore import QVariant
+
+    from railwatch_plugin.review import ReviewQueue
+    from railwatch_plugin.ui.review_layer import ReviewLayer
+
+    path = str(tmp_path / "railcars.gpkg")
+    shutil.copy(LAYER_0_2_0, path)
+    cars = QgsVectorLayer(path, "railcars", "ogr")
+    review = ReviewLayer(cars)
+    extent = cars.extent()
+    west = QgsVectorLayer(f"Polygon?crs={cars.crs().authid()}&field=name:string", "aoi", "memory")
+    feature = QgsFeature(west.fields())
+    half = extent.xMinimum() + extent.width() / 2
+    feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(extent.xMinimum() - 5, extent.yMinimum() - 5, half,
+                                                          extent.yMaximum() + 5)))
+    feature["name"] = "west"
+    west.dataProvider().addFeatures([feature])
+    table = QgsVectorLayer("None", "counts", "memory")
+    table.dataProvider().addAttributes([QgsField("aoi", QVariant.String), QgsField("count", QVariant.Int),
+                                        QgsField("reviewed_count", QVariant.Int)])
+    table.updateFields()
+    rows = []
+    for aoi in (None, "west"):
+        row = QgsFeature(table.fields())
+        row.setAttributes([aoi, 0, None])
+        rows.append(row)
+    table.dataProvider().addFeatures(rows)
+    in_west = [f.id() for f in cars.getFeatures() if f.geometry().asPoint().x() < half]
+    review.decide(in_west[0], REJECTED)
+    queue = ReviewQueue(review.items(), 0.5)
+    view = panel.results_view
+    view.show_table(table, cars, None, west)
+    view.show_reviewed_counts(table, review, queue, west)
+    assert [view.reviewed_count(0), view.reviewed_count(1)] == [72, len(in_west) - 1]
+    assert [f["reviewed_count"] for f in table.getFeatures()] == [72, len(in_west) - 1]
