@@ -30,6 +30,7 @@ import os
 import re
 import sqlite3
 import tempfile
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -142,16 +143,22 @@ def save_run(path: str, record: RunRecord) -> None:
         create_site_log(path)
     if record.saved_at is None:
         record.saved_at = _now_utc_iso()
+    with _transaction(path) as conn:
+        _add_missing_columns(conn)
+        _delete_same_scene(conn, record)
+        _insert_run(conn, record)
+        conn.execute("UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (record.saved_at, RUNS_TABLE))
+
+
+@contextmanager
+def _transaction(path: str):
+    """One write transaction on the log: committed when the block ends, rolled back
+    (the file exactly as it was) when it raises."""
     conn = sqlite3.connect(path, isolation_level=None)  # explicit BEGIN/COMMIT below
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _add_missing_columns(conn)
-            _delete_same_scene(conn, record)
-            _insert_run(conn, record)
-            conn.execute(
-                "UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (record.saved_at, RUNS_TABLE)
-            )
+            yield conn
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -160,10 +167,14 @@ def save_run(path: str, record: RunRecord) -> None:
         conn.close()
 
 
+def _missing_columns(conn: sqlite3.Connection) -> list:
+    present = {row[1] for row in conn.execute(f'PRAGMA table_info("{RUNS_TABLE}")')}
+    return [(name, kind) for name, kind in ADDED_COLUMNS if name not in present]
+
+
 def _add_missing_columns(conn: sqlite3.Connection) -> bool:
     """Add the columns a 0.2.0 log lacks (inside the caller's transaction). True if any was added."""
-    present = {row[1] for row in conn.execute(f'PRAGMA table_info("{RUNS_TABLE}")')}
-    missing = [(name, kind) for name, kind in ADDED_COLUMNS if name not in present]
+    missing = _missing_columns(conn)
     for name, kind in missing:
         conn.execute(f'ALTER TABLE "{RUNS_TABLE}" ADD COLUMN "{name}" {kind}')
     return bool(missing)
@@ -172,21 +183,11 @@ def _add_missing_columns(conn: sqlite3.Connection) -> bool:
 def upgrade_site_log(path: str) -> bool:
     """Bring a log written by an earlier RailWatch up to today's columns, in place and in one
     transaction; rows are untouched. True if the file was changed."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        present = {row[1] for row in conn.execute(f'PRAGMA table_info("{RUNS_TABLE}")')}
-        if all(name in present for name, _ in ADDED_COLUMNS):
+    with closing(sqlite3.connect(path)) as conn:
+        if not _missing_columns(conn):
             return False  # today's log: no write, no lock
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            changed = _add_missing_columns(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.close()
-    return changed
+    with _transaction(path) as conn:
+        return _add_missing_columns(conn)
 
 
 def read_runs(path: str) -> List[RunRecord]:

@@ -18,7 +18,6 @@ from qgis.PyQt.QtCore import QPoint, Qt
 
 from railwatch_plugin import site_log
 from railwatch_plugin.review import ACCEPTED, ADDED, REJECTED, UNREVIEWED
-from railwatch_plugin.ui import run_task
 from railwatch_plugin.ui.dock import BASELINE_CSV, RailWatchDock
 
 pytestmark = pytest.mark.gui
@@ -31,20 +30,16 @@ RUN_TIMEOUT_MS = 90_000
 
 
 @pytest.fixture
-def panel(qgis_iface, railwatch_plugin, qgis_new_project, tmp_path, qtbot):
-    dock = RailWatchDock(qgis_iface)
-    dock.site_log_folder = str(tmp_path / "site_logs")
-    qtbot.addWidget(dock)
-    dock.show()
+def panel(panel, qgis_iface, qtbot):
+    """conftest's dock, with the map canvas shown: a hidden canvas has a tiny viewport,
+    and clicks on it would land nowhere near the cars."""
     canvas = qgis_iface.mapCanvas()
     window = canvas.window()
     window.resize(900, 700)
     canvas.resize(900, 700)
-    window.show()  # a hidden canvas has a tiny viewport: clicks would land nowhere near the cars
+    window.show()
     qtbot.waitUntil(lambda: canvas.viewport().width() > 800, timeout=5000)
-    yield dock
-    dock.close_down()
-    qtbot.waitUntil(lambda: not run_task._IN_FLIGHT, timeout=RUN_TIMEOUT_MS)
+    return panel
 
 
 class Analyst:
@@ -151,6 +146,7 @@ def test_keys_and_the_map_tool_review_the_run_and_the_count_verdict_and_log_foll
     assert f"Automatic <b>73</b> · reviewed <b>{expected}</b>" in panel.count_label.text()
     assert panel.results_view.reviewed_count(0) == expected
     _verdict_follows(panel, qtbot, expected)
+    assert f"{expected} on 2023-10-05" in panel.baseline_view.svg  # the chart's point is the reviewed count
 
     analyst.key(Qt.Key.Key_U)  # undo: the car is unreviewed again, on disk too, and shown again
     assert _saved(path)[second]["review"] == UNREVIEWED and review.queue.current == second

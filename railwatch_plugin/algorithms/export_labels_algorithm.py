@@ -133,7 +133,9 @@ class ExportLabelsAlgorithm(QgsProcessingAlgorithm):
             feedback.setProgress(100.0 * (number + 1) / len(by_scene))
         write_labels(folder, windows)
         labels = [car.label for window in windows for car in window.cars]
-        feedback.pushInfo(f"{len(windows)} window(s), {labels.count(RAILCAR)} railcars, {labels.count(LOOKALIKE)} look-alikes")
+        feedback.pushInfo(
+            f"{len(windows)} window(s), {labels.count(RAILCAR)} railcars, {labels.count(LOOKALIKE)} look-alikes"
+        )
         return {self.OUTPUT: folder, self.WINDOWS: len(windows), self.RAILCARS: labels.count(RAILCAR),
                 self.LOOKALIKES: labels.count(LOOKALIKE)}
 
@@ -183,7 +185,9 @@ def _write_window(gdal, folder, number, scene, cars, raster, margin_m, context) 
     x1 = min(dataset.RasterXSize, int(math.ceil(max(c + r / gsd[0] for (c, _, _), r in zip(placed, reach)))))
     y1 = min(dataset.RasterYSize, int(math.ceil(max(w + r / gsd[1] for (_, w, _), r in zip(placed, reach)))))
     if x1 <= x0 or y1 <= y0:
-        raise QgsProcessingException(f"The reviewed cars of '{scene}' are not on {raster.name()}: give the image they were reviewed on.")
+        raise QgsProcessingException(
+            f"The reviewed cars of '{scene}' are not on {raster.name()}: give the image they were reviewed on."
+        )
     safe = re.sub(r"[^\w\-]+", "_", scene).strip("_") or "scene"
     relative = f"{WINDOWS_FOLDER}/{number:03d}_{safe}.tif"
     gdal.Translate(os.path.join(folder, relative), dataset, srcWin=[x0, y0, x1 - x0, y1 - y0],
@@ -193,14 +197,16 @@ def _write_window(gdal, folder, number, scene, cars, raster, margin_m, context) 
     label_cars = [
         LabelCar(
             col_px=round(col - x0, 3), row_px=round(row - y0, 3), length_m=number_or(f["length_m"], 0.0),
-            width_m=number_or(f["width_m"], 0.0), heading_deg=number_or(f["heading_deg"], 0.0), kind=str(f["kind"] or "unknown"),
+            width_m=number_or(f["width_m"], 0.0), heading_deg=number_or(f["heading_deg"], 0.0),
+            kind=str(f["kind"] or "unknown"),
             label=LABEL_OF[normalize_review(f[REVIEW_FIELD])], review=normalize_review(f[REVIEW_FIELD]),
         )
         for col, row, f in placed
     ]
     return LabelWindow(
-        image=relative, scene=scene, acquired=_iso(acquired), source=raster.source(), gsd_m=(round(gsd[0], 4), round(gsd[1], 4)),
-        width_px=x1 - x0, height_px=y1 - y0, crs=raster.crs().authid() or raster.crs().toWkt(), geotransform=window_gt,
+        image=relative, scene=scene, acquired=_iso(acquired), source=raster.source(),
+        gsd_m=(round(gsd[0], 4), round(gsd[1], 4)), width_px=x1 - x0, height_px=y1 - y0,
+        crs=raster.crs().authid() or raster.crs().toWkt(), geotransform=window_gt,
         cars=label_cars,
     )
 

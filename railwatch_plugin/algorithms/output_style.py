@@ -59,7 +59,8 @@ REVIEW_RULES = (
     ("rejected", "\"review\" = 'rejected'", "#ff1744", "dash"),
     ("added", "\"review\" = 'added'", "#00e676", "solid"),
     ("accepted", "\"review\" = 'accepted'", "#00e676", "solid"),
-    ("not reviewed yet", "coalesce(\"review\", 'unreviewed') = 'unreviewed' AND \"confidence\" >= {t}", "#00e5ff", "solid"),
+    ("not reviewed yet", "coalesce(\"review\", 'unreviewed') = 'unreviewed' AND \"confidence\" >= {t}",
+     "#00e5ff", "solid"),
     ("candidate below the threshold", "ELSE", "#ffea00", "dot"),
 )
 
@@ -68,19 +69,22 @@ def _outline_expression(metres_per_unit_xy) -> str:
     """The car's oriented rectangle, drawn from its point, length, width and heading."""
     mx, my = metres_per_unit_xy
     half_w, half_l = f'coalesce("width_m", 3) / {2 * mx!r}', f'coalesce("length_m", 15) / {2 * my!r}'
-    corners = [f"make_point($x {sx} {half_w}, $y {sy} {half_l})" for sx, sy in (("-", "-"), ("+", "-"), ("+", "+"), ("-", "+"), ("-", "-"))]
+    signs = (("-", "-"), ("+", "-"), ("+", "+"), ("-", "+"), ("-", "-"))
+    corners = [f"make_point($x {sx} {half_w}, $y {sy} {half_l})" for sx, sy in signs]
     return f'rotate(make_polygon(make_line({", ".join(corners)})), coalesce("heading_deg", 0), $geometry)'
 
 
 def _review_symbol(outline_colour: str, pen: str, outline_expression: str, rejected: bool) -> QgsMarkerSymbol:
-    kind_colour = "CASE " + " ".join(f"WHEN \"kind\" = '{k}' THEN '{c}'" for k, c in KIND_COLOURS.items()) + " ELSE '#ffffff' END"
+    cases = " ".join(f"WHEN \"kind\" = '{k}' THEN '{c}'" for k, c in KIND_COLOURS.items())
+    kind_colour = f"CASE {cases} ELSE '#ffffff' END"
     symbol = QgsMarkerSymbol.createSimple({
         "name": "cross2" if rejected else "circle", "color": outline_colour if rejected else "#ffffff",
         "outline_color": outline_colour if rejected else "black", "outline_width": "0.6" if rejected else "0.3",
         "size": "2.6" if rejected else "1.8",
     })
     if not rejected:
-        symbol.symbolLayer(0).setDataDefinedProperty(QgsSymbolLayer.PropertyFillColor, QgsProperty.fromExpression(kind_colour))
+        fill = QgsProperty.fromExpression(kind_colour)
+        symbol.symbolLayer(0).setDataDefinedProperty(QgsSymbolLayer.PropertyFillColor, fill)
     box = QgsGeometryGeneratorSymbolLayer.create({"geometryModifier": outline_expression, "SymbolType": "Fill"})
     box.setSubSymbol(QgsFillSymbol.createSimple(
         {"color": "0,0,0,0", "style": "no", "outline_color": outline_colour, "outline_width": "0.5", "outline_style": pen}

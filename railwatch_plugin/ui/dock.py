@@ -470,7 +470,8 @@ class RailWatchDock(QgsDockWidget):
         text = f"<b>{count} railcar{'s' if count != 1 else ''}</b> on {d['scene']}{when}."
         if review is not None:
             state = "review finished" if review[1] else "review in progress"
-            text = f"Automatic <b>{count}</b> · reviewed <b>{review[0].reviewed}</b> railcars ({state}) on {d['scene']}{when}."
+            reviewed = review[0].reviewed
+            text = f"Automatic <b>{count}</b> · reviewed <b>{reviewed}</b> railcars ({state}) on {d['scene']}{when}."
         self.count_label.setText(text)
 
     def _on_review_started(self, layer):

@@ -15,7 +15,6 @@ adds them in place on first use, every car unreviewed.
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import os
 import sqlite3
@@ -101,7 +100,7 @@ def keep_for_review(layer: QgsVectorLayer, folder: str, candidates_path: Optiona
     copy = QgsVectorLayer(target, "copy", "ogr")
     if not copy.isValid():
         raise ReviewLayerError(f"The copy of {layer.name()} in {folder} cannot be opened.")
-    if candidates_path and os.path.exists(candidates_path):
+    if candidates_path and os.path.exists(candidates_path.split("|")[0]):
         candidates = QgsVectorLayer(candidates_path, "candidates", "ogr")
         features = []
         for feature in candidates.getFeatures():
@@ -139,7 +138,9 @@ def metres_per_unit(layer: QgsVectorLayer, where: QgsPointXY) -> Tuple[float, fl
     return gx / step, gy / step
 
 
-def car_outline(layer: QgsVectorLayer, centre: QgsPointXY, length_m: float, width_m: float, heading_deg: float) -> QgsGeometry:
+def car_outline(
+    layer: QgsVectorLayer, centre: QgsPointXY, length_m: float, width_m: float, heading_deg: float
+) -> QgsGeometry:
     """The car's oriented rectangle in the layer's CRS (heading clockwise from north)."""
     mx, my = metres_per_unit(layer, centre)
     h = math.radians(heading_deg)

@@ -335,8 +335,10 @@ class ReviewPanel(QGroupBox):
     def _on_car_drawn(self, end_a, end_b):
         if not self.active:
             return
-        to_layer = QgsCoordinateTransform(self.canvas.mapSettings().destinationCrs(), self.layer.crs(), QgsProject.instance())
-        fid = self.review_layer.add_car(to_layer.transform(end_a), to_layer.transform(end_b), self.kind_combo.currentText())
+        canvas_crs = self.canvas.mapSettings().destinationCrs()
+        to_layer = QgsCoordinateTransform(canvas_crs, self.layer.crs(), QgsProject.instance())
+        kind = self.kind_combo.currentText()
+        fid = self.review_layer.add_car(to_layer.transform(end_a), to_layer.transform(end_b), kind)
         if fid < 0:
             self.message.emit(f"The car could not be added to {self.layer.name()}.", Qgis.MessageLevel.Critical)
         self._show_current(move_map=False)
