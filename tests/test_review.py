@@ -399,3 +399,27 @@ def test_reviewed_counts_per_area_of_interest(panel, qgis_iface, tmp_path):
     view.show_reviewed_counts(table, review, queue, west)
     assert [view.reviewed_count(0), view.reviewed_count(1)] == [72, len(in_west) - 1]
     assert [f["reviewed_count"] for f in table.getFeatures()] == [72, len(in_west) - 1]
+
+
+def test_discarding_qgis_edits_keeps_the_review_decisions(panel, qgis_iface, qtbot, tmp_path):
+    """QGIS asks to save or discard edits when it closes; discarding rolls the undo stack
+    back, which must not take the (already saved) review decisions with it."""
+    path = str(tmp_path / "railcars.gpkg")
+    shutil.copy(LAYER_0_2_0, path)
+    layer = QgsVectorLayer(path, "railcars", "ogr")
+    QgsProject.instance().addMapLayer(layer)
+    review = panel.review_panel
+    review.layer_combo.setLayer(layer)
+    qtbot.mouseClick(review.start_button, Qt.MouseButton.LeftButton)
+    rejected = review.queue.current
+    qtbot.keyClick(review, Qt.Key.Key_R)
+    layer.startEditing()
+    moved = review.queue.current
+    point = layer.getFeature(moved).geometry().asPoint()
+    layer.changeGeometry(moved, QgsGeometry.fromPointXY(QgsPointXY(point.x() + 3.0, point.y())))
+    qtbot.waitUntil(lambda: review.queue.items[moved].review == ACCEPTED, timeout=2000)
+    assert layer.rollBack()
+    saved = _saved(path)
+    assert saved[rejected]["review"] == REJECTED  # kept
+    assert saved[moved].geometry().asPoint().x() == pytest.approx(point.x())  # the move is discarded
+    assert review.queue.items[rejected].review == REJECTED and review.counts().rejected == 1
