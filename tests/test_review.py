@@ -229,7 +229,13 @@ def test_a_layer_written_by_0_2_0_is_upgraded_in_place(panel, qgis_iface, qtbot,
     qtbot.mouseClick(review.start_button, Qt.MouseButton.LeftButton)
     assert any("earlier RailWatch" in text for _, text in panel.messages)
     first = review.queue.current
+    from qgis.core import QgsVectorLayerCache
+
+    cache = QgsVectorLayerCache(layer, 100)  # what an open attribute table reads from
+    cache.setFullCache(True)
     qtbot.keyClick(review, Qt.Key.Key_R)
+    cached = QgsFeature()
+    assert cache.featureAtId(first, cached) and cached["review"] == REJECTED  # the table shows it at once
 
     saved = _saved(path)
     assert _file(layer) == path and len(saved) == len(before) == 73

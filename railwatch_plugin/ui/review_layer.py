@@ -279,6 +279,9 @@ class ReviewLayer(QObject):
     def write(self, fid: int, values: dict) -> bool:
         changes = {self.index(name): value for name, value in values.items()}
         ok = self.layer.dataProvider().changeAttributeValues({fid: changes})
+        if ok:  # an open attribute table shows the decision at once
+            for index, value in changes.items():
+                self.layer.attributeValueChanged.emit(fid, index, value)
         self._after_write(fid)
         return ok
 
