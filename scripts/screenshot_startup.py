@@ -125,7 +125,9 @@ def _tick():
         scroll = _state.get("scroll")
         if scroll is not None:
             scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
-        if not canvas.isDrawing() and _state["settle"] > 10:
+        if _state["settle"] == 6:
+            canvas.refresh()  # once the window and the dock have their final sizes
+        if not canvas.isDrawing() and _state["settle"] > 12:
             iface.mainWindow().grab().save(SHOT, "PNG")
             log(f"saved {SHOT}")
             finish(0)

@@ -162,7 +162,8 @@ def test_run_adds_styled_layers_in_a_group_and_fills_the_count_table(panel, qgis
     assert panel.count_label.text().startswith(f"<b>{count} railcar")
 
     headers = [panel.results_view.horizontalHeaderItem(i).text() for i in range(panel.results_view.columnCount())]
-    assert headers[:2] == ["count", "mean conf."] and {"box", "tank", "hopper/ gondola"} <= set(headers)
+    assert headers[:3] == ["count", "reviewed", "mean conf."] and {"box", "tank", "hopper/ gondola"} <= set(headers)
+    assert panel.results_view.reviewed_count(0) is None  # no review yet
     assert panel.results_view.rowCount() == 1
     assert int(panel.results_view.item(0, headers.index("count")).text()) == count
 

@@ -280,7 +280,7 @@ def _demo_truth():
 
 def test_demo_with_10_cars_missing_and_5_false_reaches_73_in_at_most_30_presses(panel, qgis_iface, qtbot):
     """Issue 13's target: from a damaged result to the confirmed 73, counting every key and click."""
-    _count_demo(panel, qgis_iface, qtbot, history=False)
+    raster = _count_demo(panel, qgis_iface, qtbot, history=False)
     points = panel.last_detection["layers"]["points"]
     truth = _demo_truth()
     assert len(truth) == 73
@@ -294,7 +294,8 @@ def test_demo_with_10_cars_missing_and_5_false_reaches_73_in_at_most_30_presses(
     false_cars = []
     for i, confidence in enumerate((0.55, 0.6, 0.65, 0.7, 0.75)):
         feature = QgsFeature(points.fields())
-        x, y = 631050.0 + 60.0 * i, 4697330.0 - 25.0 * i
+        x, y = 631350.0 + 120.0 * i, 4697810.0 - 20.0 * i  # on the image, in the fields north of the yard
+        assert raster.extent().contains(QgsPointXY(x, y))
         assert min(math.hypot(x - tx, y - ty) for tx, ty, _ in truth) > 10
         feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x, y)))
         for name, value in (("confidence", confidence), ("length_m", 14.0), ("width_m", 3.0), ("heading_deg", 62.0),

@@ -54,6 +54,9 @@ class CountTableView(QTableWidget):
         names = [f.name() for f in table_layer.fields() if f.name().lower() not in HIDDEN_FIELDS]
         if "aoi" in names and all(_is_null(f["aoi"]) for f in features):
             names.remove("aoi")  # no areas of interest: one row for the whole image
+        if "reviewed_count" in names and "count" in names:  # the two counts side by side
+            names.remove("reviewed_count")
+            names.insert(names.index("count") + 1, "reviewed_count")
         self._columns = names
         self.setColumnCount(len(names))
         self.setHorizontalHeaderLabels([_pretty(n) for n in names])
