@@ -172,7 +172,9 @@ def test_keys_and_the_map_tool_review_the_run_and_the_count_verdict_and_log_foll
     assert car.geometry().asPoint().distance(centre) < 1.5
     assert review.counts().reviewed == expected + 1 and review.counts().added == 1
 
-    analyst.key(Qt.Key.Key_F)
+    analyst.key(Qt.Key.Key_C)  # the drawing tool off: keys over the map still reach the review
+    assert qgis_iface.mapCanvas().mapTool() is not review.tool
+    qtbot.keyClick(qgis_iface.mapCanvas(), Qt.Key.Key_F)
     assert review.queue.finished and "review finished" in panel.count_label.text()
     _verdict_follows(panel, qtbot, expected + 1)
     qtbot.mouseClick(panel.save_log_button, Qt.MouseButton.LeftButton)

@@ -2,7 +2,8 @@
 
 Thin Qt around :class:`railwatch_plugin.review.ReviewQueue` (what a review is)
 and :class:`.review_layer.ReviewLayer` (where decisions are written). Keys,
-over the panel or over the map while the review runs:
+over the panel or over the map while the review runs (over the map, QGIS's
+own shortcuts come first):
 
 ====================  =====================================================
 A                     accept the car shown (it is a railcar)
@@ -25,7 +26,7 @@ from typing import Optional
 
 from qgis.core import Qgis, QgsCoordinateTransform, QgsMapLayerProxyModel, QgsProject, QgsRectangle, QgsVectorLayer
 from qgis.gui import QgsHighlight
-from qgis.PyQt.QtCore import Qt, QTimer, pyqtSignal
+from qgis.PyQt.QtCore import QEvent, Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
@@ -60,7 +61,6 @@ class ReviewPanel(QGroupBox):
         self.default_threshold = lambda: 0.5
         self.offered = {}  # layer id -> (threshold, candidates path) of the panel's runs
         self.tool = AddCarTool(canvas)
-        self.tool.key_handler = self.handle_key
         self.tool.car_drawn.connect(self._on_car_drawn)
         self._previous_tool = None
         self._last_written = None
@@ -207,6 +207,7 @@ class ReviewPanel(QGroupBox):
         self.review_layer.changed.connect(self._on_written)
         self._connect_edits(True)
         self.queue = ReviewQueue(self.review_layer.items(), threshold)
+        self.canvas.installEventFilter(self)  # the review's keys work over the map too
         self.started.emit(layer)
         self.setFocus()
         self._show_current()
@@ -215,6 +216,7 @@ class ReviewPanel(QGroupBox):
         if not self.active:
             return
         self.set_adding(False)
+        self.canvas.removeEventFilter(self)
         self._connect_edits(False)
         self.review_layer.changed.disconnect(self._on_written)
         self.review_layer.disconnect_layer()
@@ -262,6 +264,13 @@ class ReviewPanel(QGroupBox):
         else:
             return False
         return True
+
+    def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
+        """Review keys pressed over the map (QGIS's own shortcuts come first)."""
+        if watched is self.canvas and event.type() == QEvent.Type.KeyPress and not event.isAutoRepeat():
+            if self.handle_key(event.key(), int(event.modifiers())):
+                return True
+        return super().eventFilter(watched, event)
 
     def keyPressEvent(self, event):  # noqa: N802 (Qt's name)
         if not self.handle_key(event.key(), int(event.modifiers())):

@@ -3,13 +3,13 @@
 Click one end of the car and then the other (a line follows the mouse in
 between), or press on one end and drag to the other. ``car_drawn`` gives the
 two ends in the canvas CRS; the panel turns them into a car. Esc drops a
-first end. While the tool is on, the review's keys (accept, reject, skip,
-undo, ...) pressed over the map reach the panel through ``key_handler``.
+first end. (The review's other keys reach the panel through its event
+filter on the canvas.)
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 from qgis.core import QgsPointXY, QgsWkbTypes
 from qgis.gui import QgsMapTool, QgsRubberBand
@@ -25,7 +25,6 @@ class AddCarTool(QgsMapTool):
     def __init__(self, canvas):
         super().__init__(canvas)
         self.setCursor(Qt.CursorShape.CrossCursor)
-        self.key_handler: Optional[Callable[[int, int], bool]] = None
         self.first: Optional[QgsPointXY] = None
         self._press = None  # (screen pos, map point) of the last press
         self.band = QgsRubberBand(canvas, QgsWkbTypes.LineGeometry)
@@ -67,8 +66,6 @@ class AddCarTool(QgsMapTool):
     def keyPressEvent(self, event):  # noqa: N802 (QGIS's name)
         if event.key() == Qt.Key.Key_Escape and self.first is not None:
             self.clear()
-            event.accept()
-        elif self.key_handler is not None and self.key_handler(event.key(), int(event.modifiers())):
             event.accept()
         else:
             event.ignore()
