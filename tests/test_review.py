@@ -209,9 +209,11 @@ def test_closing_mid_review_loses_nothing_and_the_review_resumes(panel, qgis_ifa
     dock = RailWatchDock(qgis_iface)
     qtbot.addWidget(dock)
     try:
+        dock.options.min_confidence_spin.setValue(0.1)  # not the run's: the copy remembers 0.5
         dock.review_panel.layer_combo.setLayer(reopened)
         qtbot.mouseClick(dock.review_panel.start_button, Qt.MouseButton.LeftButton)
         assert _file(reopened) == path  # a saved layer is reviewed in place
+        assert dock.review_panel.queue.threshold == 0.5
         assert dock.review_panel.counts() == counts_before
         assert dock.review_panel.queue.current == decided[2][0]  # the skipped car comes first again
         assert next_car in dock.review_panel.queue.order

@@ -43,6 +43,7 @@ from ..review import ADDED, REVIEW_FIELD, REVIEWED_AT_FIELD, UNREVIEWED, ReviewI
 
 DEFAULT_CAR_WIDTH_M = round(sum(DEFAULT_WIDTH_M) / 2, 2)  # 3.0 m: the middle of the width range
 CAR_SHAPE_FIELDS = ("length_m", "width_m", "heading_deg", "kind")
+THRESHOLD_KEY = "RAILWATCH_MIN_CONFIDENCE"  # in a reviewed copy's GeoPackage metadata
 
 
 class ReviewLayerError(Exception):
@@ -85,10 +86,13 @@ def layer_file(layer: QgsVectorLayer) -> str:
     return layer.source().split("|")[0]
 
 
-def keep_for_review(layer: QgsVectorLayer, folder: str, candidates_path: Optional[str] = None) -> str:
+def keep_for_review(
+    layer: QgsVectorLayer, folder: str, threshold: float, candidates_path: Optional[str] = None
+) -> str:
     """Copy a run's railcar layer out of the temporary folder into ``folder`` (with the
-    below-threshold candidates of ``candidates_path`` appended, unreviewed) and point the
-    layer at the copy. Returns the copy's path."""
+    below-threshold candidates of ``candidates_path`` appended, unreviewed, and the run's
+    ``threshold`` kept in the copy's metadata) and point the layer at the copy. Returns
+    the copy's path."""
     os.makedirs(folder, exist_ok=True)
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in layer.name()) or "railcars"
     target = os.path.join(folder, f"{stem}.gpkg")
@@ -97,6 +101,7 @@ def keep_for_review(layer: QgsVectorLayer, folder: str, candidates_path: Optiona
         number += 1
         target = os.path.join(folder, f"{stem}_{number}.gpkg")
     _copy_geopackage(layer_file(layer), target)
+    _set_metadata(target, THRESHOLD_KEY, repr(float(threshold)))
     copy = QgsVectorLayer(target, "copy", "ogr")
     if not copy.isValid():
         raise ReviewLayerError(f"The copy of {layer.name()} in {folder} cannot be opened.")
@@ -114,6 +119,28 @@ def keep_for_review(layer: QgsVectorLayer, folder: str, candidates_path: Optiona
     del copy
     layer.setDataSource(target, layer.name(), "ogr")
     return target
+
+
+def stored_threshold(layer: QgsVectorLayer) -> Optional[float]:
+    """The confidence threshold of the run a reviewed copy came from (None if it has none)."""
+    path = layer_file(layer)
+    if layer.providerType() != "ogr" or not path.lower().endswith(".gpkg") or not os.path.exists(path):
+        return None
+    from osgeo import ogr
+
+    dataset = ogr.Open(path)
+    value = dataset.GetLayer(0).GetMetadataItem(THRESHOLD_KEY) if dataset is not None and dataset.GetLayerCount() else None
+    dataset = None
+    return number_or(value, None)
+
+
+def _set_metadata(path: str, key: str, value: str) -> None:
+    """A metadata item on the (only) layer of a GeoPackage (its metadata tables, not a new layer)."""
+    from osgeo import ogr
+
+    dataset = ogr.Open(path, 1)
+    dataset.GetLayer(0).SetMetadataItem(key, value)
+    dataset = None  # written on close
 
 
 def _copy_geopackage(source: str, target: str) -> None:
@@ -340,4 +367,5 @@ __all__ = [
     "is_temporary",
     "keep_for_review",
     "layer_file",
+    "stored_threshold",
 ]

@@ -35,7 +35,7 @@ from ..core.model import CAR_KINDS
 from ..review import ACCEPTED, REJECTED, UNREVIEWED, ReviewItem, ReviewQueue
 from .options_form import layer_combo
 from .review_layer import CAR_SHAPE_FIELDS, ReviewLayer, ReviewLayerError, is_temporary, keep_for_review, layer_file
-from .review_layer import metres_per_unit
+from .review_layer import metres_per_unit, stored_threshold
 from .review_tool import AddCarTool
 
 ADD_VIEW_M = 500.0  # drawing a car shows the cars this far around the view's centre
@@ -187,9 +187,12 @@ class ReviewPanel(QGroupBox):
     def start(self, layer: QgsVectorLayer):
         """Review ``layer`` (a run's layer is first copied out of the temporary folder)."""
         try:
-            threshold, candidates = self.offered.get(layer.id(), (self.default_threshold(), None))
+            threshold, candidates = self.offered.get(layer.id(), (None, None))
+            if threshold is None:  # a layer reviewed before: its run's threshold, else the Options' one
+                threshold = stored_threshold(layer)
+                threshold = self.default_threshold() if threshold is None else threshold
             if layer.providerType() == "ogr" and is_temporary(layer_file(layer)) and self.keep_folder:
-                path = keep_for_review(layer, self.keep_folder, candidates)
+                path = keep_for_review(layer, self.keep_folder, threshold, candidates)
                 self.message.emit(f"The review is kept in {path}: every decision is saved there at once.",
                                   Qgis.MessageLevel.Info)
             elif layer.providerType() != "ogr":
