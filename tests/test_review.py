@@ -249,14 +249,21 @@ def test_a_layer_written_by_0_2_0_is_upgraded_in_place(panel, qgis_iface, qtbot,
     assert review.counts().reviewed == 72 and review.counts().automatic == 73
 
 
-def test_moving_or_deleting_a_car_with_qgis_editing_counts_as_review(panel, qgis_iface, qtbot, tmp_path):
+def _review_0_2_0_copy(panel, qtbot, tmp_path, start=True):
+    """A copy of the demo's railcar layer as 0.2.0 wrote it, in the project and (``start``) under review."""
     path = str(tmp_path / "railcars.gpkg")
     shutil.copy(LAYER_0_2_0, path)
     layer = QgsVectorLayer(path, "railcars", "ogr")
     QgsProject.instance().addMapLayer(layer)
     review = panel.review_panel
     review.layer_combo.setLayer(layer)
-    qtbot.mouseClick(review.start_button, Qt.MouseButton.LeftButton)
+    if start:
+        qtbot.mouseClick(review.start_button, Qt.MouseButton.LeftButton)
+    return path, layer, review
+
+
+def test_moving_or_deleting_a_car_with_qgis_editing_counts_as_review(panel, qgis_iface, qtbot, tmp_path):
+    path, layer, review = _review_0_2_0_copy(panel, qtbot, tmp_path)
     moved, deleted = sorted(review.queue.order)[:2]
 
     layer.startEditing()
@@ -351,14 +358,9 @@ def test_demo_with_10_cars_missing_and_5_false_reaches_73_in_at_most_30_presses(
 
 
 def test_a_car_dragged_from_end_to_end_is_added_with_its_length_and_heading(panel, qgis_iface, qtbot, tmp_path):
-    path = str(tmp_path / "railcars.gpkg")
-    shutil.copy(LAYER_0_2_0, path)
-    layer = QgsVectorLayer(path, "railcars", "ogr")
-    QgsProject.instance().addMapLayer(layer)
+    path, layer, review = _review_0_2_0_copy(panel, qtbot, tmp_path, start=False)
     canvas = qgis_iface.mapCanvas()
     canvas.setDestinationCrs(layer.crs())
-    review = panel.review_panel
-    review.layer_combo.setLayer(layer)
     review.kind_combo.setCurrentText("tank")
     analyst = Analyst(panel, canvas, qtbot)
     analyst.click(review.start_button)
@@ -415,13 +417,7 @@ def test_reviewed_counts_per_area_of_interest(panel, qgis_iface, tmp_path):
 def test_discarding_qgis_edits_keeps_the_review_decisions(panel, qgis_iface, qtbot, tmp_path):
     """QGIS asks to save or discard edits when it closes; discarding rolls the undo stack
     back, which must not take the (already saved) review decisions with it."""
-    path = str(tmp_path / "railcars.gpkg")
-    shutil.copy(LAYER_0_2_0, path)
-    layer = QgsVectorLayer(path, "railcars", "ogr")
-    QgsProject.instance().addMapLayer(layer)
-    review = panel.review_panel
-    review.layer_combo.setLayer(layer)
-    qtbot.mouseClick(review.start_button, Qt.MouseButton.LeftButton)
+    path, layer, review = _review_0_2_0_copy(panel, qtbot, tmp_path)
     rejected = review.queue.current
     qtbot.keyClick(review, Qt.Key.Key_R)
     layer.startEditing()
