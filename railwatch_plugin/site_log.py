@@ -2,7 +2,8 @@
 
 Each save records what was counted and how (scene, acquired, count, mean
 confidence, the detection parameters as JSON, the plugin version, when it was
-saved). The log is a history table with ``acquired`` and ``count`` fields, so it
+saved; after an analyst's review also the reviewed count and whether the
+review was finished). The log is a history table with ``acquired`` and ``count`` fields, so it
 feeds ``railwatch:comparebaseline`` as is and becomes the default baseline for
 the next run on the same site.
 
@@ -12,6 +13,10 @@ Two guarantees analysts rely on:
   its row; a log never counts one image twice.
 * A save is one SQLite transaction: if anything goes wrong half-way, the
   transaction rolls back and the file is exactly as it was.
+
+Logs written before the review existed (RailWatch 0.2.0) lack the two review
+columns; the first read or save adds them in place (``upgrade_site_log``), every
+row kept, the new columns empty for the old rows.
 
 No QGIS import here: GDAL/OGR creates the file (so it is a GeoPackage QGIS and
 OGR recognise) and the standard library's sqlite3 writes the rows.
@@ -25,6 +30,7 @@ import os
 import re
 import sqlite3
 import tempfile
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -38,7 +44,11 @@ RUN_FIELDS = (
     ("parameters", "String"),
     ("plugin_version", "String"),
     ("saved_at", "DateTime"),
+    ("reviewed_count", "Integer"),  # accepted + added + unreviewed at or above the threshold; null: no review
+    ("review_finished", "Boolean"),  # the analyst finished the review; null: no review
 )
+# Columns added after 0.2.0, with their SQLite declared types (GeoPackage: BOOLEAN is a boolean).
+ADDED_COLUMNS = (("reviewed_count", "INTEGER"), ("review_finished", "BOOLEAN"))
 
 
 @dataclass
@@ -52,6 +62,8 @@ class RunRecord:
     parameters: dict = field(default_factory=dict)
     plugin_version: str = ""
     saved_at: Optional[str] = None  # ISO UTC timestamp; filled in by save_run
+    reviewed_count: Optional[int] = None  # the count after an analyst's review, if any
+    review_finished: Optional[bool] = None
 
 
 def site_name_from_layer_name(layer_name: str) -> str:
@@ -85,7 +97,10 @@ def create_site_log(path: str) -> None:
         ds = ogr.GetDriverByName("GPKG").CreateDataSource(tmp_path)
         layer = ds.CreateLayer(RUNS_TABLE, geom_type=ogr.wkbNone)
         for name, type_name in RUN_FIELDS:
-            layer.CreateField(ogr.FieldDefn(name, getattr(ogr, f"OFT{type_name}")))
+            definition = ogr.FieldDefn(name, ogr.OFTInteger if type_name == "Boolean" else getattr(ogr, f"OFT{type_name}"))
+            if type_name == "Boolean":
+                definition.SetSubType(ogr.OFSTBoolean)
+            layer.CreateField(definition)
         ds = None
         os.replace(tmp_path, path)
     finally:
@@ -114,6 +129,8 @@ def _insert_run(conn: sqlite3.Connection, record: RunRecord) -> None:
         json.dumps(record.parameters, sort_keys=True, default=str),
         record.plugin_version,
         record.saved_at,
+        None if record.reviewed_count is None else int(record.reviewed_count),
+        None if record.review_finished is None else int(bool(record.review_finished)),
     )
     columns = ", ".join(f'"{n}"' for n in names)
     conn.execute(f'INSERT INTO "{RUNS_TABLE}" ({columns}) VALUES ({", ".join("?" * len(names))})', values)
@@ -126,15 +143,22 @@ def save_run(path: str, record: RunRecord) -> None:
         create_site_log(path)
     if record.saved_at is None:
         record.saved_at = _now_utc_iso()
+    with _transaction(path) as conn:
+        _add_missing_columns(conn)
+        _delete_same_scene(conn, record)
+        _insert_run(conn, record)
+        conn.execute("UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (record.saved_at, RUNS_TABLE))
+
+
+@contextmanager
+def _transaction(path: str):
+    """One write transaction on the log: committed when the block ends, rolled back
+    (the file exactly as it was) when it raises."""
     conn = sqlite3.connect(path, isolation_level=None)  # explicit BEGIN/COMMIT below
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _delete_same_scene(conn, record)
-            _insert_run(conn, record)
-            conn.execute(
-                "UPDATE gpkg_contents SET last_change = ? WHERE table_name = ?", (record.saved_at, RUNS_TABLE)
-            )
+            yield conn
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -143,15 +167,39 @@ def save_run(path: str, record: RunRecord) -> None:
         conn.close()
 
 
+def _missing_columns(conn: sqlite3.Connection) -> list:
+    present = {row[1] for row in conn.execute(f'PRAGMA table_info("{RUNS_TABLE}")')}
+    return [(name, kind) for name, kind in ADDED_COLUMNS if name not in present]
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> bool:
+    """Add the columns a 0.2.0 log lacks (inside the caller's transaction). True if any was added."""
+    missing = _missing_columns(conn)
+    for name, kind in missing:
+        conn.execute(f'ALTER TABLE "{RUNS_TABLE}" ADD COLUMN "{name}" {kind}')
+    return bool(missing)
+
+
+def upgrade_site_log(path: str) -> bool:
+    """Bring a log written by an earlier RailWatch up to today's columns, in place and in one
+    transaction; rows are untouched. True if the file was changed."""
+    with closing(sqlite3.connect(path)) as conn:
+        if not _missing_columns(conn):
+            return False  # today's log: no write, no lock
+    with _transaction(path) as conn:
+        return _add_missing_columns(conn)
+
+
 def read_runs(path: str) -> List[RunRecord]:
-    """Every run in the log, oldest acquisition first."""
+    """Every run in the log, oldest acquisition first (an older log is upgraded first)."""
     if not os.path.exists(path):
         return []
+    upgrade_site_log(path)
     conn = sqlite3.connect(path)
     try:
         rows = conn.execute(
-            f'SELECT scene, acquired, count, mean_confidence, parameters, plugin_version, saved_at '
-            f'FROM "{RUNS_TABLE}" ORDER BY acquired, scene'
+            f'SELECT scene, acquired, count, mean_confidence, parameters, plugin_version, saved_at, '
+            f'reviewed_count, review_finished FROM "{RUNS_TABLE}" ORDER BY acquired, scene'
         ).fetchall()
     finally:
         conn.close()
@@ -159,6 +207,7 @@ def read_runs(path: str) -> List[RunRecord]:
         RunRecord(
             scene=r[0], acquired=r[1], count=r[2], mean_confidence=r[3],
             parameters=json.loads(r[4] or "{}"), plugin_version=r[5] or "", saved_at=r[6],
+            reviewed_count=r[7], review_finished=None if r[8] is None else bool(r[8]),
         )
         for r in rows
     ]

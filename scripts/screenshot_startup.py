@@ -2,8 +2,12 @@
 demo raster, presses Run, waits for the count and the baseline verdict, saves a
 screenshot of the main window and quits.
 
+With RAILWATCH_SHOT_REVIEW=1 it then starts a review of the cars and makes a few
+decisions (accept, reject, accept), so the shot shows a review in progress.
+
 Environment: RAILWATCH_SHOT (PNG to write), RAILWATCH_HISTORY (history CSV for the
-baseline), RAILWATCH_SHOT_LOG (progress log), RAILWATCH_SITE_LOGS (site log folder).
+baseline), RAILWATCH_SHOT_LOG (progress log), RAILWATCH_SITE_LOGS (site log folder),
+RAILWATCH_SHOT_REVIEW (1: a review in progress).
 """
 
 import os
@@ -16,6 +20,7 @@ from qgis.utils import iface, plugins
 SHOT = os.environ["RAILWATCH_SHOT"]
 HISTORY = os.environ.get("RAILWATCH_HISTORY", "")
 LOG = os.environ.get("RAILWATCH_SHOT_LOG", "/tmp/railwatch_shot.log")
+REVIEW = os.environ.get("RAILWATCH_SHOT_REVIEW") == "1"
 STARTED = time.time()
 TIMEOUT_S = 240
 _state = {"step": "wait_plugin", "dock": None, "settle": 0}
@@ -110,14 +115,37 @@ def _tick():
                 for child in node.children():
                     view.setExpanded(view.node2index(child), expand and child.name().endswith("railcars"))
             iface.mapCanvas().refresh()
-            _state["step"] = "settle"
+            _state["step"] = "review" if REVIEW else "settle"
+    elif step == "review":
+        _review(_state["dock"])
+        _state["step"] = "settle"
     elif step == "settle":
         canvas = iface.mapCanvas()
         _state["settle"] += 1
-        if not canvas.isDrawing() and _state["settle"] > 10:
+        scroll = _state.get("scroll")
+        if scroll is not None:
+            scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+        if _state["settle"] == 6:
+            canvas.refresh()  # once the window and the dock have their final sizes
+        if not canvas.isDrawing() and _state["settle"] > 12:
             iface.mainWindow().grab().save(SHOT, "PNG")
             log(f"saved {SHOT}")
             finish(0)
+
+
+def _review(dock):
+    """Start a review and decide on the first cars, as an analyst would with the keys."""
+    from qgis.PyQt.QtCore import Qt
+    from qgis.PyQt.QtWidgets import QScrollArea
+
+    panel = dock.review_panel
+    panel.start_button.click()
+    for key in (Qt.Key.Key_A, Qt.Key.Key_R, Qt.Key.Key_A, Qt.Key.Key_A, Qt.Key.Key_R):
+        panel.handle_key(key)
+    canvas = iface.mapCanvas()
+    canvas.zoomScale(1500)
+    _state["scroll"] = dock.findChild(QScrollArea)  # scrolled down to the review before the shot
+    log(f"review: {panel.counts_label.text()} | {panel.car_label.text()}")
 
 
 log("startup script loaded")

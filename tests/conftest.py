@@ -75,6 +75,26 @@ def easy_yard_tif(easy_yard, tmp_path_factory):
     return path
 
 
+PANEL_RUN_TIMEOUT_MS = 90_000
+
+
+@pytest.fixture
+def panel(qgis_iface, railwatch_plugin, qgis_new_project, tmp_path, qtbot):
+    """The RailWatch dock on a fresh project, its site logs (and reviews) in ``tmp_path``."""
+    from railwatch_plugin.ui import run_task
+    from railwatch_plugin.ui.dock import RailWatchDock
+
+    dock = RailWatchDock(qgis_iface)
+    dock.site_log_folder = str(tmp_path / "site_logs")
+    qtbot.addWidget(dock)
+    dock.show()
+    yield dock
+    dock.close_down()
+    # A cancelled task may still be winding down in its thread: let it finish
+    # before the next test clears the project under it.
+    qtbot.waitUntil(lambda: not run_task._IN_FLIGHT, timeout=PANEL_RUN_TIMEOUT_MS)
+
+
 @pytest.fixture
 def info_feedback():
     """A processing feedback that keeps every message it is given."""

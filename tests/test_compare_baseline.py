@@ -300,3 +300,35 @@ def test_the_report_chart_renders_with_qt(processing, tmp_path):
     blue = QColor(image.pixel(round(float(earlier.get("cx"))), round(float(earlier.get("cy")))))
     assert red.red() > 150 and red.green() < 80 and red.blue() < 80
     assert blue.blue() > 120 and blue.red() < 100
+
+
+def test_reviewed_counts_are_used_where_history_rows_have_one(processing, tmp_path):
+    """A site log written by 0.2.0, upgraded in place, then a run saved with its reviewed count."""
+    import shutil
+
+    from railwatch_plugin import site_log
+
+    path = str(tmp_path / "tumangang.gpkg")
+    shutil.copy(str(__import__("pathlib").Path(__file__).parent / "data" / "site_log_0.2.0.gpkg"), path)
+    site_log.save_run(path, site_log.RunRecord(scene="tumangang_2023-01-10", acquired="2023-01-10", count=30,
+                                               reviewed_count=19, review_finished=True))
+    history = QgsVectorLayer(site_log.ogr_uri(path), "log", "ogr")
+    assert history.isValid()
+    results = run(processing, HISTORY=history, CURRENT_COUNT=25, CURRENT_DATE="2023-10-05")
+    assert results["BASELINE_N"] == 3 and results["BASELINE_MAX"] == 19  # 12, 18 and the reviewed 19, not 30
+    assert results["UNPRECEDENTED"] is True
+
+    # An explicitly chosen count field is used as it is.
+    results = run(processing, HISTORY=history, COUNT_FIELD="reviewed_count", CURRENT_COUNT=25, CURRENT_DATE="2023-10-05")
+    assert results["BASELINE_N"] == 1
+
+
+def test_current_table_with_a_reviewed_count_uses_it(processing):
+    current = table(
+        [("scene", QVariant.String), ("acquired", QVariant.Date), ("aoi", QVariant.String), ("count", QVariant.Int),
+         ("reviewed_count", QVariant.Int)],
+        [("s", QDate(2023, 10, 5), None, 68, 73)],
+    )
+    history = table([("acquired", QVariant.Date), ("count", QVariant.Int)], [(QDate(2022, 1, 1), 20)])
+    results = run(processing, HISTORY=history, CURRENT=current)
+    assert results["SUMMARY"].startswith("73 railcars on 2023-10-05")

@@ -89,7 +89,8 @@ def utm_to(crs: str):
 
 @pytest.fixture(scope="module")
 def easy_result(run_railwatch, easy_yard_tif):
-    return detect(run_railwatch, easy_yard_tif, OUTPUT_BOXES="TEMPORARY_OUTPUT", OUTPUT_TABLE="TEMPORARY_OUTPUT")
+    return detect(run_railwatch, easy_yard_tif, OUTPUT_BOXES="TEMPORARY_OUTPUT", OUTPUT_TABLE="TEMPORARY_OUTPUT",
+                  OUTPUT_CANDIDATES="TEMPORARY_OUTPUT")
 
 
 def test_easy_scene_count_matches_the_truth(easy_result, easy_yard):
@@ -110,11 +111,13 @@ def test_output_fields_crs_and_values(easy_result, easy_yard_tif):
     assert points.crs().authid() == UTM
     assert points.fields().names() == [
         "confidence", "length_m", "width_m", "heading_deg", "kind", "method", "string_id", "scene", "acquired",
+        "review", "reviewed_at",
     ]
     features = list(points.getFeatures())
     assert features, "the easy scene must give at least one car to check fields on"
     for feature in features:
         assert 0.5 <= feature["confidence"] <= 1.0
+        assert feature["review"] == "unreviewed" and feature["reviewed_at"] == NULL
         assert 10.0 <= feature["length_m"] <= 30.0
         assert 2.4 <= feature["width_m"] <= 3.6
         assert 0.0 <= feature["heading_deg"] <= 180.0
@@ -141,6 +144,18 @@ def test_boxes_hold_their_points_and_table_sums_up(easy_result):
     kinds = [n for n in easy_result["OUTPUT_TABLE"].fields().names() if n.startswith("n_")]
     assert kinds == ["n_box", "n_tank", "n_hopper_gondola", "n_flat_container", "n_covered", "n_unknown"]
     assert sum(row[n] for n in kinds) == row["count"]
+    assert row["reviewed_count"] == NULL  # no review yet
+
+
+def test_candidates_below_the_threshold_are_kept_apart_from_the_count(run_railwatch, easy_yard_tif):
+    strict = detect(run_railwatch, easy_yard_tif, MIN_CONFIDENCE=0.97, OUTPUT_CANDIDATES="TEMPORARY_OUTPUT")
+    everything = detect(run_railwatch, easy_yard_tif, MIN_CONFIDENCE=0.1)
+    kept = [f["confidence"] for f in strict["OUTPUT"].getFeatures()]
+    candidates = [f["confidence"] for f in strict["OUTPUT_CANDIDATES"].getFeatures()]
+    assert strict["OUTPUT"].featureCount() == strict["COUNT"]  # OUTPUT holds exactly the counted cars
+    assert candidates and all(0.1 <= c < 0.97 for c in candidates) and all(c >= 0.97 for c in kept)
+    assert len(kept) + len(candidates) == everything["COUNT"]
+    assert strict["OUTPUT_CANDIDATES"].fields().names() == strict["OUTPUT"].fields().names()
 
 
 # --- any CRS gives the same answer ---------------------------------------------------------------

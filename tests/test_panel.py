@@ -21,7 +21,6 @@ from qgis.PyQt.QtCore import QCoreApplication, QEvent, Qt
 from osgeo import gdal, osr
 
 from railwatch_plugin import site_log
-from railwatch_plugin.ui import run_task
 from railwatch_plugin.ui.dock import BASELINE_CSV, BASELINE_RASTER, BASELINE_SITE_LOG, BASELINE_TABLE, RailWatchDock
 
 
@@ -87,19 +86,6 @@ def _history_layer(rows=HISTORY):
 
 
 # --- the panel --------------------------------------------------------------------
-
-
-@pytest.fixture
-def panel(qgis_iface, railwatch_plugin, qgis_new_project, tmp_path, qtbot):
-    dock = RailWatchDock(qgis_iface)
-    dock.site_log_folder = str(tmp_path / "site_logs")
-    qtbot.addWidget(dock)
-    dock.show()
-    yield dock
-    dock.close_down()
-    # A cancelled task may still be winding down in its thread: let it finish
-    # before the next test clears the project under it.
-    qtbot.waitUntil(lambda: not run_task._IN_FLIGHT, timeout=RUN_TIMEOUT_MS)
 
 
 def _activate(iface, layer):
@@ -176,7 +162,8 @@ def test_run_adds_styled_layers_in_a_group_and_fills_the_count_table(panel, qgis
     assert panel.count_label.text().startswith(f"<b>{count} railcar")
 
     headers = [panel.results_view.horizontalHeaderItem(i).text() for i in range(panel.results_view.columnCount())]
-    assert headers[:2] == ["count", "mean conf."] and {"box", "tank", "hopper/ gondola"} <= set(headers)
+    assert headers[:3] == ["count", "reviewed", "mean conf."] and {"box", "tank", "hopper/ gondola"} <= set(headers)
+    assert panel.results_view.reviewed_count(0) is None  # no review yet
     assert panel.results_view.rowCount() == 1
     assert int(panel.results_view.item(0, headers.index("count")).text()) == count
 

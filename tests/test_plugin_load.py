@@ -16,7 +16,9 @@ from qgis.core import QgsApplication, QgsProcessingParameterDefinition
 
 from conftest import REPO
 
-ALGORITHM_IDS = {"railwatch:detectrailcars", "railwatch:counthistory", "railwatch:comparebaseline"}
+ALGORITHM_IDS = {
+    "railwatch:detectrailcars", "railwatch:counthistory", "railwatch:comparebaseline", "railwatch:exportlabels",
+}
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 
 
@@ -44,7 +46,7 @@ def test_provider_icon_and_version_come_from_the_plugin_files(railwatch_plugin):
     assert metadata["general"]["qgisMinimumVersion"] == "3.22"
 
 
-@pytest.mark.parametrize("algorithm_id", ["railwatch:detectrailcars", "railwatch:counthistory"])
+@pytest.mark.parametrize("algorithm_id", ["railwatch:detectrailcars", "railwatch:counthistory", "railwatch:exportlabels"])
 def test_every_parameter_has_help_and_size_limits_are_advanced(railwatch_plugin, algorithm_id):
     algorithm = registry().algorithmById(algorithm_id)
     assert len(algorithm.shortHelpString()) > 100
@@ -54,7 +56,9 @@ def test_every_parameter_has_help_and_size_limits_are_advanced(railwatch_plugin,
     advanced = {
         p.name() for p in algorithm.parameterDefinitions() if p.flags() & QgsProcessingParameterDefinition.FlagAdvanced
     }
-    assert advanced == {"MIN_LENGTH_M", "MAX_LENGTH_M", "MIN_WIDTH_M", "MAX_WIDTH_M", "MIN_CONFIDENCE"}
+    sizes = {"MIN_LENGTH_M", "MAX_LENGTH_M", "MIN_WIDTH_M", "MAX_WIDTH_M", "MIN_CONFIDENCE"}
+    expected = {"railwatch:detectrailcars": sizes | {"OUTPUT_CANDIDATES"}, "railwatch:exportlabels": {"MARGIN_M"}}
+    assert advanced == expected.get(algorithm_id, sizes)
 
 
 def test_parameter_defaults_match_the_core(railwatch_plugin):
@@ -107,7 +111,7 @@ def test_missing_opencv_still_loads_and_names_the_fix(easy_yard_tif):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in done.stdout.splitlines() if " " in line}
     assert "railwatch:detectrailcars" in lines.get("ALGORITHMS", ""), done.stdout + done.stderr
-    assert "railwatch:counthistory" in lines["ALGORITHMS"]
+    assert "railwatch:counthistory" in lines["ALGORITHMS"] and "railwatch:exportlabels" in lines["ALGORITHMS"]
     assert "RailWatch needs OpenCV: install the opencv-python-headless package" in lines["ERROR"]
 
 

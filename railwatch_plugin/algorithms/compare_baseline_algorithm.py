@@ -97,7 +97,8 @@ class CompareBaselineAlgorithm(QgsProcessingAlgorithm):
             "HTML report with a chart.\n\n"
             "The baseline is every HISTORY row dated strictly before the current date (and within "
             "BASELINE_YEARS of it when given). Rows without a date or count are skipped and listed in "
-            "the log. Figures: number of observations, highest, mean, median, sample standard deviation "
+            "the log. Where a row has a reviewed_count (a site log or count table after an analyst's review in "
+            "the RailWatch panel), that count is used instead of the automatic one. Figures: number of observations, highest, mean, median, sample standard deviation "
             "(n-1), ratios of the current count to the highest and to the mean, z-score, percentile "
             "(percent of earlier counts below the current one plus half of those equal to it), and "
             "UNPRECEDENTED (true only when the count is above every earlier one).\n\n"
@@ -206,6 +207,8 @@ class CompareBaselineAlgorithm(QgsProcessingAlgorithm):
         )
         if feedback.isCanceled():
             return {}
+        if rows.reviewed:
+            feedback.pushInfo(f"{rows.reviewed} history row(s) have a reviewed count: it is used instead of '{count_name}'.")
         if rows.skipped:
             feedback.pushWarning(
                 f"Skipped {len(rows.skipped)} history row(s) without a date or count: " + "; ".join(rows.skipped[:10])

@@ -25,6 +25,7 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
     OUTPUT = "OUTPUT"
     OUTPUT_BOXES = "OUTPUT_BOXES"
     OUTPUT_TABLE = "OUTPUT_TABLE"
+    OUTPUT_CANDIDATES = "OUTPUT_CANDIDATES"
     COUNT = "COUNT"
 
     def name(self):
@@ -48,7 +49,10 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
             "The image must be fine enough to see a 2.4 m wide car: about 0.8 m per pixel or finer. "
             "Any CRS works (metres, feet, degrees, Web Mercator); the ground resolution is computed from it "
             "unless GSD is given. The image is read tile by tile, so it may be larger than memory.\n\n"
-            "The count table (OUTPUT_TABLE) can be fed to 'Compare a count with its baseline'."
+            "The count table (OUTPUT_TABLE) can be fed to 'Compare a count with its baseline'.\n\n"
+            "Every car has a 'review' field (unreviewed until an analyst reviews it in the RailWatch panel). "
+            "OUTPUT_CANDIDATES optionally keeps the detections below the minimum confidence, which the panel's "
+            "review offers too: they are where missed cars hide. They are never in OUTPUT or the count."
         )
 
     def icon(self):
@@ -85,6 +89,15 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
             "Optional table: one row for the image (or one per AOI polygon) with the count, mean confidence "
             "and the count of each kind.",
         ))
+        self.addParameter(dp.with_help(
+            QgsProcessingParameterFeatureSink(
+                self.OUTPUT_CANDIDATES, "Candidates below the minimum confidence", QgsProcessing.TypeVectorPoint,
+                optional=True, createByDefault=False,
+            ),
+            "Optional points for the detections less likely than MIN_CONFIDENCE (down to 0.1), same fields as "
+            "the railcars. They are not counted; an analyst's review can accept the real cars among them.",
+            advanced=True,
+        ))
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, "Number of railcars"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
@@ -114,6 +127,7 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
             return {}
         aois = aoi_polygons(settings.aoi, scene.crs, context) if settings.aoi is not None else None
         cars = cars_inside_any(scene.cars, aois, scene.geotransform) if aois is not None else scene.cars
+        candidates = cars_inside_any(scene.candidates, aois, scene.geotransform) if aois is not None else scene.candidates
 
         steps.setCurrentStep(1)
         fields = car_fields()
@@ -130,13 +144,25 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
                 box_sink.addFeature(car_box_feature(car, scene.geotransform, fields, attributes), QgsFeatureSink.FastInsert)
             steps.setProgress(100.0 * (i + 1) / max(1, len(cars)))
 
+        candidate_sink, candidates_id = self.parameterAsSink(
+            parameters, self.OUTPUT_CANDIDATES, context, fields, QgsWkbTypes.Point, scene.crs
+        )
+        if candidate_sink is None and parameters.get(self.OUTPUT_CANDIDATES) is not None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_CANDIDATES))
+        if candidate_sink is not None:
+            for car in candidates:
+                attributes = car_attributes(car, scene.scene, scene.acquired)
+                candidate_sink.addFeature(car_point_feature(car, scene.geotransform, fields, attributes), QgsFeatureSink.FastInsert)
+
         results = {self.OUTPUT: dest_id, self.COUNT: len(cars)}
+        if candidate_sink is not None:
+            results[self.OUTPUT_CANDIDATES] = candidates_id
         style_on_load(context, dest_id, style_railcar_points)
         if box_sink is not None:
             style_on_load(context, boxes_id, style_railcar_boxes)
             results[self.OUTPUT_BOXES] = boxes_id
 
-        table_fields = count_fields(with_aoi=True)
+        table_fields = count_fields(with_aoi=True, with_review=True)
         table, table_id = self.parameterAsSink(parameters, self.OUTPUT_TABLE, context, table_fields, QgsWkbTypes.NoGeometry)
         if table is None and parameters.get(self.OUTPUT_TABLE) is not None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_TABLE))
@@ -144,7 +170,9 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
             rows = [(p.label, cars_inside(cars, p, scene.geotransform)) for p in aois] if aois is not None else [(None, cars)]
             for label, aoi_cars in rows:
                 row = QgsFeature(table_fields)
-                row.setAttributes(count_attributes(aoi_cars, scene.scene, scene.acquired, with_aoi=True, aoi_label=label))
+                row.setAttributes(count_attributes(
+                    aoi_cars, scene.scene, scene.acquired, with_aoi=True, aoi_label=label, with_review=True
+                ))
                 table.addFeature(row, QgsFeatureSink.FastInsert)
             results[self.OUTPUT_TABLE] = table_id
 

@@ -16,7 +16,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..core import CAR_KINDS
 from ..core.baseline import Observation, parse_observation_date
-from .output_fields import kind_field_name
+from .output_fields import REVIEWED_COUNT_FIELD, kind_field_name
 
 
 def is_null(value) -> bool:
@@ -75,6 +75,25 @@ def parse_date(value, where: str) -> Optional[dt.date]:
 class HistoryRows:
     observations: List[Observation]
     skipped: List[str] = field(default_factory=list)  # "row 7: no count" etc.
+    reviewed: int = 0  # rows whose reviewed count was used instead of the automatic one
+
+
+def reviewed_count_field(fields, count_field: str) -> Optional[str]:
+    """The ``reviewed_count`` field to prefer over ``count_field``: only when the count is the
+    table's own ``count`` (a site log or a count table) and the table has one."""
+    index = fields.lookupField(REVIEWED_COUNT_FIELD)
+    if index < 0 or count_field.lower() != "count":
+        return None
+    return fields[index].name()
+
+
+def row_count(feature, count_field: str, reviewed_field: Optional[str], where: str) -> Tuple[Optional[int], bool]:
+    """(count, True if it is the analyst's reviewed count): the reviewed count where the row has one."""
+    if reviewed_field:
+        reviewed = parse_count(feature[reviewed_field], where)
+        if reviewed is not None:
+            return reviewed, True
+    return parse_count(feature[count_field], where), False
 
 
 def read_history(
@@ -86,8 +105,10 @@ def read_history(
     is_canceled: Callable[[], bool] = lambda: False,
 ) -> HistoryRows:
     """Every row with a date and a count; rows missing either are skipped (and listed),
-    because a cloudy or unread image is a gap in the history, not an error."""
+    because a cloudy or unread image is a gap in the history, not an error. A row with a
+    ``reviewed_count`` (a site log after an analyst's review) counts with it."""
     total = max(source.featureCount(), 1)
+    reviewed_field = reviewed_count_field(source.fields(), count_field)
     request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry)
     rows = HistoryRows([])
     for number, feature in enumerate(source.getFeatures(request), start=1):
@@ -95,7 +116,8 @@ def read_history(
             break
         where = f"History row {number}"
         acquired = parse_date(feature[date_field], where)
-        count = parse_count(feature[count_field], where)
+        count, reviewed = row_count(feature, count_field, reviewed_field, where)
+        rows.reviewed += int(reviewed and acquired is not None)
         if acquired is None or count is None:
             rows.skipped.append(f"row {number}: no {'date' if acquired is None else 'count'}")
         else:
@@ -128,14 +150,17 @@ def read_current_table(source) -> CurrentCount:
     if date_index < 0:
         date_index = fields.lookupField("date")
     kind_names = {kind: fields.lookupField(kind_field_name(kind)) for kind in CAR_KINDS}
+    reviewed_field = reviewed_count_field(fields, count_name)
+    reviewed_rows = 0
 
     whole: List[Tuple] = []
     per_aoi: List[Tuple] = []
     for number, feature in enumerate(source.getFeatures(QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry)), 1):
         where = f"CURRENT row {number}"
-        count = parse_count(feature[count_name], where)
+        count, reviewed = row_count(feature, count_name, reviewed_field, where)
         if count is None:
             continue
+        reviewed_rows += int(reviewed)
         acquired = parse_date(feature[date_index], where) if date_index >= 0 else None
         kinds = {k: parse_count(feature[i], where) or 0 for k, i in kind_names.items() if i >= 0}
         aoi = feature[aoi_index] if aoi_index >= 0 else None
@@ -162,4 +187,6 @@ def read_current_table(source) -> CurrentCount:
         how = f"the whole-image row{'s' if len(whole) > 1 else ''} of CURRENT"
     else:
         how = f"the sum of {len(per_aoi)} AOI row{'s' if len(per_aoi) > 1 else ''} of CURRENT"
+    if reviewed_rows:
+        how += " (the analyst's reviewed count)"
     return CurrentCount(sum(r[0] for r in used), dates[0] if dates else None, kinds, how)

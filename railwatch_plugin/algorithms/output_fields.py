@@ -12,7 +12,11 @@ from qgis.core import QgsFeature, QgsField, QgsFields, QgsGeometry, QgsPointXY
 from qgis.PyQt.QtCore import QDate, QVariant
 
 from ..core import CAR_KINDS
+from ..review import REVIEW_FIELD, REVIEWED_AT_FIELD, UNREVIEWED
 from .ground_resolution import pixel_to_map
+
+
+REVIEWED_COUNT_FIELD = "reviewed_count"  # null until an analyst reviews the cars
 
 
 def kind_field_name(kind: str) -> str:
@@ -36,10 +40,18 @@ def car_fields() -> QgsFields:
     fields.append(_field("string_id", QVariant.Int))
     fields.append(_field("scene", QVariant.String, 254))
     fields.append(QgsField("acquired", QVariant.Date))
+    for review_field in review_fields():
+        fields.append(review_field)
     return fields
 
 
-def count_fields(with_aoi: bool) -> QgsFields:
+def review_fields() -> List[QgsField]:
+    """``review`` (unreviewed, accepted, rejected, added) and ``reviewed_at`` (UTC):
+    the analyst's decision on each car (see railwatch_plugin.review)."""
+    return [_field(REVIEW_FIELD, QVariant.String, 12), QgsField(REVIEWED_AT_FIELD, QVariant.DateTime)]
+
+
+def count_fields(with_aoi: bool, with_review: bool = False) -> QgsFields:
     """Columns of a count table: one row per scene (and per AOI polygon)."""
     fields = QgsFields()
     fields.append(_field("scene", QVariant.String, 254))
@@ -50,6 +62,8 @@ def count_fields(with_aoi: bool) -> QgsFields:
     fields.append(_field("mean_confidence", QVariant.Double, 6, 3))
     for kind in CAR_KINDS:
         fields.append(_field(kind_field_name(kind), QVariant.Int))
+    if with_review:
+        fields.append(_field(REVIEWED_COUNT_FIELD, QVariant.Int))
     return fields
 
 
@@ -71,6 +85,8 @@ def car_attributes(car, scene: str, acquired: Optional[datetime.date]) -> list:
         int(car.string_id),
         scene,
         qdate(acquired),
+        UNREVIEWED,
+        QVariant(),
     ]
 
 
@@ -89,9 +105,12 @@ def car_box_feature(car, geotransform, fields: QgsFields, attributes: list) -> Q
     return feature
 
 
-def count_attributes(cars: Sequence, scene: str, acquired, with_aoi: bool = False, aoi_label: Optional[str] = None) -> List:
+def count_attributes(
+    cars: Sequence, scene: str, acquired, with_aoi: bool = False, aoi_label: Optional[str] = None, with_review: bool = False
+) -> List:
     """One count-table row. With ``with_aoi`` the row has an ``aoi`` column holding
-    ``aoi_label`` (null for the whole image)."""
+    ``aoi_label`` (null for the whole image); with ``with_review`` a null
+    ``reviewed_count`` (filled in by a review)."""
     confidences = [float(c.confidence) for c in cars]
     mean = round(sum(confidences) / len(confidences), 3) if confidences else QVariant()
     row = [scene, qdate(acquired)]
@@ -99,4 +118,6 @@ def count_attributes(cars: Sequence, scene: str, acquired, with_aoi: bool = Fals
         row.append(QVariant() if aoi_label is None else aoi_label)
     row += [len(cars), mean]
     row += [sum(1 for c in cars if c.kind == kind) for kind in CAR_KINDS]
+    if with_review:
+        row.append(QVariant())
     return row

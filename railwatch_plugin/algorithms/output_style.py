@@ -9,11 +9,14 @@ from __future__ import annotations
 from qgis.core import (
     QgsCategorizedSymbolRenderer,
     QgsFillSymbol,
+    QgsGeometryGeneratorSymbolLayer,
     QgsMarkerSymbol,
     QgsProcessingLayerPostProcessorInterface,
     QgsProperty,
     QgsRendererCategory,
+    QgsRuleBasedRenderer,
     QgsSingleSymbolRenderer,
+    QgsSymbolLayer,
 )
 
 # Kind -> colour (distinct on imagery; "unknown" is grey).
@@ -48,6 +51,62 @@ def style_railcar_boxes(layer) -> None:
     """Bright outlines with no fill."""
     symbol = QgsFillSymbol.createSimple({"color": "0,0,0,0", "outline_color": "#00e5ff", "outline_width": "0.5", "style": "no"})
     layer.setRenderer(QgsSingleSymbolRenderer(symbol))
+    layer.triggerRepaint()
+
+
+# Review states on the map: (label, filter with {t} the threshold, outline colour, outline style).
+REVIEW_RULES = (
+    ("rejected", "\"review\" = 'rejected'", "#ff1744", "dash"),
+    ("added", "\"review\" = 'added'", "#00e676", "solid"),
+    ("accepted", "\"review\" = 'accepted'", "#00e676", "solid"),
+    ("not reviewed yet", "coalesce(\"review\", 'unreviewed') = 'unreviewed' AND \"confidence\" >= {t}",
+     "#00e5ff", "solid"),
+    ("candidate below the threshold", "ELSE", "#ffea00", "dot"),
+)
+
+
+def _outline_expression(metres_per_unit_xy) -> str:
+    """The car's oriented rectangle, drawn from its point, length, width and heading."""
+    mx, my = metres_per_unit_xy
+    half_w, half_l = f'coalesce("width_m", 3) / {2 * mx!r}', f'coalesce("length_m", 15) / {2 * my!r}'
+    signs = (("-", "-"), ("+", "-"), ("+", "+"), ("-", "+"), ("-", "-"))
+    corners = [f"make_point($x {sx} {half_w}, $y {sy} {half_l})" for sx, sy in signs]
+    return f'rotate(make_polygon(make_line({", ".join(corners)})), coalesce("heading_deg", 0), $geometry)'
+
+
+def _review_symbol(outline_colour: str, pen: str, outline_expression: str, rejected: bool) -> QgsMarkerSymbol:
+    cases = " ".join(f"WHEN \"kind\" = '{k}' THEN '{c}'" for k, c in KIND_COLOURS.items())
+    kind_colour = f"CASE {cases} ELSE '#ffffff' END"
+    symbol = QgsMarkerSymbol.createSimple({
+        "name": "cross2" if rejected else "circle", "color": outline_colour if rejected else "#ffffff",
+        "outline_color": outline_colour if rejected else "black", "outline_width": "0.6" if rejected else "0.3",
+        "size": "2.6" if rejected else "1.8",
+    })
+    if not rejected:
+        fill = QgsProperty.fromExpression(kind_colour)
+        symbol.symbolLayer(0).setDataDefinedProperty(QgsSymbolLayer.PropertyFillColor, fill)
+    box = QgsGeometryGeneratorSymbolLayer.create({"geometryModifier": outline_expression, "SymbolType": "Fill"})
+    box.setSubSymbol(QgsFillSymbol.createSimple(
+        {"color": "0,0,0,0", "style": "no", "outline_color": outline_colour, "outline_width": "0.5", "outline_style": pen}
+    ))
+    symbol.insertSymbolLayer(0, box)
+    return symbol
+
+
+def style_review_points(layer, threshold: float, metres_per_unit_xy=(1.0, 1.0)) -> None:
+    """A railcar layer under review: each car's outline coloured by its review state
+    (green: accepted or added, red and crossed: rejected, cyan: counted but not reviewed
+    yet, dotted yellow: a candidate below ``threshold``), its kind as the dot's colour."""
+    expression = _outline_expression(metres_per_unit_xy)
+    root = QgsRuleBasedRenderer.Rule(None)
+    for label, rule_filter, colour, pen in REVIEW_RULES:
+        symbol = _review_symbol(colour, pen, expression, rejected=label == "rejected")
+        text = rule_filter.format(t=repr(float(threshold)))
+        rule = QgsRuleBasedRenderer.Rule(symbol, 0, 0, "" if text == "ELSE" else text, label)
+        if text == "ELSE":
+            rule.setIsElse(True)  # (setIsElse(False) would also turn the filter into ELSE)
+        root.appendChild(rule)
+    layer.setRenderer(QgsRuleBasedRenderer(root))
     layer.triggerRepaint()
 
 

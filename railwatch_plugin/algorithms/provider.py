@@ -11,6 +11,7 @@ from qgis.core import QgsMessageLog, QgsProcessingProvider
 from ..dependencies import missing_dependency_message
 from .count_history_algorithm import CountHistoryAlgorithm
 from .detect_algorithm import DetectRailcarsAlgorithm
+from .export_labels_algorithm import ExportLabelsAlgorithm
 from .plugin_info import ICON_PATH, algorithm_icon, plugin_version
 
 
@@ -36,6 +37,7 @@ class RailWatchProvider(QgsProcessingProvider):
     def loadAlgorithms(self):  # noqa: N802 (QGIS's name)
         self.addAlgorithm(DetectRailcarsAlgorithm())
         self.addAlgorithm(CountHistoryAlgorithm())
+        self.addAlgorithm(ExportLabelsAlgorithm())
         try:
             from .compare_baseline_algorithm import CompareBaselineAlgorithm
         except Exception as exc:  # noqa: BLE001 (a broken module must not hide the others)

@@ -30,6 +30,7 @@ class SceneDetection:
     geotransform: Tuple[float, ...]
     gsd_m: Tuple[float, float]
     cars: list  # core Railcar, confidence >= MIN_CONFIDENCE
+    candidates: list = field(default_factory=list)  # core Railcar below MIN_CONFIDENCE, kept for review
     warnings: List[str] = field(default_factory=list)
     canceled: bool = False
 
@@ -93,6 +94,7 @@ def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, fe
         geotransform=opened.geotransform,
         gsd_m=gsd_m,
         cars=list(result.cars),
+        candidates=[c for c in result.all_cars if c.confidence < result.min_confidence],
         warnings=list(result.warnings),
         canceled=result.canceled,
     )

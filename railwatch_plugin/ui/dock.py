@@ -16,8 +16,9 @@ from typing import Optional
 
 from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer, QgsSettings
 from qgis.gui import QgsDockWidget, QgsMessageBar
-from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtCore import Qt, QTimer
 from qgis.PyQt.QtWidgets import (
+    QFileDialog,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -39,6 +40,7 @@ from .options_form import DetectionOptions
 from .report_export import add_map_to_report, count_only_report, render_map_png, write_report
 from .result_layers import add_result_layers, parameters_for_the_record, summarize_count_table
 from .results_view import CountTableView
+from .review_panel import ReviewPanel
 from .run_task import AlgorithmRun, new_output_folder
 
 __all__ = ["RailWatchDock", "BASELINE_CSV", "BASELINE_RASTER", "BASELINE_SITE_LOG", "BASELINE_TABLE"]
@@ -162,7 +164,19 @@ class RailWatchDock(QgsDockWidget):
         buttons.addWidget(self.export_button)
         result_layout.addLayout(buttons)
         layout.addWidget(result_box)
+        self.review_panel = ReviewPanel(self.canvas)
+        self.review_panel.keep_folder = os.path.join(self.site_log_folder, "reviews")  # see the site_log_folder setter
+        self.review_panel.default_threshold = self.options.min_confidence_spin.value
+        self.review_panel.message.connect(self.show_message)
+        self.review_panel.counts_changed.connect(self._on_review_counts)
+        self.review_panel.started.connect(self._on_review_started)
+        layout.addWidget(self.review_panel)
         layout.addStretch(1)
+        self._comparison_source = None  # (HISTORY, label) of the last comparison, rerun as the review goes
+        self._recompare_timer = QTimer(self)
+        self._recompare_timer.setSingleShot(True)
+        self._recompare_timer.setInterval(300)
+        self._recompare_timer.timeout.connect(self._recompare)
 
         # Short names for the widgets other code (and the tests) use most.
         box = self.baseline_source_box
@@ -239,6 +253,7 @@ class RailWatchDock(QgsDockWidget):
         }
         if with_layers:
             params["OUTPUT_BOXES"] = os.path.join(output_folder, "railcar_boxes.gpkg")
+            params["OUTPUT_CANDIDATES"] = os.path.join(output_folder, "candidates.gpkg")
         return self.options.add_to_parameters(params)
 
     @reports_errors
@@ -295,9 +310,12 @@ class RailWatchDock(QgsDockWidget):
             "results": dict(results),
         }
         self.last_comparison = None
+        self._comparison_source = None
         self.baseline_view.clear_comparison()
-        when = f" (acquired {acquired})" if acquired else " (acquisition date unknown)"
-        self.count_label.setText(f"<b>{count} railcar{'s' if count != 1 else ''}</b> on {scene}{when}.")
+        self._show_count()
+        if "points" in layers:
+            self.review_panel.offer(layers["points"], float(run.parameters["MIN_CONFIDENCE"]),
+                                    results.get("OUTPUT_CANDIDATES") or run.parameters.get("OUTPUT_CANDIDATES"))
         self._update_buttons()
         if self.baseline_available():
             self.start_comparison()
@@ -317,6 +335,8 @@ class RailWatchDock(QgsDockWidget):
         if hasattr(self, "baseline_source_box"):
             self.baseline_source_box.site_log_folder = folder
             self.baseline_source_box.refresh_site_log_label()
+        if hasattr(self, "review_panel"):
+            self.review_panel.keep_folder = os.path.join(folder, "reviews")  # reviews live beside the site logs
 
     def baseline_source(self) -> str:
         return self.baseline_source_box.source()
@@ -370,7 +390,7 @@ class RailWatchDock(QgsDockWidget):
             "HISTORY": history,
             "DATE_FIELD": "acquired",
             "COUNT_FIELD": "count",
-            "CURRENT_COUNT": detection["count"],
+            "CURRENT_COUNT": self.current_count(),
             "OUTPUT": os.path.join(output_folder, "comparison.gpkg"),
             "OUTPUT_HTML": os.path.join(output_folder, "report.html"),
         }
@@ -379,6 +399,7 @@ class RailWatchDock(QgsDockWidget):
         return params
 
     def _run_comparison(self, history, history_label: str):
+        self._comparison_source = (history, history_label)
         folder = new_output_folder()
         params = self.build_comparison_parameters(history, folder)
         run = AlgorithmRun(COMPARE_ID, params, output_folder=folder)
@@ -415,14 +436,66 @@ class RailWatchDock(QgsDockWidget):
         if not site:
             raise ValueError("Give the site a name (Site field) before saving to its log.")
         d = self.last_detection
+        review = self._review_of_last_run()
         record = site_log.RunRecord(
             scene=d["scene"], acquired=d["acquired"], count=d["count"], mean_confidence=d["mean_confidence"],
             parameters=json.loads(json.dumps(d["parameters"], default=str)), plugin_version=plugin_version(),
+            reviewed_count=review[0].reviewed if review else None, review_finished=review[1] if review else None,
         )
         path = self.site_log_path()
         site_log.save_run(path, record)
         self.baseline_source_box.refresh_site_log_label()
         self.show_message(f"Saved {d['scene']} ({d['count']} railcars) to the log of {site}: {path}", Qgis.MessageLevel.Success, 5)
+
+    # --- review ---------------------------------------------------------------------
+
+    def _review_of_last_run(self):
+        """(ReviewCounts, finished) when the review panel reviews the last run's cars, else None."""
+        panel = self.review_panel
+        points = self.last_detection["layers"].get("points") if self.last_detection else None
+        if not panel.active or points is None or panel.layer is not points:
+            return None
+        return panel.counts(), panel.queue.finished
+
+    def current_count(self) -> int:
+        """The count the verdict is about: the reviewed count while the last run is reviewed."""
+        review = self._review_of_last_run()
+        return review[0].reviewed if review else self.last_detection["count"]
+
+    def _show_count(self):
+        d = self.last_detection
+        when = f" (acquired {d['acquired']})" if d["acquired"] else " (acquisition date unknown)"
+        review = self._review_of_last_run()
+        count = d["count"]
+        text = f"<b>{count} railcar{'s' if count != 1 else ''}</b> on {d['scene']}{when}."
+        if review is not None:
+            state = "review finished" if review[1] else "review in progress"
+            reviewed = review[0].reviewed
+            text = f"Automatic <b>{count}</b> · reviewed <b>{reviewed}</b> railcars ({state}) on {d['scene']}{when}."
+        self.count_label.setText(text)
+
+    def _on_review_started(self, layer):
+        """The run's outlines show the detector's cars only: the reviewed points draw their own."""
+        boxes = self.last_detection["layers"].get("boxes") if self.last_detection else None
+        node = QgsProject.instance().layerTreeRoot().findLayer(boxes.id()) if boxes is not None else None
+        if node is not None and self._review_of_last_run() is not None:
+            node.setItemVisibilityChecked(False)
+
+    @reports_errors
+    def _on_review_counts(self, counts, finished):
+        if self._review_of_last_run() is None:
+            return
+        self._show_count()
+        table = self.last_detection["layers"].get("table")
+        if table is not None:
+            self.results_view.show_reviewed_counts(table, self.review_panel.review_layer, self.review_panel.queue,
+                                                   self.options.aoi_combo.currentLayer())
+        self._recompare_timer.start()
+
+    def _recompare(self):
+        if self._comparison_source is None or self.detection_run is not None or self.baseline_run is not None:
+            return
+        self._run_comparison(*self._comparison_source)
 
     # --- report ---------------------------------------------------------------------
 
@@ -464,6 +537,8 @@ class RailWatchDock(QgsDockWidget):
                 run.done.disconnect()
                 run.progress.disconnect()
         self.detection_run = self.compare_run = self.baseline_run = None
+        self._recompare_timer.stop()
+        self.review_panel.close_down()
         try:
             self.iface.currentLayerChanged.disconnect(self._on_current_layer_changed)
         except (TypeError, RuntimeError):

@@ -11,7 +11,7 @@ from qgis.PyQt.QtWidgets import QAbstractItemView, QHeaderView, QSizePolicy, QTa
 HIDDEN_FIELDS = {"fid", "scene", "acquired"}
 
 
-HEADERS = {"mean_confidence": "mean conf.", "hopper_gondola": "hopper/ gondola", "flat_container": "flat/ container"}
+HEADERS = {"mean_confidence": "mean conf.", "reviewed_count": "reviewed", "hopper_gondola": "hopper/ gondola", "flat_container": "flat/ container"}
 
 
 def _pretty(name: str) -> str:
@@ -35,6 +35,8 @@ class CountTableView(QTableWidget):
         # Scroll inside the table rather than widen the panel.
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._row_extents = []  # (QgsRectangle, crs) per row
+        self._row_aois = []  # the aoi label of each row (None: the whole image)
+        self._columns = []  # field name of each column
         self.cellClicked.connect(self._zoom_to_row)
 
     def clear_results(self):
@@ -42,6 +44,8 @@ class CountTableView(QTableWidget):
         self.setRowCount(0)
         self.setColumnCount(0)
         self._row_extents = []
+        self._row_aois = []
+        self._columns = []
 
     def show_table(self, table_layer, points_layer=None, raster_layer=None, aoi_layer=None):
         """Fill the view from the OUTPUT_TABLE layer of railwatch:detectrailcars."""
@@ -50,6 +54,10 @@ class CountTableView(QTableWidget):
         names = [f.name() for f in table_layer.fields() if f.name().lower() not in HIDDEN_FIELDS]
         if "aoi" in names and all(_is_null(f["aoi"]) for f in features):
             names.remove("aoi")  # no areas of interest: one row for the whole image
+        if "reviewed_count" in names and "count" in names:  # the two counts side by side
+            names.remove("reviewed_count")
+            names.insert(names.index("count") + 1, "reviewed_count")
+        self._columns = names
         self.setColumnCount(len(names))
         self.setHorizontalHeaderLabels([_pretty(n) for n in names])
         self.setRowCount(len(features))
@@ -66,7 +74,8 @@ class CountTableView(QTableWidget):
                 if isinstance(value, (int, float)):
                     _align_right(item)
                 self.setItem(row, col, item)
-            aoi_value = None if "aoi" not in names or _is_null(feature["aoi"]) else feature["aoi"]
+            aoi_value = None if table_layer.fields().indexOf("aoi") < 0 or _is_null(feature["aoi"]) else feature["aoi"]
+            self._row_aois.append(aoi_value)
             self._row_extents.append(self._extent_for(aoi_value, points_layer, raster_layer, aoi_layer))
         self.resizeColumnsToContents()
         self._fit_height()
@@ -78,15 +87,53 @@ class CountTableView(QTableWidget):
         scroll = self.horizontalScrollBar().sizeHint().height()
         self.setFixedHeight(self.horizontalHeader().sizeHint().height() + rows * row_height + scroll + 2 * self.frameWidth())
 
+    def show_reviewed_counts(self, table_layer, review_layer, queue, aoi_layer=None):
+        """Fill the ``reviewed_count`` column (view and table layer) from a review in progress:
+        the whole-image row gets the reviewed count, an AOI row the counted cars inside it."""
+        from ..algorithms.output_fields import REVIEWED_COUNT_FIELD
+        from ..review import is_counted
+
+        field_index = table_layer.fields().indexOf(REVIEWED_COUNT_FIELD)
+        if field_index < 0:
+            return
+        counted = [key for key, item in queue.items.items() if is_counted(item.review, item.confidence, queue.threshold)]
+        changes = {}
+        for row, feature in enumerate(table_layer.getFeatures()):
+            aoi_value = self._row_aois[row] if row < len(self._row_aois) else None
+            polygon = _aoi_feature(aoi_layer, aoi_value)
+            if aoi_value is None or polygon is None:
+                value = len(counted)
+            else:
+                transform = QgsCoordinateTransform(review_layer.layer.crs(), aoi_layer.crs(), QgsProject.instance())
+                geometry = polygon.geometry()
+                value = sum(
+                    1 for key in counted
+                    if (f := review_layer.feature(key)) is not None
+                    and geometry.contains(transform.transform(f.geometry().centroid().asPoint()))
+                )
+            changes[feature.id()] = {field_index: value}
+            if REVIEWED_COUNT_FIELD in self._columns and row < self.rowCount():
+                item = QTableWidgetItem(str(value))
+                _align_right(item)
+                self.setItem(row, self._columns.index(REVIEWED_COUNT_FIELD), item)
+        table_layer.dataProvider().changeAttributeValues(changes)
+
+    def reviewed_count(self, row: int = 0):
+        """The reviewed count shown in a row (None when not reviewed)."""
+        from ..algorithms.output_fields import REVIEWED_COUNT_FIELD
+
+        if REVIEWED_COUNT_FIELD not in self._columns or self.item(row, self._columns.index(REVIEWED_COUNT_FIELD)) is None:
+            return None
+        text = self.item(row, self._columns.index(REVIEWED_COUNT_FIELD)).text()
+        return int(text) if text else None
+
     @staticmethod
     def _extent_for(aoi_value, points_layer, raster_layer, aoi_layer):
         """Where a row lives: its AOI polygon when it names one, else the detected
         cars (or, with none found, the whole raster)."""
-        if aoi_layer is not None and aoi_value not in (None, "") and str(aoi_value).lower() not in ("all", "whole raster"):
-            for feature in aoi_layer.getFeatures():
-                values = [str(v) for v in feature.attributes()] + [str(feature.id())]
-                if str(aoi_value) in values:
-                    return feature.geometry().boundingBox(), aoi_layer.crs()
+        feature = _aoi_feature(aoi_layer, aoi_value)
+        if feature is not None:
+            return feature.geometry().boundingBox(), aoi_layer.crs()
         if points_layer is not None and points_layer.featureCount() > 0:
             points_layer.updateExtents()
             return points_layer.extent(), points_layer.crs()
@@ -112,6 +159,17 @@ class CountTableView(QTableWidget):
         if rect is not None:
             self.canvas.setExtent(rect)
             self.canvas.refresh()
+
+
+def _aoi_feature(aoi_layer, aoi_value):
+    """The AOI polygon a count-table row names (by any attribute or its id), or None."""
+    if aoi_layer is None or aoi_value in (None, "") or str(aoi_value).lower() in ("all", "whole raster"):
+        return None
+    for feature in aoi_layer.getFeatures():
+        values = [str(v) for v in feature.attributes()] + [str(feature.id())]
+        if str(aoi_value) in values:
+            return feature
+    return None
 
 
 def _is_null(value) -> bool:

@@ -1,0 +1,220 @@
+"""``railwatch:exportlabels``: an analyst's reviewed cars as training labels.
+
+Writes, into the OUTPUT folder, one GeoTIFF window per scene (the part of the
+image around its reviewed cars, every band as read) and ``labels.json`` with
+each reviewed car in that window's pixels. The format is defined, written and
+read back in :mod:`railwatch_plugin.core.labels` (no QGIS needed to read it);
+its docstring is the reference, and the README repeats it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections import OrderedDict
+from typing import Dict, List
+
+from qgis.core import (
+    QgsCoordinateTransform,
+    QgsFeatureRequest,
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingOutputFolder,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+)
+
+from ..core.labels import LOOKALIKE, RAILCAR, WINDOWS_FOLDER, LabelCar, LabelWindow, write_labels
+from ..review import ACCEPTED, ADDED, REJECTED, REVIEW_FIELD, normalize_review, number_or
+from .detection_parameters import with_help
+from .ground_resolution import ground_gsd_m
+from .plugin_info import algorithm_icon
+
+LABEL_OF = {ACCEPTED: RAILCAR, ADDED: RAILCAR, REJECTED: LOOKALIKE}
+
+
+class ExportLabelsAlgorithm(QgsProcessingAlgorithm):
+    INPUTS = "INPUTS"
+    IMAGES = "IMAGES"
+    MARGIN_M = "MARGIN_M"
+    OUTPUT = "OUTPUT"
+    WINDOWS = "WINDOWS"
+    RAILCARS = "RAILCARS"
+    LOOKALIKES = "LOOKALIKES"
+
+    def name(self):
+        return "exportlabels"
+
+    def displayName(self):  # noqa: N802 (QGIS's name)
+        return "Export reviewed cars as training labels"
+
+    def group(self):
+        return "Review"
+
+    def groupId(self):  # noqa: N802 (QGIS's name)
+        return "review"
+
+    def icon(self):
+        return algorithm_icon()
+
+    def createInstance(self):  # noqa: N802 (QGIS's name)
+        return ExportLabelsAlgorithm()
+
+    def shortHelpString(self):  # noqa: N802 (QGIS's name)
+        return (
+            "Writes the cars an analyst reviewed in the RailWatch panel as labels a detector can be trained on.\n\n"
+            "Accepted and added cars become 'railcar' labels, rejected ones 'lookalike' labels; unreviewed cars "
+            "are left out. For each scene (the cars' 'scene' field) the image in IMAGES of that name is cut to "
+            "a window around its reviewed cars (plus MARGIN_M) and saved as windows/NNN_<scene>.tif, every band "
+            "as read. labels.json lists, per window: the image, scene, acquisition date, source image, ground "
+            "metres per pixel (gsd_m), size, CRS and geotransform, and each car's centre in window pixels "
+            "(col_px, row_px), length_m, width_m, heading_deg (clockwise from the window's up), kind, label and "
+            "review. Python can read it with railwatch_plugin.core.labels.read_labels(folder), without QGIS."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
+        self.addParameter(with_help(
+            QgsProcessingParameterMultipleLayers(self.INPUTS, "Reviewed railcar layers", QgsProcessing.TypeVectorPoint),
+            "Railcar point layers with a 'review' field (reviewed in the RailWatch panel). Several layers, and "
+            "several scenes per layer, are fine.",
+        ))
+        self.addParameter(with_help(
+            QgsProcessingParameterMultipleLayers(self.IMAGES, "Images", QgsProcessing.TypeRaster),
+            "The images the cars were reviewed on. A car's 'scene' field names its image (the layer name, or "
+            "the file name without extension); with one image, every car is on it.",
+        ))
+        margin = QgsProcessingParameterNumber(
+            self.MARGIN_M, "Margin around the cars (m)", QgsProcessingParameterNumber.Double, 30.0, minValue=0.0
+        )
+        self.addParameter(with_help(
+            margin, "How much ground around the outermost reviewed cars each window keeps, in metres.", advanced=True
+        ))
+        self.addParameter(with_help(
+            QgsProcessingParameterFolderDestination(self.OUTPUT, "Label folder"),
+            "A folder for labels.json and the windows/ images (created if missing; an earlier export there is "
+            "replaced).",
+        ))
+        self.addOutput(QgsProcessingOutputFolder(self.OUTPUT, "Label folder"))
+        self.addOutput(QgsProcessingOutputNumber(self.WINDOWS, "Number of image windows"))
+        self.addOutput(QgsProcessingOutputNumber(self.RAILCARS, "Number of railcar labels"))
+        self.addOutput(QgsProcessingOutputNumber(self.LOOKALIKES, "Number of look-alike labels"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
+        from osgeo import gdal
+
+        layers = self.parameterAsLayerList(parameters, self.INPUTS, context)
+        images = self.parameterAsLayerList(parameters, self.IMAGES, context)
+        margin_m = self.parameterAsDouble(parameters, self.MARGIN_M, context)
+        folder = self.parameterAsString(parameters, self.OUTPUT, context)
+        if not images:
+            raise QgsProcessingException("IMAGES is empty: give the images the cars were reviewed on.")
+        by_scene = _cars_by_scene(layers)
+        if not by_scene:
+            raise QgsProcessingException(
+                "None of the INPUTS layers has a reviewed car (review accepted, added or rejected): review the "
+                "cars in the RailWatch panel first, or give the layers that were reviewed."
+            )
+        image_of = _image_names(images)
+        os.makedirs(os.path.join(folder, WINDOWS_FOLDER), exist_ok=True)
+        windows: List[LabelWindow] = []
+        for number, (scene, cars) in enumerate(by_scene.items()):
+            if feedback.isCanceled():
+                return {}
+            raster = image_of.get(scene) or (images[0] if len(images) == 1 else None)
+            if raster is None:
+                raise QgsProcessingException(
+                    f"No image for scene '{scene}': add its image to IMAGES (a layer or file named {scene})."
+                )
+            windows.append(_write_window(gdal, folder, number, scene, cars, raster, margin_m, context))
+            feedback.setProgress(100.0 * (number + 1) / len(by_scene))
+        write_labels(folder, windows)
+        labels = [car.label for window in windows for car in window.cars]
+        feedback.pushInfo(
+            f"{len(windows)} window(s), {labels.count(RAILCAR)} railcars, {labels.count(LOOKALIKE)} look-alikes"
+        )
+        return {self.OUTPUT: folder, self.WINDOWS: len(windows), self.RAILCARS: labels.count(RAILCAR),
+                self.LOOKALIKES: labels.count(LOOKALIKE)}
+
+
+def _cars_by_scene(layers) -> Dict[str, list]:
+    """scene -> [(feature, layer)] of the reviewed cars, in the order the layers come."""
+    by_scene: Dict[str, list] = OrderedDict()
+    for layer in layers:
+        names = layer.fields().names()
+        if REVIEW_FIELD not in names:
+            raise QgsProcessingException(
+                f"{layer.name()} has no '{REVIEW_FIELD}' field: it was never reviewed. Review it in the RailWatch "
+                "panel (which adds the field), or leave it out of INPUTS."
+            )
+        for feature in layer.getFeatures(QgsFeatureRequest()):
+            if normalize_review(feature[REVIEW_FIELD]) not in LABEL_OF or feature.geometry().isEmpty():
+                continue
+            scene = feature["scene"] if "scene" in names and feature["scene"] else None
+            by_scene.setdefault(str(scene or layer.name()), []).append((feature, layer))
+    return by_scene
+
+
+def _image_names(images) -> Dict[str, object]:
+    named = {}
+    for image in images:
+        named[image.name()] = image
+        named.setdefault(os.path.splitext(os.path.basename(image.source().split("|")[0]))[0], image)
+    return named
+
+
+def _write_window(gdal, folder, number, scene, cars, raster, margin_m, context) -> LabelWindow:
+    dataset = gdal.Open(raster.source())
+    if dataset is None:
+        raise QgsProcessingException(f"{raster.name()}: GDAL cannot open {raster.source()}; give a readable image.")
+    gt = dataset.GetGeoTransform()
+    inverse = gdal.InvGeoTransform(gt)
+    gsd = ground_gsd_m(raster.crs(), gt, dataset.RasterXSize, dataset.RasterYSize, context.transformContext())
+    placed = []
+    for feature, layer in cars:
+        to_raster = QgsCoordinateTransform(layer.crs(), raster.crs(), context.transformContext())
+        point = to_raster.transform(feature.geometry().centroid().asPoint())
+        col, row = gdal.ApplyGeoTransform(inverse, point.x(), point.y())
+        placed.append((col, row, feature))
+    reach = [margin_m + number_or(f["length_m"], 20.0) / 2 for _, _, f in placed]
+    x0 = max(0, int(math.floor(min(c - r / gsd[0] for (c, _, _), r in zip(placed, reach)))))
+    y0 = max(0, int(math.floor(min(w - r / gsd[1] for (_, w, _), r in zip(placed, reach)))))
+    x1 = min(dataset.RasterXSize, int(math.ceil(max(c + r / gsd[0] for (c, _, _), r in zip(placed, reach)))))
+    y1 = min(dataset.RasterYSize, int(math.ceil(max(w + r / gsd[1] for (_, w, _), r in zip(placed, reach)))))
+    if x1 <= x0 or y1 <= y0:
+        raise QgsProcessingException(
+            f"The reviewed cars of '{scene}' are not on {raster.name()}: give the image they were reviewed on."
+        )
+    safe = re.sub(r"[^\w\-]+", "_", scene).strip("_") or "scene"
+    relative = f"{WINDOWS_FOLDER}/{number:03d}_{safe}.tif"
+    gdal.Translate(os.path.join(folder, relative), dataset, srcWin=[x0, y0, x1 - x0, y1 - y0],
+                   creationOptions=["COMPRESS=DEFLATE", "TILED=YES"])
+    window_gt = (gt[0] + x0 * gt[1] + y0 * gt[2], gt[1], gt[2], gt[3] + x0 * gt[4] + y0 * gt[5], gt[4], gt[5])
+    acquired = next((f["acquired"] for _, _, f in placed if "acquired" in f.fields().names() and f["acquired"]), None)
+    label_cars = [
+        LabelCar(
+            col_px=round(col - x0, 3), row_px=round(row - y0, 3), length_m=number_or(f["length_m"], 0.0),
+            width_m=number_or(f["width_m"], 0.0), heading_deg=number_or(f["heading_deg"], 0.0),
+            kind=str(f["kind"] or "unknown"),
+            label=LABEL_OF[normalize_review(f[REVIEW_FIELD])], review=normalize_review(f[REVIEW_FIELD]),
+        )
+        for col, row, f in placed
+    ]
+    return LabelWindow(
+        image=relative, scene=scene, acquired=_iso(acquired), source=raster.source(),
+        gsd_m=(round(gsd[0], 4), round(gsd[1], 4)), width_px=x1 - x0, height_px=y1 - y0,
+        crs=raster.crs().authid() or raster.crs().toWkt(), geotransform=window_gt,
+        cars=label_cars,
+    )
+
+
+
+def _iso(value):
+    if value is None or (hasattr(value, "isNull") and value.isNull()):
+        return None
+    if hasattr(value, "toString"):
+        return value.toString("yyyy-MM-dd")
+    return str(value)[:10]

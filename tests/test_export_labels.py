@@ -1,0 +1,83 @@
+"""``railwatch:exportlabels``: reviewed cars and their image windows, read back with the
+core's reader (no QGIS) and checked against the demo scene's truth."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+
+import pytest
+from osgeo import gdal
+from qgis.core import QgsProcessingException, QgsRasterLayer, QgsVectorLayer
+
+from railwatch_plugin.core.labels import LOOKALIKE, RAILCAR, read_labels
+from railwatch_plugin.review import ACCEPTED, ADDED, REJECTED
+from railwatch_plugin.ui.review_layer import ReviewLayer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO = os.path.join(REPO, "demo", "tumangang_2023-10-05.tif")
+LAYER_0_2_0 = os.path.join(REPO, "tests", "data", "tumangang_2023-10-05_railcars_0.2.0.gpkg")
+
+
+def _truth_px():
+    with open(os.path.join(REPO, "demo", "tumangang_2023-10-05_truth.csv"), encoding="utf-8") as handle:
+        return [(float(r["col_px"]), float(r["row_px"]), r["kind"]) for r in csv.DictReader(handle)]
+
+
+def test_reviewed_cars_become_labels_in_window_pixels(run_railwatch, tmp_path):
+    path = str(tmp_path / "railcars.gpkg")
+    shutil.copy(LAYER_0_2_0, path)
+    layer = QgsVectorLayer(path, "railcars", "ogr")
+    review = ReviewLayer(layer)  # a 0.2.0 layer: review fields added
+    fids = sorted(f.id() for f in layer.getFeatures())
+    review.decide(fids[0], ACCEPTED)
+    review.decide(fids[1], ACCEPTED)
+    review.decide(fids[2], REJECTED)
+    raster = QgsRasterLayer(DEMO, "tumangang_2023-10-05")
+    centre = layer.getFeature(fids[3]).geometry().asPoint()
+    added = review.add_car(centre, centre, "tank")  # a zero-length car: placed, kind kept
+    layer.dataProvider().changeAttributeValues({added: {layer.fields().indexOf("length_m"): 15.0}})
+
+    folder = str(tmp_path / "labels")
+    result = run_railwatch("exportlabels", {"INPUTS": [layer], "IMAGES": [raster], "OUTPUT": folder})
+    assert (result["WINDOWS"], result["RAILCARS"], result["LOOKALIKES"]) == (1, 3, 1)
+
+    (window,) = read_labels(folder)
+    assert window.scene == "tumangang_2023-10-05" and window.acquired == "2023-10-05"
+    assert window.gsd_m == pytest.approx((0.5, 0.5), abs=0.01) and window.crs == "EPSG:32652"
+    assert sorted((c.label, c.review) for c in window.cars) == [
+        (LOOKALIKE, REJECTED), (RAILCAR, ACCEPTED), (RAILCAR, ACCEPTED), (RAILCAR, ADDED)]
+    image = gdal.Open(window.image_path(folder))
+    assert (image.RasterXSize, image.RasterYSize, image.RasterCount) == (window.width_px, window.height_px, 3)
+    assert image.GetGeoTransform() == pytest.approx(window.geotransform)
+    source = gdal.Open(DEMO)
+    x0 = round((window.geotransform[0] - source.GetGeoTransform()[0]) / 0.5)
+    y0 = round((window.geotransform[3] - source.GetGeoTransform()[3]) / -0.5)
+    truth = _truth_px()
+    for car in window.cars:  # each label sits on a true car of the demo (in the source's pixels)
+        col, row = car.col_px + x0, car.row_px + y0
+        assert min(math.hypot(col - tc, row - tr) for tc, tr, _ in truth) < 4.0
+        assert 0 <= car.col_px <= window.width_px and 0 <= car.row_px <= window.height_px
+    # The window's pixels are the source's.
+    assert (image.ReadAsArray(0, 0, 50, 40) == source.ReadAsArray(x0, y0, 50, 40)).all()
+    assert next(c for c in window.cars if c.review == ADDED).kind == "tank"
+
+
+def test_layers_never_reviewed_or_missing_images_are_explained(run_railwatch, tmp_path):
+    layer = QgsVectorLayer(LAYER_0_2_0, "railcars", "ogr")
+    raster = QgsRasterLayer(DEMO, "another name")
+    with pytest.raises(QgsProcessingException, match="has no 'review' field"):
+        run_railwatch("exportlabels", {"INPUTS": [layer], "IMAGES": [raster], "OUTPUT": str(tmp_path / "a")})
+    path = str(tmp_path / "railcars.gpkg")
+    shutil.copy(LAYER_0_2_0, path)
+    reviewed = QgsVectorLayer(path, "railcars", "ogr")
+    ReviewLayer(reviewed)
+    with pytest.raises(QgsProcessingException, match="None of the INPUTS layers has a reviewed car"):
+        run_railwatch("exportlabels", {"INPUTS": [reviewed], "IMAGES": [raster], "OUTPUT": str(tmp_path / "b")})
+    ReviewLayer(reviewed).decide(next(reviewed.getFeatures()).id(), ACCEPTED)
+    earlier = os.path.join(REPO, "demo", "tumangang_2021-06-14.tif")
+    others = [QgsRasterLayer(earlier, "tumangang_2021-06-14"), QgsRasterLayer(earlier, "copy")]
+    with pytest.raises(QgsProcessingException, match="No image for scene 'tumangang_2023-10-05'"):
+        run_railwatch("exportlabels", {"INPUTS": [reviewed], "IMAGES": others, "OUTPUT": str(tmp_path / "c")})
