@@ -20,6 +20,7 @@ from qgis.core import (
 )
 
 from ..dependencies import missing_dependency_message
+from .input_checks import unreadable_number
 
 GSD = "GSD"
 BANDS = "BANDS"
@@ -31,6 +32,7 @@ MAX_LENGTH_M = "MAX_LENGTH_M"
 MIN_WIDTH_M = "MIN_WIDTH_M"
 MAX_WIDTH_M = "MAX_WIDTH_M"
 MIN_CONFIDENCE = "MIN_CONFIDENCE"
+NUMBERS = (GSD, TRACK_BUFFER, MIN_LENGTH_M, MAX_LENGTH_M, MIN_WIDTH_M, MAX_WIDTH_M, MIN_CONFIDENCE)
 
 # The core's DetectionParams defaults, repeated here so the toolbox can list the
 # algorithms even when OpenCV (which the core imports) is missing; a test keeps
@@ -129,8 +131,17 @@ def require_dependencies() -> None:
         raise QgsProcessingException(message)
 
 
+def parameter_problem(parameters) -> Optional[str]:
+    """What is wrong with the detection parameters as given, before QGIS reads
+    them (it reads ``GSD=abc`` as not set); None when nothing is."""
+    return unreadable_number(parameters, NUMBERS)
+
+
 def read_detection_settings(algorithm, parameters, context) -> DetectionSettings:
     """Values of one run, checked; bad combinations raise QgsProcessingException."""
+    problem = parameter_problem(parameters)
+    if problem:
+        raise QgsProcessingException(problem)
     raw_gsd = parameters.get(GSD)
     gsd = algorithm.parameterAsDouble(parameters, GSD, context) if raw_gsd not in (None, "") else 0.0
     length_m = (algorithm.parameterAsDouble(parameters, MIN_LENGTH_M, context), algorithm.parameterAsDouble(parameters, MAX_LENGTH_M, context))

@@ -46,10 +46,11 @@ def count_fields(with_aoi: bool) -> QgsFields:
     fields.append(QgsField("acquired", QVariant.Date))
     if with_aoi:
         fields.append(_field("aoi", QVariant.String, 254))
-    fields.append(_field("count", QVariant.Int))
+    # 64-bit: a count is never cut to a 32-bit field (3,000,000,000 became NULL)
+    fields.append(_field("count", QVariant.LongLong))
     fields.append(_field("mean_confidence", QVariant.Double, 6, 3))
     for kind in CAR_KINDS:
-        fields.append(_field(kind_field_name(kind), QVariant.Int))
+        fields.append(_field(kind_field_name(kind), QVariant.LongLong))
     return fields
 
 
