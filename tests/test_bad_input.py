@@ -182,3 +182,188 @@ def test_the_verdict_alone_needs_no_table(run_railwatch):
     result = run_railwatch("comparebaseline", {"HISTORY": history_table([5, 8, 20]), "CURRENT_COUNT": 73, "CURRENT_DATE": "2023-10-05"})
     assert "OUTPUT" not in result
     assert result["SUMMARY"].startswith("73 railcars on 2023-10-05: 3.7 times the highest count (20)")
+
+
+# --- 2-4. rasters GDAL reads in unusual ways -----------------------------------------------------
+
+UTM_GT = (500000.0, 0.5, 0.0, 4700000.0, 0.0, -0.5)  # write_geotiff's default placement
+
+
+def near_truth(result, scene, geotransform=UTM_GT, metres=2.0) -> float:
+    """Share of the true cars with a found point within ``metres``."""
+    import numpy as np
+
+    from railwatch_plugin.algorithms.ground_resolution import pixel_to_map
+
+    found = np.array([(f.geometry().asPoint().x(), f.geometry().asPoint().y()) for f in result["OUTPUT"].getFeatures()]).reshape(-1, 2)
+    truth = np.array([pixel_to_map(geotransform, c.col_px, c.row_px) for c in scene.cars])
+    if len(found) == 0:
+        return 0.0
+    distance = np.sqrt(((truth[:, None, :] - found[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    return float(np.mean(distance <= metres))
+
+
+def detect(run, path, **extra):
+    return run("detectrailcars", dict({"INPUT": str(path), "OUTPUT": "TEMPORARY_OUTPUT"}, **extra))
+
+
+def test_a_raster_placed_by_ground_control_points_is_warped_as_qgis_shows_it(run_railwatch, easy_yard, easy_yard_tif, tmp_path):
+    from osgeo import gdal
+
+    source = gdal.Open(str(easy_yard_tif))
+    cols, rows = source.RasterXSize, source.RasterYSize
+    gcps = [gdal.GCP(UTM_GT[0] + c * 0.5, UTM_GT[3] - r * 0.5, 0, c, r) for c in (0, cols) for r in (0, rows)]
+    path = tmp_path / "gcps.tif"
+    gdal.Translate(str(path), source, GCPs=gcps, outputSRS="EPSG:32652")
+    assert gdal.Open(str(path)).GetGeoTransform(can_return_null=True) is None
+    result = detect(run_railwatch, path)
+    assert result["OUTPUT"].crs().authid() == "EPSG:32652"
+    assert near_truth(result, easy_yard) >= 0.9
+    assert abs(result["COUNT"] - len(easy_yard.cars)) <= 4
+
+
+def float_yard(easy_yard, path, poison):
+    """The easy yard as Float32 (no nodata declared), with ``poison`` written into it."""
+    import numpy as np
+
+    from railwatch_synth import write_geotiff
+
+    image = easy_yard.image.astype(np.float32)
+    for (row, col, band), value in poison.items():
+        image[row, col, band] = value
+    return write_geotiff(image, str(path), gsd_m=0.5, compress="DEFLATE")
+
+
+def test_nan_and_infinite_pixels_are_nodata_pixel_by_pixel(run_railwatch, easy_yard, tmp_path):
+    clean = detect(run_railwatch, float_yard(easy_yard, tmp_path / "clean.tif", {}))["COUNT"]
+    poison = {(300, 400, 0): float("nan"), (100, 100, 1): float("inf"), (500, 700, 2): float("-inf"), (50, 600, 0): float("nan")}
+    result = detect(run_railwatch, float_yard(easy_yard, tmp_path / "nan.tif", poison))
+    assert abs(clean - len(easy_yard.cars)) <= 4
+    assert abs(result["COUNT"] - clean) <= 1
+    assert near_truth(result, easy_yard) >= 0.9
+
+
+def test_a_damaged_jpeg_tile_stops_the_run_naming_the_damage(run_railwatch, easy_yard, tmp_path):
+    from osgeo import gdal
+
+    from railwatch_synth import write_geotiff
+
+    path = write_geotiff(easy_yard, str(tmp_path / "jpeg.tif"), compress="JPEG")
+    dataset = gdal.Open(path)  # kept: a band outlives no dataset
+    band = dataset.GetRasterBand(1)
+    offset, size = (int(band.GetMetadataItem(f"BLOCK_{what}_1_1", "TIFF")) for what in ("OFFSET", "SIZE"))
+    dataset = band = None
+    data = bytearray(open(path, "rb").read())
+    data[offset + size // 3 : offset + size // 3 + 200] = bytes(200)  # a run of zeros in the middle of one tile
+    damaged = tmp_path / "damaged.tif"
+    damaged.write_bytes(bytes(data))
+    message = error_of(run_railwatch, "detectrailcars", {"INPUT": str(damaged), "OUTPUT": str(tmp_path / "cars.gpkg")})
+    assert f"{damaged} is damaged: reading its pixels" in message
+    assert "Corrupt JPEG data" in message and "Download or export the image again" in message
+    assert not (tmp_path / "cars.gpkg").exists()
+
+
+def test_a_paletted_geotiff_is_read_in_its_colours(run_railwatch, easy_yard, easy_yard_tif, tmp_path):
+    from osgeo import gdal
+
+    source = gdal.Open(str(easy_yard_tif))
+    colours = gdal.ColorTable()
+    red, green, blue = (source.GetRasterBand(b) for b in (1, 2, 3))
+    gdal.ComputeMedianCutPCT(red, green, blue, 256, colours)
+    path = tmp_path / "paletted.tif"
+    paletted = gdal.GetDriverByName("GTiff").Create(str(path), source.RasterXSize, source.RasterYSize, 1, gdal.GDT_Byte)
+    paletted.SetGeoTransform(source.GetGeoTransform())
+    paletted.SetProjection(source.GetProjection())
+    gdal.DitherRGB2PCT(red, green, blue, paletted.GetRasterBand(1), colours)
+    paletted.GetRasterBand(1).SetColorTable(colours)
+    paletted = None
+    result = detect(run_railwatch, path)
+    assert abs(result["COUNT"] - len(easy_yard.cars)) <= 4
+    assert near_truth(result, easy_yard) >= 0.9
+
+
+# --- 5. a count of 0 says why, or is no count -----------------------------------------------------
+
+
+def polygon_layer(rings, geometry="Polygon", crs="EPSG:32652"):
+    from qgis.core import QgsGeometry, QgsPointXY
+
+    layer = QgsVectorLayer(f"{geometry}?crs={crs}", geometry.lower(), "memory")
+    features = []
+    for ring in rings:
+        feature = QgsFeature()
+        points = [QgsPointXY(x, y) for x, y in ring]
+        if geometry == "Polygon":
+            feature.setGeometry(QgsGeometry.fromPolygonXY([points + points[:1]]))
+        elif geometry == "Point":
+            feature.setGeometry(QgsGeometry.fromPointXY(points[0]))
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    return layer
+
+
+def box_around(x, y, half):
+    return [(x - half, y - half), (x + half, y - half), (x + half, y + half), (x - half, y + half)]
+
+
+def test_an_image_without_valid_pixels_is_no_count(run_railwatch, easy_yard, tmp_path):
+    import numpy as np
+
+    from railwatch_synth import write_geotiff
+
+    path = write_geotiff(np.zeros_like(easy_yard.image), str(tmp_path / "empty_2022-01-01.tif"), gsd_m=0.5, nodata=0)
+    message = error_of(run_railwatch, "detectrailcars", {"INPUT": path, "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert "empty_2022-01-01: no count: the image has no valid pixel" in message
+    history = run_railwatch("counthistory", {"INPUTS": [path], "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert [row["count"] for row in history["OUTPUT"].getFeatures()] == [None]
+
+
+@pytest.mark.parametrize("case", ["100 km away", "empty layer"])
+def test_an_aoi_that_cannot_apply_is_no_count(case, run_railwatch, easy_yard_tif):
+    rings = [box_around(600000.0, 4700000.0, 500.0)] if case == "100 km away" else []
+    message = error_of(run_railwatch, "detectrailcars", {"INPUT": str(easy_yard_tif), "AOI": polygon_layer(rings), "OUTPUT": "TEMPORARY_OUTPUT"})
+    if case == "100 km away":
+        assert "no AOI polygon overlaps the image (the nearest is 99," in message and "check the AOI layer's CRS" in message
+    else:
+        assert "the AOI layer has no polygon" in message
+
+
+def test_points_as_aoi_and_polygons_as_tracks_are_named(run_railwatch, easy_yard_tif):
+    points = polygon_layer([[(500100.0, 4699900.0)]], geometry="Point")
+    message = error_of(run_railwatch, "detectrailcars", {"INPUT": str(easy_yard_tif), "AOI": points, "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert "AOI holds point geometries" in message and "give polygons" in message
+    polygons = polygon_layer([box_around(500200.0, 4699850.0, 100.0)])
+    message = error_of(run_railwatch, "detectrailcars", {"INPUT": str(easy_yard_tif), "TRACKS": polygons, "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert "TRACKS holds polygon geometries" in message and "Polygons to lines" in message
+
+
+# --- 8. messages that blame the right thing; GSD for a raster with no CRS ----------------------
+
+
+def test_a_too_short_minimum_length_blames_the_parameter_not_the_image(run_railwatch, easy_yard_tif):
+    message = error_of(run_railwatch, "detectrailcars", {"INPUT": str(easy_yard_tif), "MIN_LENGTH_M": 1.0, "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert "MIN_LENGTH_M 1 m is 2.0 px; set it to 5 m or more" in message
+    assert "too coarse" not in message
+
+
+@pytest.mark.parametrize("placed", [True, False])
+def test_gsd_counts_a_raster_with_no_crs_in_its_own_coordinates(placed, run_railwatch, easy_yard, tmp_path, info_feedback):
+    from osgeo import gdal
+
+    rows, cols, bands = easy_yard.image.shape
+    path = tmp_path / "nocrs.tif"
+    dataset = gdal.GetDriverByName("GTiff").Create(str(path), cols, rows, bands, gdal.GDT_Byte)
+    own = (1000.0, 0.5, 0.0, 2000.0, 0.0, -0.5) if placed else (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
+    if placed:
+        dataset.SetGeoTransform(own)
+    for b in range(bands):
+        dataset.GetRasterBand(b + 1).WriteArray(easy_yard.image[:, :, b])
+    dataset = None
+    out = tmp_path / "cars.gpkg"
+    result = run_railwatch("detectrailcars", {"INPUT": str(path), "GSD": 0.5, "OUTPUT": str(out)}, feedback=info_feedback)
+    result["OUTPUT"] = QgsVectorLayer(str(out), "cars", "ogr")
+    crs = result["OUTPUT"].crs()  # labelled as no CRS (GeoPackage: its "Undefined" SRS), not as a real one
+    assert crs.authid() == "" and (not crs.isValid() or crs.description().startswith("Undefined"))
+    assert abs(result["COUNT"] - len(easy_yard.cars)) <= 4
+    assert near_truth(result, easy_yard, own, metres=2.0 if placed else 4.0) >= 0.9
+    assert any("the railcars are written in its own coordinates, with no CRS" in m for m in info_feedback.messages)

@@ -107,7 +107,7 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
     def _detect(self, parameters, context, feedback) -> dict:
         from .output_fields import car_attributes, car_box_feature, car_fields, car_point_feature, count_attributes, count_fields
         from .output_style import style_on_load, style_railcar_boxes, style_railcar_points
-        from .scene_detection import aoi_polygons, cars_inside, cars_inside_any, detect_scene
+        from .scene_detection import cars_inside, detect_scene
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None:
@@ -122,8 +122,9 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
         scene = detect_scene(layer, settings, context, steps)
         if steps.isCanceled():
             return {}
-        aois = aoi_polygons(settings.aoi, scene.crs, context) if settings.aoi is not None else None
-        cars = cars_inside_any(scene.cars, aois, scene.geotransform) if aois is not None else scene.cars
+        if scene.nothing_to_count:
+            raise QgsProcessingException(f"{scene.scene}: no count: {scene.nothing_to_count}.")
+        aois, cars = scene.aois, scene.cars
 
         steps.setCurrentStep(1)
         fields = car_fields()

@@ -17,6 +17,7 @@ from qgis.core import (
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterNumber,
+    QgsWkbTypes,
 )
 
 from ..dependencies import missing_dependency_message
@@ -87,7 +88,9 @@ def add_detection_parameters(algorithm, band_parent: str = "", aoi_help: str = "
     add(with_help(
         _metres(GSD, "Ground resolution override (m per pixel)", None, optional=True),
         "Leave empty to compute metres per pixel on the ground from the raster's CRS "
-        "(works for metres, feet, degrees and Web Mercator). Set it when the CRS is wrong or unknown.",
+        "(works for metres, feet, degrees and Web Mercator). Set it when the CRS is wrong or unknown: a raster "
+        "with no CRS (or no georeferencing) is then counted, its railcars written in its own coordinates with "
+        "no CRS, where QGIS shows them over it.",
     ))
     add(with_help(
         QgsProcessingParameterBand(BANDS, "Bands", None, band_parent or "", optional=True, allowMultiple=True),
@@ -137,6 +140,19 @@ def parameter_problem(parameters) -> Optional[str]:
     return unreadable_number(parameters, NUMBERS)
 
 
+def _wrong_geometry_message(name: str, source, wanted) -> str:
+    have = QgsWkbTypes.geometryDisplayString(QgsWkbTypes.geometryType(source.wkbType())).lower()
+    if name == TRACKS:
+        return (
+            f"TRACKS holds {have} geometries ({source.sourceName()}), not lines: give rail centre lines (for example "
+            "OpenStreetMap railway=rail); to use polygons' outlines, convert them with Polygons to lines"
+        )
+    return (
+        f"AOI holds {have} geometries ({source.sourceName()}), not polygons, so no car can lie inside it: "
+        "give polygons around the areas to count (for example the rail yard)"
+    )
+
+
 def read_detection_settings(algorithm, parameters, context) -> DetectionSettings:
     """Values of one run, checked; bad combinations raise QgsProcessingException."""
     problem = parameter_problem(parameters)
@@ -156,6 +172,9 @@ def read_detection_settings(algorithm, parameters, context) -> DetectionSettings
     aoi = algorithm.parameterAsSource(parameters, AOI, context) if parameters.get(AOI) not in (None, "") else None
     if parameters.get(AOI) not in (None, "") and aoi is None:
         raise QgsProcessingException(algorithm.invalidSourceError(parameters, AOI))
+    for name, source, wanted in ((TRACKS, tracks, QgsWkbTypes.LineGeometry), (AOI, aoi, QgsWkbTypes.PolygonGeometry)):
+        if source is not None and QgsWkbTypes.geometryType(source.wkbType()) != wanted:
+            raise QgsProcessingException(_wrong_geometry_message(name, source, wanted))
     bands = algorithm.parameterAsInts(parameters, BANDS, context) if parameters.get(BANDS) not in (None, "", []) else []
     return DetectionSettings(
         gsd_override_m=gsd if gsd > 0 else None,

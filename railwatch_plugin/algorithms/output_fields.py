@@ -101,3 +101,9 @@ def count_attributes(cars: Sequence, scene: str, acquired, with_aoi: bool = Fals
     row += [len(cars), mean]
     row += [sum(1 for c in cars if c.kind == kind) for kind in CAR_KINDS]
     return row
+
+
+def uncounted_attributes(scene: str, acquired) -> List:
+    """A count-table row (without ``aoi``) for an image with nothing to count:
+    every figure null, so that no one reads it as a count of 0."""
+    return [scene, qdate(acquired)] + [QVariant()] * (2 + len(CAR_KINDS))
