@@ -367,3 +367,61 @@ def test_gsd_counts_a_raster_with_no_crs_in_its_own_coordinates(placed, run_rail
     assert abs(result["COUNT"] - len(easy_yard.cars)) <= 4
     assert near_truth(result, easy_yard, own, metres=2.0 if placed else 4.0) >= 0.9
     assert any("the railcars are written in its own coordinates, with no CRS" in m for m in info_feedback.messages)
+
+
+# --- 9. memory bounded whatever the pixel size --------------------------------------------------
+
+
+def test_a_fine_image_is_read_averaged_down_and_its_cars_stay_in_place(run_railwatch, easy_yard, easy_yard_tif, tmp_path, info_feedback):
+    from osgeo import gdal
+
+    fine = tmp_path / "fine_10cm.tif"
+    gdal.Translate(str(fine), str(easy_yard_tif), width=4000, height=3000, resampleAlg="bilinear", creationOptions=["TILED=YES"])
+    result = run_railwatch("detectrailcars", {"INPUT": str(fine), "OUTPUT": "TEMPORARY_OUTPUT"}, feedback=info_feedback)
+    assert any("fine_10cm: read at 0.500 x 0.500 m per pixel (800 x 600 px)" in m for m in info_feedback.messages), info_feedback.messages
+    assert abs(result["COUNT"] - len(easy_yard.cars)) <= 4
+    assert near_truth(result, easy_yard) >= 0.9
+
+
+MEMORY_SCRIPT = r"""
+import os, resource, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+sys.path.insert(0, {repo!r})
+sys.path.append("/usr/share/qgis/python/plugins")
+from qgis.core import QgsApplication
+app = QgsApplication([], False)
+app.initQgis()
+from processing.core.Processing import Processing
+Processing.initialize()
+import processing
+import railwatch_plugin
+plugin = railwatch_plugin.classFactory(None)
+plugin.initProcessing()
+result = processing.run("railwatch:detectrailcars", {{"INPUT": {path!r}, "GSD": 0.005, "OUTPUT": "TEMPORARY_OUTPUT"}})
+print("COUNT", result["COUNT"])
+print("PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def test_gsd_far_finer_than_the_image_reads_a_bounded_amount(tmp_path):
+    """30,000 x 30,000 px told 0.005 m: one tile used to be the whole raster
+    (2.7 GB of bytes, then floats). Read 100 pixels to one, the run stays far
+    under 1 GB."""
+    import subprocess
+    import sys
+
+    from osgeo import gdal, osr
+
+    path = str(tmp_path / "sparse.tif")
+    dataset = gdal.GetDriverByName("GTiff").Create(path, 30000, 30000, 3, gdal.GDT_Byte, ["TILED=YES", "SPARSE_OK=TRUE", "COMPRESS=DEFLATE"])
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32652)
+    dataset.SetProjection(srs.ExportToWkt())
+    dataset.SetGeoTransform((500000.0, 0.5, 0.0, 4700000.0, 0.0, -0.5))
+    dataset = None
+    from tests.conftest import REPO
+
+    done = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT.format(repo=REPO, path=path)], capture_output=True, text=True, timeout=300)
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("COUNT", "PEAK_MB")))
+    assert "COUNT" in lines, done.stdout[-2000:] + done.stderr[-2000:]
+    assert float(lines["PEAK_MB"]) < 1024

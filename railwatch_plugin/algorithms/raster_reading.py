@@ -55,10 +55,12 @@ class OpenedRaster:
         return replace(self, source=self.source.reduced(step_col, step_row), geotransform=geotransform)
 
 
-def reading_steps(gsd_m: Tuple[float, float], coarsest_m: float) -> Tuple[int, int]:
+def reading_steps(gsd_m: Tuple[float, float], coarsest_m: float, tolerance: float = 0.005) -> Tuple[int, int]:
     """Input pixels per read pixel along columns and rows: as many as keep the
-    read pixels no coarser than ``coarsest_m``."""
-    return tuple(max(1, int(math.floor(coarsest_m / g * (1 + 1e-9)))) for g in gsd_m)
+    read pixels no coarser than ``coarsest_m`` (within ``tolerance``, the
+    detector's own: a 0.1 m product is 0.10004 m on the ground, and five of
+    its pixels are the 0.5 m the detector works at)."""
+    return tuple(max(1, int(math.floor(coarsest_m / g * (1 + tolerance)))) for g in gsd_m)
 
 
 # GDAL's block cache while we read: large enough to hold the blocks under one

@@ -51,6 +51,7 @@ def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, fe
     require_dependencies()
     from ..core import check_resolution, detect_railcars
     from ..core.frame_net import NET_GSD_M
+    from ..core.prepare import SNAP_TOLERANCE
 
     scene = layer.name()
     if not layer.isValid():
@@ -75,7 +76,7 @@ def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, fe
     if not resolution.ok:
         raise QgsProcessingException(f"{scene}: {_too_small_cars(gsd_m, settings) or resolution.message}")
     feedback.pushInfo(f"{scene}: {width} x {height} px, {gsd_m[0]:.3f} x {gsd_m[1]:.3f} m per pixel on the ground")
-    steps = reading_steps(gsd_m, NET_GSD_M)
+    steps = reading_steps(gsd_m, NET_GSD_M, SNAP_TOLERANCE)
     if steps != (1, 1):  # finer than the detector works at: read averaged down (memory stays bounded)
         opened = opened.reduced(*steps)
         gsd_m = (gsd_m[0] * steps[0], gsd_m[1] * steps[1])
