@@ -11,8 +11,9 @@ The images are generated once into bench/out/ (never committed): a
 fine pixel size (JPEG-tiled GeoTIFF, no overviews: the worst case, every pixel
 must be read), so the cars are where the 0.5 m scene put them; the huge raster
 is a sparse GeoTIFF (a few KB on disk, 30 GB of pixels). Each run is its own
-qgis_process, with a throw-away QGIS profile; its peak resident set
-(``os.wait4``'s ru_maxrss) includes GDAL's block cache, QGIS and Python.
+qgis_process, with a throw-away QGIS profile, started by a small launcher
+process (see LAUNCHER); its peak resident set (``os.wait4``'s ru_maxrss)
+includes GDAL's block cache, QGIS and Python.
 
 Issue 15's target: peak RSS under 1 GB for any image size, pixel size and
 content (before: 6-7 GB at 0.05 m, 1.9-2.0 GB at 0.10 m, a 27.9 GiB
@@ -64,26 +65,54 @@ def qgis_process_env(work: str) -> dict:
     return env
 
 
-def run_measured(command, env, timeout_s: float):
-    """(return code, stdout, stderr, seconds, peak RSS MB) of one process."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+# Linux starts a process's peak RSS (ru_maxrss) at its parent's resident size
+# when it forks and execs: a run started from this process, grown by the
+# images it made, would report this process's size (603 MB for a 2 s run).
+# So runs are started by a launcher, a bare Python started before anything
+# is imported or made; it reports each run's own peak.
+LAUNCHER = r"""
+import json, os, subprocess, sys, threading, time
+for line in sys.stdin:
+    request = json.loads(line)
+    with open(request["out"], "wb") as out, open(request["err"], "wb") as err:
         t0 = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
-        deadline = t0 + timeout_s
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                process.kill()
-                pid, status, usage = os.wait4(process.pid, 0)
-                break
-            time.sleep(0.05)
-        seconds = time.perf_counter() - t0
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return process.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"), seconds, usage.ru_maxrss / 1024.0
+        process = subprocess.Popen(request["command"], env=request["env"], stdout=out, stderr=err)
+        timer = threading.Timer(request["timeout_s"], process.kill)
+        timer.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        timer.cancel()
+    answer = dict(code=os.waitstatus_to_exitcode(status), seconds=time.perf_counter() - t0, peak_mb=usage.ru_maxrss / 1024.0)
+    print(json.dumps(answer), flush=True)
+"""
+
+
+class Launcher:
+    """Starts runs and measures each one's peak RSS on its own (see LAUNCHER).
+    Make it before this process grows; one run at a time per launcher."""
+
+    def __init__(self):
+        self.process = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+
+    def run(self, command, env, timeout_s: float):
+        """(return code, stdout, stderr, seconds, peak RSS MB) of one process."""
+        with tempfile.NamedTemporaryFile(delete=False) as out, tempfile.NamedTemporaryFile(delete=False) as err:
+            pass
+        try:
+            request = dict(command=list(command), env=dict(env), timeout_s=timeout_s, out=out.name, err=err.name)
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            answer = json.loads(self.process.stdout.readline())
+            with open(out.name, "rb") as o, open(err.name, "rb") as e:
+                stdout, stderr = o.read().decode(errors="replace"), e.read().decode(errors="replace")
+        finally:
+            os.remove(out.name)
+            os.remove(err.name)
+        return answer["code"], stdout, stderr, answer["seconds"], answer["peak_mb"]
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def fine_image(size_px: int, gsd_m: float) -> dict:
@@ -142,6 +171,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per run")
     a = parser.parse_args()
     cases = [c.strip() for c in a.cases.split(",") if c.strip()]
+    launcher = Launcher()  # before this process grows
     images = {}
     t0 = time.perf_counter()
     for case in cases:
@@ -159,7 +189,7 @@ def main() -> None:
                        f"OUTPUT={os.path.join(work, case + '.gpkg')}"]
             if case == "huge":
                 command.append("GSD=0.001")
-            code, out, err, seconds, peak = run_measured(command, env, a.timeout)
+            code, out, err, seconds, peak = launcher.run(command, env, a.timeout)
             count = None
             if code == 0:
                 count = int(json.loads(out[out.index("{"):])["results"]["COUNT"])
@@ -169,6 +199,7 @@ def main() -> None:
             print(f"{case}: exit {code}, {seconds:.0f} s, peak RSS {peak:.0f} MB, {count} cars of {image['n_cars']} {reason}",
                   flush=True)
     finally:
+        launcher.close()
         shutil.rmtree(work, ignore_errors=True)
 
     print()

@@ -54,6 +54,15 @@ def test_unreadable_gsd_is_refused(run_railwatch, easy_yard_tif):
     assert "GSD is 'abc', which is not a number" in message
 
 
+def test_bands_as_text_are_read_as_band_numbers(run_railwatch, easy_yard_tif):
+    """qgis_process passes BANDS=3,2,1 as text, which QGIS read as band 0."""
+    as_text = run_railwatch("detectrailcars", {"INPUT": str(easy_yard_tif), "BANDS": "1,2,3", "OUTPUT": "TEMPORARY_OUTPUT"})
+    as_list = run_railwatch("detectrailcars", {"INPUT": str(easy_yard_tif), "BANDS": [1, 2, 3], "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert as_text["COUNT"] == as_list["COUNT"] > 0
+    message = error_of(run_railwatch, "detectrailcars", {"INPUT": str(easy_yard_tif), "BANDS": "red", "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert "BANDS is 'red', which is not a list of band numbers" in message
+
+
 # --- 6. counts beyond 32 bits -------------------------------------------------------------------
 
 
@@ -79,6 +88,11 @@ def test_table_in_a_missing_folder_stops_before_the_points_are_written(run_railw
     assert f"OUTPUT_TABLE ({tmp_path / 'missing' / 'counts.csv'}): the folder {tmp_path / 'missing'} does not exist" in message
     assert "Create the folder or choose another one" in message
     assert files_in(tmp_path) == []
+
+
+def test_count_history_into_a_missing_folder_is_refused_before_counting(run_railwatch, easy_yard_tif, tmp_path):
+    message = error_of(run_railwatch, "counthistory", {"INPUTS": [str(easy_yard_tif)], "OUTPUT": str(tmp_path / "no" / "history.csv")})
+    assert "OUTPUT" in message and "does not exist" in message
 
 
 def test_two_outputs_in_one_file_are_refused(run_railwatch, easy_yard_tif, tmp_path):
@@ -234,9 +248,10 @@ def float_yard(easy_yard, path, poison):
     return write_geotiff(image, str(path), gsd_m=0.5, compress="DEFLATE")
 
 
-def test_nan_and_infinite_pixels_are_nodata_pixel_by_pixel(run_railwatch, easy_yard, tmp_path):
+def test_nan_infinite_and_huge_pixels_leave_the_count_alone(run_railwatch, easy_yard, tmp_path):
     clean = detect(run_railwatch, float_yard(easy_yard, tmp_path / "clean.tif", {}))["COUNT"]
-    poison = {(300, 400, 0): float("nan"), (100, 100, 1): float("inf"), (500, 700, 2): float("-inf"), (50, 600, 0): float("nan")}
+    poison = {(300, 400, 0): float("nan"), (100, 100, 1): float("inf"), (500, 700, 2): float("-inf"), (50, 600, 0): float("nan"),
+              (200, 200, 1): 3.0e38}  # finite, but 255 times it is not in float32
     result = detect(run_railwatch, float_yard(easy_yard, tmp_path / "nan.tif", poison))
     assert abs(clean - len(easy_yard.cars)) <= 4
     assert abs(result["COUNT"] - clean) <= 1
@@ -342,7 +357,7 @@ def test_points_as_aoi_and_polygons_as_tracks_are_named(run_railwatch, easy_yard
 
 def test_a_too_short_minimum_length_blames_the_parameter_not_the_image(run_railwatch, easy_yard_tif):
     message = error_of(run_railwatch, "detectrailcars", {"INPUT": str(easy_yard_tif), "MIN_LENGTH_M": 1.0, "OUTPUT": "TEMPORARY_OUTPUT"})
-    assert "MIN_LENGTH_M 1 m is 2.0 px; set it to 5 m or more" in message
+    assert "MIN_LENGTH_M 1 m is 2.0 px; set it to 5.1 m or more" in message  # 10 px of 0.5002 m (UTM scale)
     assert "too coarse" not in message
 
 

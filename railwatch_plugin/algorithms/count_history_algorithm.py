@@ -22,6 +22,7 @@ from qgis.core import (
 )
 
 from . import detection_parameters as dp
+from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
 from .input_checks import input_raster_problem
 from .plugin_info import algorithm_icon
 
@@ -102,10 +103,19 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
             problem = input_raster_problem(value, context)
             if problem:
                 return False, f"INPUTS: {problem}"
+        problem = dp.parameter_problem(parameters)
+        if problem:
+            return False, problem
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         dp.require_dependencies()
+        destinations = check_destinations(self, parameters, context, (self.OUTPUT,))
+        results = removing_new_files_on_failure(destinations, lambda: self._count(parameters, context, feedback))
+        tidy_if_csv(destinations, self.OUTPUT, ["acquired"])
+        return results
+
+    def _count(self, parameters, context, feedback) -> dict:
         from .output_fields import count_attributes, count_fields, uncounted_attributes
         from .scene_detection import detect_scene
 

@@ -7,6 +7,7 @@ both instead of inheriting them, and nothing is kept on the algorithm instance.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -136,8 +137,31 @@ def require_dependencies() -> None:
 
 def parameter_problem(parameters) -> Optional[str]:
     """What is wrong with the detection parameters as given, before QGIS reads
-    them (it reads ``GSD=abc`` as not set); None when nothing is."""
+    them (it reads ``GSD=abc`` as not set, and ``BANDS=3,2,1`` as band 0);
+    None when nothing is."""
+    raw_bands = parameters.get(BANDS)
+    if raw_bands not in (None, "", []) and band_numbers(raw_bands) is None:
+        return f"BANDS is '{raw_bands}', which is not a list of band numbers: give them 1-based, e.g. 3,2,1, or leave it empty"
     return unreadable_number(parameters, NUMBERS)
+
+
+def band_numbers(raw) -> Optional[List[int]]:
+    """Band numbers from a list (the toolbox, processing.run, repeated
+    qgis_process arguments) or a text such as "3,2,1"; None when unreadable."""
+    items = raw if isinstance(raw, (list, tuple)) else re.split(r"[,;\s]+", str(raw).strip())
+    numbers = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+        if not value.is_integer():
+            return None
+        numbers.append(int(value))
+    return numbers
 
 
 def _wrong_geometry_message(name: str, source, wanted) -> str:
@@ -175,7 +199,7 @@ def read_detection_settings(algorithm, parameters, context) -> DetectionSettings
     for name, source, wanted in ((TRACKS, tracks, QgsWkbTypes.LineGeometry), (AOI, aoi, QgsWkbTypes.PolygonGeometry)):
         if source is not None and QgsWkbTypes.geometryType(source.wkbType()) != wanted:
             raise QgsProcessingException(_wrong_geometry_message(name, source, wanted))
-    bands = algorithm.parameterAsInts(parameters, BANDS, context) if parameters.get(BANDS) not in (None, "", []) else []
+    bands = band_numbers(parameters.get(BANDS)) if parameters.get(BANDS) not in (None, "", []) else []
     return DetectionSettings(
         gsd_override_m=gsd if gsd > 0 else None,
         bands=[int(b) for b in bands],

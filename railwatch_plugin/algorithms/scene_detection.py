@@ -10,6 +10,7 @@ call it; neither repeats any of it.
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass, field, replace
 from typing import List, Optional, Tuple
 
@@ -169,12 +170,11 @@ def _too_small_cars(gsd_m, settings) -> Optional[str]:
         return None
     coarse = max(gsd_m)
     parts = []
-    if settings.length_m[0] < MIN_CAR_LENGTH_PX * coarse - 1e-6:
-        parts.append(f"MIN_LENGTH_M {settings.length_m[0]:g} m is {settings.length_m[0] / coarse:.1f} px; set it to "
-                     f"{MIN_CAR_LENGTH_PX * coarse:.2g} m or more")
-    if settings.width_m[0] < MIN_CAR_WIDTH_PX * coarse - 1e-6:
-        parts.append(f"MIN_WIDTH_M {settings.width_m[0]:g} m is {settings.width_m[0] / coarse:.1f} px; set it to "
-                     f"{MIN_CAR_WIDTH_PX * coarse:.2g} m or more")
+    for name, metres, pixels in (("MIN_LENGTH_M", settings.length_m[0], MIN_CAR_LENGTH_PX),
+                                 ("MIN_WIDTH_M", settings.width_m[0], MIN_CAR_WIDTH_PX)):
+        if metres < pixels * coarse - 1e-6:
+            least = math.ceil(pixels * coarse * 10 - 1e-6) / 10  # to 10 cm up: 5.0002 m is 5.1 m, not "5 m" again
+            parts.append(f"{name} {metres:g} m is {metres / coarse:.1f} px; set it to {least:g} m or more")
     return (
         f"at {coarse:.2f} m per pixel the image resolves railcars, but not as small as asked: " + "; ".join(parts)
         + f" (at least {MIN_CAR_LENGTH_PX:g} px long and {MIN_CAR_WIDTH_PX:g} px wide; "
