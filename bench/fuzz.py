@@ -687,8 +687,10 @@ def classify(case: Case, code: int, out: str, err: str, seconds: float, peak: fl
             count = results.get("COUNT")
         except (ValueError, KeyError):
             return Outcome(case, WRONG, "exit 0 but no results", seconds, peak, None, messages)
-    # the message: qgis_process's "ERROR:" line, or (in --json mode) the last line of the log
-    error = next((m.split("\t", 1)[-1] for m in messages if m.startswith("ERROR")), messages[-1] if messages else "")
+    # the message: qgis_process's "ERROR:" line, or (in --json mode) the last line of
+    # the log that is not GDAL's own ("ERROR 1: ...", "Warning 1: ...")
+    ours = [m for m in messages if not m.startswith(("ERROR 1:", "ERROR 4:", "Warning 1:"))]
+    error = next((m.split("\t", 1)[-1] for m in ours if m.startswith("ERROR")), ours[-1] if ours else "")
     if error.startswith("An error was encountered while checking parameter values"):
         index = messages.index(next(m for m in messages if m.startswith("ERROR")))
         error = " ".join(m.strip() for m in messages[index:index + 3])

@@ -12,6 +12,8 @@ import pytest
 from qgis.core import QgsFeature, QgsField, QgsProcessingException, QgsVectorLayer
 from qgis.PyQt.QtCore import QDate, QVariant
 
+from conftest import FRESH_QGIS_WITH_THE_PLUGIN, REPO
+
 
 def history_table(counts, first=dt.date(2019, 1, 1)):
     layer = QgsVectorLayer("None", "history", "memory")
@@ -398,20 +400,8 @@ def test_a_fine_image_is_read_averaged_down_and_its_cars_stay_in_place(run_railw
     assert near_truth(result, easy_yard) >= 0.9
 
 
-MEMORY_SCRIPT = r"""
-import os, resource, sys
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
-sys.path.insert(0, {repo!r})
-sys.path.append("/usr/share/qgis/python/plugins")
-from qgis.core import QgsApplication
-app = QgsApplication([], False)
-app.initQgis()
-from processing.core.Processing import Processing
-Processing.initialize()
-import processing
-import railwatch_plugin
-plugin = railwatch_plugin.classFactory(None)
-plugin.initProcessing()
+MEMORY_SCRIPT = FRESH_QGIS_WITH_THE_PLUGIN + r"""
+import resource
 result = processing.run("railwatch:detectrailcars", {{"INPUT": {path!r}, "GSD": 0.005, "OUTPUT": "TEMPORARY_OUTPUT"}})
 print("COUNT", result["COUNT"])
 print("PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -434,8 +424,6 @@ def test_gsd_far_finer_than_the_image_reads_a_bounded_amount(tmp_path):
     dataset.SetProjection(srs.ExportToWkt())
     dataset.SetGeoTransform((500000.0, 0.5, 0.0, 4700000.0, 0.0, -0.5))
     dataset = None
-    from tests.conftest import REPO
-
     done = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT.format(repo=REPO, path=path)], capture_output=True, text=True, timeout=300)
     lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("COUNT", "PEAK_MB")))
     assert "COUNT" in lines, done.stdout[-2000:] + done.stderr[-2000:]

@@ -9,8 +9,8 @@ import datetime as dt
 import pytest
 from qgis.PyQt.QtWidgets import QScrollArea
 
-from tests.test_panel import _activate, _add_raster, panel, yard  # noqa: F401 (fixtures)
-from tests.test_bad_input import history_table
+from test_panel import _activate, _add_raster, panel, yard  # noqa: F401 (fixtures)
+from test_bad_input import history_table
 
 pytestmark = pytest.mark.gui
 
