@@ -19,10 +19,13 @@ def _gdal_open(path: str, kind: int):
     """(dataset or None, error text); works whether or not GDAL exceptions are on,
     because a plugin must not switch them on for all of QGIS."""
     gdal.ErrorReset()
+    gdal.PushErrorHandler("CPLQuietErrorHandler")  # the message goes into ours, not onto the console too
     try:
         dataset = gdal.OpenEx(path, kind)
     except RuntimeError as exc:
         return None, str(exc)
+    finally:
+        gdal.PopErrorHandler()
     return dataset, gdal.GetLastErrorMsg()
 
 
