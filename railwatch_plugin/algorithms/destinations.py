@@ -135,7 +135,10 @@ def tidy_if_csv(destinations: List[Destination], parameter: str, date_fields: It
     """``tidy_csv`` on the file of output ``parameter`` when it is a CSV (its sink closed)."""
     for destination in destinations:
         if destination.parameter == parameter and destination.path.lower().endswith(".csv") and os.path.isfile(destination.path):
-            tidy_csv(destination.path, date_fields)
+            try:
+                tidy_csv(destination.path, date_fields)
+            except (OSError, UnicodeError, csv.Error):
+                pass  # the table as OGR wrote it is still right, only less tidy
 
 
 def tidy_csv(path: str, date_fields: Iterable[str]) -> None:

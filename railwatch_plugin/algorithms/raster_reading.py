@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence, Tuple
 
@@ -69,15 +70,29 @@ def reading_steps(gsd_m: Tuple[float, float], coarsest_m: float, tolerance: floa
 BLOCK_CACHE_BYTES = 256 * 1024 * 1024
 
 
+_CACHE_LOCK = threading.Lock()
+_cache_users = 0  # detections now inside bounded_block_cache
+_cache_saved = 0  # GDAL's cache size from before the first of them
+
+
 @contextlib.contextmanager
 def bounded_block_cache(max_bytes: int = BLOCK_CACHE_BYTES):
-    """GDAL's block cache lowered to ``max_bytes`` (never raised) while inside."""
-    before = gdal.GetCacheMax()
-    gdal.SetCacheMax(min(before, max_bytes))
+    """GDAL's block cache lowered to ``max_bytes`` (never raised) while inside.
+    The setting is process-wide and two detections may run at once (two
+    Processing tasks): the first in saves it, the last out restores it."""
+    global _cache_users, _cache_saved
+    with _CACHE_LOCK:
+        if _cache_users == 0:
+            _cache_saved = gdal.GetCacheMax()
+            gdal.SetCacheMax(min(_cache_saved, max_bytes))
+        _cache_users += 1
     try:
         yield
     finally:
-        gdal.SetCacheMax(before)
+        with _CACHE_LOCK:
+            _cache_users -= 1
+            if _cache_users == 0:
+                gdal.SetCacheMax(_cache_saved)
 
 
 def gdal_path_of(layer: QgsRasterLayer) -> Optional[str]:
