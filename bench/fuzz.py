@@ -241,6 +241,9 @@ def build_cases(inp: Inputs, out: str) -> List[Case]:  # noqa: C901 (one list, r
     ds = None
     detect("not_georeferenced", nogeo, expect="error", error_has="GSD")
     detect("not_georeferenced_with_gsd", nogeo, extra={"GSD": 0.5})
+    local = inp.tif("engineering_crs.tif", img, crs='LOCAL_CS["site grid",UNIT["metre",1]]')
+    detect("crs_local_engineering", local, expect="either", count=around(n))
+    detect("crs_local_engineering_with_gsd", local, extra={"GSD": 0.5})
     detect("gsd_override_same", yard, extra={"GSD": 0.5})
     detect("gsd_override_slightly_off", yard, extra={"GSD": 0.55}, count=around(n, 3))
 
@@ -265,6 +268,15 @@ def build_cases(inp: Inputs, out: str) -> List[Case]:  # noqa: C901 (one list, r
     huge = as_float.copy()
     huge[10, 10, 0] = 3.0e38
     detect("float32_one_huge_value", inp.tif("f32_huge.tif", huge))
+    with_65535 = as16.copy()
+    with_65535[:, : cols // 2] = 65535
+    detect("uint16_nodata_65535_half", inp.tif("u16_nodata.tif", with_65535, nodata=65535),
+           count=(inp.cars_in(cols // 2 + 30, 0, cols, rows) - 4, inp.cars_in(cols // 2 - 30, 0, cols, rows) + 4))
+    nan_half = as_float.copy()
+    nan_half[:, : cols // 2] = np.nan
+    detect("float32_nodata_nan_half", inp.tif("f32_nodata_nan.tif", nan_half, nodata=float("nan")),
+           count=(inp.cars_in(cols // 2 + 30, 0, cols, rows) - 4, inp.cars_in(cols // 2 - 30, 0, cols, rows) + 4))
+    detect("two_bands", inp.tif("two_bands.tif", img[:, :, :2].copy()), count=around(n, 3))
     detect("float64", inp.gdal_copy("f64.tif", inp.path("f32.tif"), outputType=gdal.GDT_Float64))
     detect("int16", inp.gdal_copy("i16.tif", yard, outputType=gdal.GDT_Int16))
     detect("int32", inp.gdal_copy("i32.tif", yard, outputType=gdal.GDT_Int32))
@@ -791,7 +803,7 @@ def main() -> None:
 def summarise(outcomes: List[Outcome], seconds: float) -> None:
     print()
     print(f"{len(outcomes)} runs in {seconds / 60:.1f} min; highest peak RSS "
-          f"{max(o.peak_mb for o in outcomes):.0f} MB")
+          f"{max((o.peak_mb for o in outcomes), default=0):.0f} MB")
     for verdict in (OK, CLEAR) + FAILURES:
         print(f"  {verdict:<26} {sum(1 for o in outcomes if o.verdict == verdict)}")
     unclear = [o for o in outcomes if o.verdict == CLEAR and o.detail.startswith("(message lacks")]
