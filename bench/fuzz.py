@@ -1,7 +1,7 @@
 """Bad and unusual input, run through ``qgis_process`` as a user runs it, each
 run classified.
 
-    .venv/bin/python bench/fuzz.py              # every case (~5 min on 2 cores)
+    .venv/bin/python bench/fuzz.py              # every case (~8 min on 2 busy cores)
     .venv/bin/python bench/fuzz.py -k aoi       # the cases whose name holds "aoi"
     .venv/bin/python bench/fuzz.py --list       # the cases, not run
 
