@@ -109,4 +109,8 @@ def info_feedback():
             self.messages.append(error)
             super().reportError(error, fatalError)
 
+        def pushWarning(self, warning):  # noqa: N802 (QGIS's name)
+            self.messages.append(warning)
+            super().pushWarning(warning)
+
     return RecordingFeedback()

@@ -131,7 +131,7 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
             date_text = scene.acquired.isoformat() if scene.acquired else "no date found"
             if scene.nothing_to_count:
                 # a gap in the history, not an observation of 0 (comparebaseline skips it)
-                feedback.reportError(f"{scene.scene} ({date_text}): not counted, its count is left empty: {scene.nothing_to_count}", False)
+                feedback.pushWarning(f"{scene.scene} ({date_text}): not counted, its count is left empty: {scene.nothing_to_count}")
                 rows.append((scene.scene, scene.acquired, uncounted_attributes(scene.scene, scene.acquired)))
                 continue
             feedback.pushInfo(f"{scene.scene} ({date_text}): {len(scene.cars)} railcars")

@@ -103,7 +103,7 @@ def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, fe
         margin = 2 * settings.track_buffer_m * map_units_per_m
         lines = track_lines_px(settings.tracks, crs, opened.geotransform, width, height, context.transformContext(), margin)
         if not lines:
-            feedback.reportError(f"{scene}: no rail centre line from TRACKS crosses this raster, so no car can be kept", False)
+            feedback.pushWarning(f"{scene}: no rail centre line from TRACKS crosses this raster, so no car can be kept")
 
     try:
         with bounded_block_cache():
@@ -119,7 +119,7 @@ def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, fe
     except RasterReadError as exc:
         raise QgsProcessingException(f"{scene}: {exc}") from exc
     for warning in result.warnings:
-        feedback.reportError(f"{scene}: {warning}", False)
+        feedback.pushWarning(f"{scene}: {warning}")
     detection.warnings = list(result.warnings)
     detection.canceled = result.canceled
     detection.cars = list(result.cars)
@@ -152,9 +152,9 @@ def _unplaced(scene, opened, crs, settings, feedback):
     if not opened.georeferenced:
         # QGIS shows a raster without a geotransform with rows going down from 0
         opened = replace(opened, geotransform=(0.0, 1.0, 0.0, 0.0, 0.0, -1.0))
-    feedback.reportError(
+    feedback.pushWarning(
         f"{scene}: the raster is not placed on the map (no CRS or no geotransform); with GSD given, the railcars "
-        "are written in its own coordinates, with no CRS, where QGIS shows them over it", False
+        "are written in its own coordinates, with no CRS, where QGIS shows them over it"
     )
     return opened, QgsCoordinateReferenceSystem()
 
