@@ -14,6 +14,22 @@ import pytest  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# The start of a script run in a process of its own (``.format(repo=REPO, ...)``):
+# a fresh QGIS with Processing and the plugin loaded; then ``processing.run``.
+FRESH_QGIS_WITH_THE_PLUGIN = r"""
+import sys
+sys.path.insert(0, {repo!r})
+sys.path.append("/usr/share/qgis/python/plugins")
+from qgis.core import QgsApplication, QgsProcessingException
+app = QgsApplication([], False)
+app.initQgis()
+from processing.core.Processing import Processing
+Processing.initialize()
+import processing, railwatch_plugin
+plugin = railwatch_plugin.classFactory(None)
+plugin.initProcessing()
+"""
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _release_qgis_objects_before_qgis_exits(qgis_app):
@@ -112,5 +128,9 @@ def info_feedback():
         def reportError(self, error, fatalError=False):  # noqa: N802,N803 (QGIS's names)
             self.messages.append(error)
             super().reportError(error, fatalError)
+
+        def pushWarning(self, warning):  # noqa: N802 (QGIS's name)
+            self.messages.append(warning)
+            super().pushWarning(warning)
 
     return RecordingFeedback()

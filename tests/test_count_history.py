@@ -81,14 +81,21 @@ def test_counts_match_the_truth(history, dated_images):
         assert sum(row[n] for n in ("n_box", "n_tank", "n_hopper_gondola", "n_flat_container", "n_covered", "n_unknown")) == row["count"]
 
 
-def test_aoi_outside_the_images_counts_nothing(run_railwatch, dated_images):
+def test_an_aoi_off_the_image_leaves_its_count_empty_not_zero(run_railwatch, dated_images, info_feedback):
+    """Nothing to count is no observation of 0: the row's count is NULL, which
+    comparebaseline skips as a gap, and the log says why."""
     far = [QgsPointXY(x, y) for x, y in ((600000, 4800000), (600100, 4800000), (600100, 4800100))]
     aoi = QgsVectorLayer("Polygon?crs=EPSG:32652", "far", "memory")
     feature = QgsFeature()
     feature.setGeometry(QgsGeometry.fromPolygonXY([far + far[:1]]))
     aoi.dataProvider().addFeatures([feature])
-    result = run_railwatch("counthistory", {"INPUTS": [dated_images["paths"]["meta"]], "AOI": aoi, "OUTPUT": "TEMPORARY_OUTPUT"})
-    assert [r["count"] for r in result["OUTPUT"].getFeatures()] == [0]
+    result = run_railwatch(
+        "counthistory", {"INPUTS": [dated_images["paths"]["meta"]], "AOI": aoi, "OUTPUT": "TEMPORARY_OUTPUT"}, feedback=info_feedback
+    )
+    rows = list(result["OUTPUT"].getFeatures())
+    assert [r["scene"] for r in rows] == ["yard_a"]
+    assert rows[0]["count"] == NULL and rows[0]["n_box"] == NULL
+    assert any("yard_a (2021-03-01): not counted" in m and "no AOI polygon overlaps the image" in m for m in info_feedback.messages)
 
 
 def test_no_images_names_the_fix(run_railwatch, tmp_path):

@@ -14,7 +14,7 @@ import sys
 import pytest
 from qgis.core import QgsApplication, QgsProcessingParameterDefinition
 
-from conftest import REPO
+from conftest import FRESH_QGIS_WITH_THE_PLUGIN, REPO
 
 ALGORITHM_IDS = {
     "railwatch:detectrailcars", "railwatch:counthistory", "railwatch:comparebaseline", "railwatch:exportlabels",
@@ -86,16 +86,7 @@ def test_unload_removes_the_provider_and_reload_restores_it(railwatch_plugin):
 MISSING_OPENCV_SCRIPT = r"""
 import sys
 sys.modules["cv2"] = None  # import cv2 now raises ImportError, as on a QGIS without OpenCV
-sys.path.insert(0, {repo!r})
-sys.path.append("/usr/share/qgis/python/plugins")
-from qgis.core import QgsApplication, QgsProcessingException
-app = QgsApplication([], False)
-app.initQgis()
-from processing.core.Processing import Processing
-Processing.initialize()
-import processing, railwatch_plugin
-plugin = railwatch_plugin.classFactory(None)
-plugin.initProcessing()
+""" + FRESH_QGIS_WITH_THE_PLUGIN + r"""
 print("ALGORITHMS", sorted(a.id() for a in QgsApplication.processingRegistry().providerById("railwatch").algorithms()))
 try:
     processing.run("railwatch:detectrailcars", {{"INPUT": {tif!r}, "OUTPUT": "TEMPORARY_OUTPUT"}})
@@ -156,5 +147,5 @@ def test_qgis_process_lists_and_runs_the_algorithms(qgis_process_env, easy_yard_
         rows = list(csv.DictReader(f))
     assert len(rows) == 1
     assert rows[0]["scene"] == "yard_utm"
-    assert rows[0]["acquired"].replace("/", "-") == "2023-10-05"  # OGR's CSV writes dates as YYYY/MM/DD
+    assert rows[0]["acquired"] == "2023-10-05"  # ISO, as spreadsheets read it (OGR alone writes 2023/10/05)
     assert int(rows[0]["count"]) == results["COUNT"]

@@ -57,3 +57,25 @@ def test_band_out_of_range_is_named(qgis_app, striped_tif):
     with pytest.raises(RasterReadError) as raised:
         open_raster(QgsRasterLayer(path, "striped", "gdal"), [1, 7])
     assert "band(s) [7] do not exist: the raster has bands 1 to 4" in str(raised.value)
+
+
+def test_the_block_cache_is_lowered_while_reading_and_restored_after_overlapping_runs(qgis_app):
+    """Two detections at once (two Processing tasks): QGIS's own cache size
+    comes back when the last one ends, not the lowered one."""
+    from osgeo import gdal
+
+    from railwatch_plugin.algorithms.raster_reading import BLOCK_CACHE_BYTES, bounded_block_cache
+
+    before = gdal.GetCacheMax()
+    gdal.SetCacheMax(2 * BLOCK_CACHE_BYTES)
+    try:
+        first, second = bounded_block_cache(), bounded_block_cache()
+        first.__enter__()
+        second.__enter__()
+        assert gdal.GetCacheMax() == BLOCK_CACHE_BYTES
+        first.__exit__(None, None, None)
+        assert gdal.GetCacheMax() == BLOCK_CACHE_BYTES  # the second still reads
+        second.__exit__(None, None, None)
+        assert gdal.GetCacheMax() == 2 * BLOCK_CACHE_BYTES
+    finally:
+        gdal.SetCacheMax(before)

@@ -34,14 +34,16 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..core.baseline import compare_with_baseline, parse_observation_date
 from ..report import write_html_report
+from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
 from .history_reading import find_field, read_current_table, read_history
+from .input_checks import input_table_problem, unreadable_number
 
 ICON_PATH = os.path.join(os.path.dirname(__file__), "..", "icons", "railwatch.svg")
 
 # (name in the results, field name in OUTPUT, QVariant type, attribute of BaselineComparison)
 FIGURES = (
-    ("BASELINE_N", "baseline_n", QVariant.Int, "n"),
-    ("BASELINE_MAX", "baseline_max", QVariant.Int, "max"),
+    ("BASELINE_N", "baseline_n", QVariant.LongLong, "n"),
+    ("BASELINE_MAX", "baseline_max", QVariant.LongLong, "max"),
     ("BASELINE_MEAN", "baseline_mean", QVariant.Double, "mean"),
     ("BASELINE_MEDIAN", "baseline_median", QVariant.Double, "median"),
     ("BASELINE_STD", "baseline_std", QVariant.Double, "std"),
@@ -163,9 +165,14 @@ class CompareBaselineAlgorithm(QgsProcessingAlgorithm):
         years.setHelp(self.tr("Only use observations this many years before the current date. Empty: all of them."))
         years.setFlags(years.flags() | QgsProcessingParameterNumber.FlagAdvanced)
         output = QgsProcessingParameterFeatureSink(
-            self.OUTPUT, self.tr("Baseline figures"), QgsProcessing.TypeVector
+            self.OUTPUT, self.tr("Baseline figures"), QgsProcessing.TypeVector, optional=True, createByDefault=True
         )
-        output.setHelp(self.tr("A one-row table with the current count, the baseline figures and the sentence."))
+        output.setHelp(
+            self.tr(
+                "Optional one-row table with the current count, the baseline figures and the sentence. "
+                "Leave it out to get the verdict (SUMMARY and the figures) alone."
+            )
+        )
         html = QgsProcessingParameterFileDestination(
             self.OUTPUT_HTML, self.tr("HTML report"), self.tr("HTML files (*.html)"), optional=True
         )
@@ -185,7 +192,24 @@ class CompareBaselineAlgorithm(QgsProcessingAlgorithm):
 
     # --- running ------------------------------------------------------------------------
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
+        problem = unreadable_number(parameters, (self.CURRENT_COUNT, self.BASELINE_YEARS))
+        problem = problem or input_table_problem(parameters.get(self.HISTORY), self.HISTORY)
+        problem = problem or input_table_problem(parameters.get(self.CURRENT), self.CURRENT)
+        if problem:
+            return False, problem
+        return super().checkParameterValues(parameters, context)
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        problem = unreadable_number(parameters, (self.CURRENT_COUNT, self.BASELINE_YEARS))
+        if problem:
+            raise QgsProcessingException(problem)
+        destinations = check_destinations(self, parameters, context, (self.OUTPUT, self.OUTPUT_HTML))
+        results = removing_new_files_on_failure(destinations, lambda: self._compare(parameters, context, feedback))
+        tidy_if_csv(destinations, self.OUTPUT, ["current_date", "first_date", "last_date"])
+        return results
+
+    def _compare(self, parameters, context, feedback) -> dict:
         history = self.parameterAsSource(parameters, self.HISTORY, context)
         if history is None:
             raise QgsProcessingException(self.invalidSourceError(parameters, self.HISTORY))
@@ -226,25 +250,33 @@ class CompareBaselineAlgorithm(QgsProcessingAlgorithm):
         feedback.pushInfo(comparison.summary)
         feedback.setProgress(85)
 
+        results = {}
+        html_path = self.parameterAsFileOutput(parameters, self.OUTPUT_HTML, context)
+        if html_path:
+            try:
+                write_html_report(
+                    html_path, comparison, counts_by_kind=counts_by_kind or None,
+                    source_note=f"History: {history.sourceName()}.",
+                )
+            except OSError as error:
+                raise QgsProcessingException(
+                    f"OUTPUT_HTML: cannot write {html_path} ({error.strerror or error}). Choose a folder you can write to."
+                ) from None
+            results[self.OUTPUT_HTML] = html_path
+
         out_fields = self._output_fields()
         sink, sink_id = self.parameterAsSink(
             parameters, self.OUTPUT, context, out_fields, QgsWkbTypes.NoGeometry, QgsCoordinateReferenceSystem()
         )
-        if sink is None:
+        if sink is None and parameters.get(self.OUTPUT) not in (None, ""):
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
-        feature = QgsFeature(out_fields)
-        feature.setAttributes(self._row(comparison))
-        sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        if sink is not None:
+            feature = QgsFeature(out_fields)
+            feature.setAttributes(self._row(comparison))
+            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            results[self.OUTPUT] = sink_id
         feedback.setProgress(90)
 
-        results = {self.OUTPUT: sink_id}
-        html_path = self.parameterAsFileOutput(parameters, self.OUTPUT_HTML, context)
-        if html_path:
-            write_html_report(
-                html_path, comparison, counts_by_kind=counts_by_kind or None,
-                source_note=f"History: {history.sourceName()}.",
-            )
-            results[self.OUTPUT_HTML] = html_path
         for name, _, _, attribute in FIGURES:
             results[name] = getattr(comparison, attribute)
         results[self.SUMMARY] = comparison.summary
@@ -306,7 +338,7 @@ class CompareBaselineAlgorithm(QgsProcessingAlgorithm):
     def _output_fields() -> QgsFields:
         fields = QgsFields()
         fields.append(QgsField("current_date", QVariant.Date))
-        fields.append(QgsField("current_count", QVariant.Int))
+        fields.append(QgsField("current_count", QVariant.LongLong))
         for _, field_name, kind, _ in FIGURES:
             fields.append(QgsField(field_name, kind))
         fields.append(QgsField("first_date", QVariant.Date))

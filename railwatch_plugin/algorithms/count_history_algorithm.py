@@ -22,6 +22,7 @@ from qgis.core import (
 )
 
 from . import detection_parameters as dp
+from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
 from .input_checks import input_raster_problem
 from .plugin_info import algorithm_icon
 
@@ -64,7 +65,8 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
             "scene, acquired date, count, mean confidence and the count of each kind, oldest first.\n\n"
             "Give the images as layers (INPUTS), as a folder of .tif/.tiff/.jp2/.vrt files (FOLDER), or both. "
             "The date comes from each image's metadata or a YYYY-MM-DD / YYYYMMDD in its file name; "
-            "images without one are listed last with an empty date.\n\n"
+            "images without one are listed last with an empty date. An image with nothing to count (no valid "
+            "pixel, or no AOI polygon over it) gets a row with an empty count, which comparebaseline skips.\n\n"
             "Detection is exactly that of 'Detect railcars', with the same parameters. "
             "With AOI, only cars inside the polygons are counted. "
             "The table is ready for 'Compare a count with its baseline' (HISTORY)."
@@ -101,12 +103,21 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
             problem = input_raster_problem(value, context)
             if problem:
                 return False, f"INPUTS: {problem}"
+        problem = dp.parameter_problem(parameters)
+        if problem:
+            return False, problem
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         dp.require_dependencies()
-        from .output_fields import count_attributes, count_fields
-        from .scene_detection import aoi_polygons, cars_inside_any, detect_scene
+        destinations = check_destinations(self, parameters, context, (self.OUTPUT,))
+        results = removing_new_files_on_failure(destinations, lambda: self._count(parameters, context, feedback))
+        tidy_if_csv(destinations, self.OUTPUT, ["acquired"])
+        return results
+
+    def _count(self, parameters, context, feedback) -> dict:
+        from .output_fields import count_attributes, count_fields, uncounted_attributes
+        from .scene_detection import detect_scene
 
         layers = self._layers(parameters, context)
         settings = dp.read_detection_settings(self, parameters, context)
@@ -117,12 +128,14 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
             scene = detect_scene(layer, settings, context, steps)
             if steps.isCanceled():
                 return {}
-            cars = scene.cars
-            if settings.aoi is not None:
-                cars = cars_inside_any(cars, aoi_polygons(settings.aoi, scene.crs, context), scene.geotransform)
             date_text = scene.acquired.isoformat() if scene.acquired else "no date found"
-            feedback.pushInfo(f"{scene.scene} ({date_text}): {len(cars)} railcars")
-            rows.append((scene.scene, scene.acquired, count_attributes(cars, scene.scene, scene.acquired)))
+            if scene.nothing_to_count:
+                # a gap in the history, not an observation of 0 (comparebaseline skips it)
+                feedback.pushWarning(f"{scene.scene} ({date_text}): not counted, its count is left empty: {scene.nothing_to_count}")
+                rows.append((scene.scene, scene.acquired, uncounted_attributes(scene.scene, scene.acquired)))
+                continue
+            feedback.pushInfo(f"{scene.scene} ({date_text}): {len(scene.cars)} railcars")
+            rows.append((scene.scene, scene.acquired, count_attributes(scene.cars, scene.scene, scene.acquired)))
 
         fields = count_fields(with_aoi=False)
         sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.NoGeometry)

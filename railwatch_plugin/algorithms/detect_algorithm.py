@@ -16,6 +16,7 @@ from qgis.core import (
 )
 
 from . import detection_parameters as dp
+from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
 from .input_checks import input_raster_problem
 from .plugin_info import algorithm_icon
 
@@ -104,13 +105,23 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
         problem = input_raster_problem(parameters.get(self.INPUT), context)
         if problem:
             return False, f"INPUT: {problem}"
+        problem = dp.parameter_problem(parameters)
+        if problem:
+            return False, problem
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         dp.require_dependencies()
+        destinations = check_destinations(
+            self, parameters, context, (self.OUTPUT, self.OUTPUT_BOXES, self.OUTPUT_CANDIDATES, self.OUTPUT_TABLE))
+        results = removing_new_files_on_failure(destinations, lambda: self._detect(parameters, context, feedback))
+        tidy_if_csv(destinations, self.OUTPUT_TABLE, ["acquired"])
+        return results
+
+    def _detect(self, parameters, context, feedback) -> dict:
         from .output_fields import car_attributes, car_box_feature, car_fields, car_point_feature, count_attributes, count_fields
         from .output_style import style_on_load, style_railcar_boxes, style_railcar_points
-        from .scene_detection import aoi_polygons, cars_inside, cars_inside_any, detect_scene
+        from .scene_detection import cars_inside, detect_scene
 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None:
@@ -125,9 +136,9 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
         scene = detect_scene(layer, settings, context, steps)
         if steps.isCanceled():
             return {}
-        aois = aoi_polygons(settings.aoi, scene.crs, context) if settings.aoi is not None else None
-        cars = cars_inside_any(scene.cars, aois, scene.geotransform) if aois is not None else scene.cars
-        candidates = cars_inside_any(scene.candidates, aois, scene.geotransform) if aois is not None else scene.candidates
+        if scene.nothing_to_count:
+            raise QgsProcessingException(f"{scene.scene}: no count: {scene.nothing_to_count}.")
+        aois, cars, candidates = scene.aois, scene.cars, scene.candidates
 
         steps.setCurrentStep(1)
         fields = car_fields()

@@ -7,6 +7,7 @@ both instead of inheriting them, and nothing is kept on the algorithm instance.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -17,9 +18,11 @@ from qgis.core import (
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterNumber,
+    QgsWkbTypes,
 )
 
 from ..dependencies import missing_dependency_message
+from .input_checks import unreadable_number
 
 GSD = "GSD"
 BANDS = "BANDS"
@@ -31,6 +34,7 @@ MAX_LENGTH_M = "MAX_LENGTH_M"
 MIN_WIDTH_M = "MIN_WIDTH_M"
 MAX_WIDTH_M = "MAX_WIDTH_M"
 MIN_CONFIDENCE = "MIN_CONFIDENCE"
+NUMBERS = (GSD, TRACK_BUFFER, MIN_LENGTH_M, MAX_LENGTH_M, MIN_WIDTH_M, MAX_WIDTH_M, MIN_CONFIDENCE)
 
 # The core's DetectionParams defaults, repeated here so the toolbox can list the
 # algorithms even when OpenCV (which the core imports) is missing; a test keeps
@@ -85,7 +89,9 @@ def add_detection_parameters(algorithm, band_parent: str = "", aoi_help: str = "
     add(with_help(
         _metres(GSD, "Ground resolution override (m per pixel)", None, optional=True),
         "Leave empty to compute metres per pixel on the ground from the raster's CRS "
-        "(works for metres, feet, degrees and Web Mercator). Set it when the CRS is wrong or unknown.",
+        "(works for metres, feet, degrees and Web Mercator). Set it when the CRS is wrong or unknown: a raster "
+        "with no CRS (or no georeferencing) is then counted, its railcars written in its own coordinates with "
+        "no CRS, where QGIS shows them over it.",
     ))
     add(with_help(
         QgsProcessingParameterBand(BANDS, "Bands", None, band_parent or "", optional=True, allowMultiple=True),
@@ -129,8 +135,53 @@ def require_dependencies() -> None:
         raise QgsProcessingException(message)
 
 
+def parameter_problem(parameters) -> Optional[str]:
+    """What is wrong with the detection parameters as given, before QGIS reads
+    them (it reads ``GSD=abc`` as not set, and ``BANDS=3,2,1`` as band 0);
+    None when nothing is."""
+    raw_bands = parameters.get(BANDS)
+    if raw_bands not in (None, "", []) and band_numbers(raw_bands) is None:
+        return f"BANDS is '{raw_bands}', which is not a list of band numbers: give them 1-based, e.g. 3,2,1, or leave it empty"
+    return unreadable_number(parameters, NUMBERS)
+
+
+def band_numbers(raw) -> Optional[List[int]]:
+    """Band numbers from a list (the toolbox, processing.run, repeated
+    qgis_process arguments) or a text such as "3,2,1"; None when unreadable."""
+    items = raw if isinstance(raw, (list, tuple)) else re.split(r"[,;\s]+", str(raw).strip())
+    numbers = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+        if not value.is_integer():
+            return None
+        numbers.append(int(value))
+    return numbers
+
+
+def _wrong_geometry_message(name: str, source, wanted) -> str:
+    have = QgsWkbTypes.geometryDisplayString(QgsWkbTypes.geometryType(source.wkbType())).lower()
+    if name == TRACKS:
+        return (
+            f"TRACKS holds {have} geometries ({source.sourceName()}), not lines: give rail centre lines (for example "
+            "OpenStreetMap railway=rail); to use polygons' outlines, convert them with Polygons to lines"
+        )
+    return (
+        f"AOI holds {have} geometries ({source.sourceName()}), not polygons, so no car can lie inside it: "
+        "give polygons around the areas to count (for example the rail yard)"
+    )
+
+
 def read_detection_settings(algorithm, parameters, context) -> DetectionSettings:
     """Values of one run, checked; bad combinations raise QgsProcessingException."""
+    problem = parameter_problem(parameters)
+    if problem:
+        raise QgsProcessingException(problem)
     raw_gsd = parameters.get(GSD)
     gsd = algorithm.parameterAsDouble(parameters, GSD, context) if raw_gsd not in (None, "") else 0.0
     length_m = (algorithm.parameterAsDouble(parameters, MIN_LENGTH_M, context), algorithm.parameterAsDouble(parameters, MAX_LENGTH_M, context))
@@ -145,7 +196,10 @@ def read_detection_settings(algorithm, parameters, context) -> DetectionSettings
     aoi = algorithm.parameterAsSource(parameters, AOI, context) if parameters.get(AOI) not in (None, "") else None
     if parameters.get(AOI) not in (None, "") and aoi is None:
         raise QgsProcessingException(algorithm.invalidSourceError(parameters, AOI))
-    bands = algorithm.parameterAsInts(parameters, BANDS, context) if parameters.get(BANDS) not in (None, "", []) else []
+    for name, source, wanted in ((TRACKS, tracks, QgsWkbTypes.LineGeometry), (AOI, aoi, QgsWkbTypes.PolygonGeometry)):
+        if source is not None and QgsWkbTypes.geometryType(source.wkbType()) != wanted:
+            raise QgsProcessingException(_wrong_geometry_message(name, source, wanted))
+    bands = band_numbers(parameters.get(BANDS)) if parameters.get(BANDS) not in (None, "", []) else []
     return DetectionSettings(
         gsd_override_m=gsd if gsd > 0 else None,
         bands=[int(b) for b in bands],

@@ -33,7 +33,8 @@ GeoTransform = Sequence[float]  # GDAL order: x0, dx/dcol, dx/drow, y0, dy/dcol,
 
 NO_CRS_MESSAGE = (
     "raster has no coordinate reference system: set one with Layer Properties > Source "
-    "(or assign a CRS with Raster > Projections > Assign Projection) and run again"
+    "(or assign a CRS with Raster > Projections > Assign Projection) and run again, or give its ground "
+    "resolution in GSD to count railcars in the raster's own coordinates"
 )
 
 # Pixels measured on each side of the centre: long enough that rounding in the

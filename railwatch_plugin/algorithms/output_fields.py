@@ -58,12 +58,13 @@ def count_fields(with_aoi: bool, with_review: bool = False) -> QgsFields:
     fields.append(QgsField("acquired", QVariant.Date))
     if with_aoi:
         fields.append(_field("aoi", QVariant.String, 254))
-    fields.append(_field("count", QVariant.Int))
+    # 64-bit: a count is never cut to a 32-bit field (3,000,000,000 became NULL)
+    fields.append(_field("count", QVariant.LongLong))
     fields.append(_field("mean_confidence", QVariant.Double, 6, 3))
     for kind in CAR_KINDS:
-        fields.append(_field(kind_field_name(kind), QVariant.Int))
+        fields.append(_field(kind_field_name(kind), QVariant.LongLong))
     if with_review:
-        fields.append(_field(REVIEWED_COUNT_FIELD, QVariant.Int))
+        fields.append(_field(REVIEWED_COUNT_FIELD, QVariant.LongLong))
     return fields
 
 
@@ -121,3 +122,9 @@ def count_attributes(
     if with_review:
         row.append(QVariant())
     return row
+
+
+def uncounted_attributes(scene: str, acquired) -> List:
+    """A count-table row (without ``aoi``) for an image with nothing to count:
+    every figure null, so that no one reads it as a count of 0."""
+    return [scene, qdate(acquired)] + [QVariant()] * (2 + len(CAR_KINDS))

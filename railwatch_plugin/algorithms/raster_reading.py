@@ -2,14 +2,24 @@
 
 For layers GDAL can open (the ``gdal`` provider) we open the file path again in
 the calling (worker) thread and read each window straight from GDAL: only the
-requested bands, nodata and mask/alpha honoured. Other providers (WMS, XYZ,
-virtual rasters, ...) are read through a *clone* of the layer's data provider,
-never the live one, which belongs to the main thread.
+requested bands, nodata and mask/alpha honoured. A raster placed by ground
+control points only is warped as QGIS displays it; a paletted one has its
+colour table expanded to red, green and blue; an error GDAL reports while
+reading (a damaged JPEG tile) stops the run instead of leaving holes in it.
+Other providers (WMS, XYZ, virtual rasters, ...) are read through a *clone* of
+the layer's data provider, never the live one, which belongs to the main thread.
+
+Images finer than the detector works at are read at a reduced resolution
+(``OpenedRaster.reduced``): GDAL averages them down, from overviews when the
+file has them, so a tile never holds more pixels than the detector uses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import math
+import threading
+from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -34,6 +44,55 @@ class OpenedRaster:
     band_count: int
     path: Optional[str]  # file GDAL opened, None for other providers
     metadata: dict  # GDAL metadata of the default and IMAGERY domains
+    georeferenced: bool = True  # False: the geotransform is GDAL's placeholder (pixel coordinates)
+
+    def reduced(self, step_col: int, step_row: int) -> "OpenedRaster":
+        """The same raster read ``step_col`` x ``step_row`` input pixels to one
+        (averaged), with the geotransform of that coarser grid."""
+        if step_col == 1 and step_row == 1:
+            return self
+        gt = self.geotransform
+        geotransform = (gt[0], gt[1] * step_col, gt[2] * step_row, gt[3], gt[4] * step_col, gt[5] * step_row)
+        return replace(self, source=self.source.reduced(step_col, step_row), geotransform=geotransform)
+
+
+def reading_steps(gsd_m: Tuple[float, float], coarsest_m: float, tolerance: float = 0.005) -> Tuple[int, int]:
+    """Input pixels per read pixel along columns and rows: as many as keep the
+    read pixels no coarser than ``coarsest_m`` (within ``tolerance``, the
+    detector's own: a 0.1 m product is 0.10004 m on the ground, and five of
+    its pixels are the 0.5 m the detector works at)."""
+    return tuple(max(1, int(math.floor(coarsest_m / g * (1 + tolerance)))) for g in gsd_m)
+
+
+# GDAL's block cache while we read: large enough to hold the blocks under one
+# row of tiles, small enough that with the detector the run stays under 1 GB
+# (QGIS sets it to 5 % of the machine's memory: 1.6 GB on a 32 GB machine).
+BLOCK_CACHE_BYTES = 256 * 1024 * 1024
+
+
+_CACHE_LOCK = threading.Lock()
+_cache_users = 0  # detections now inside bounded_block_cache
+_cache_saved = 0  # GDAL's cache size from before the first of them
+
+
+@contextlib.contextmanager
+def bounded_block_cache(max_bytes: int = BLOCK_CACHE_BYTES):
+    """GDAL's block cache lowered to ``max_bytes`` (never raised) while inside.
+    The setting is process-wide and two detections may run at once (two
+    Processing tasks): the first in saves it, the last out restores it."""
+    global _cache_users, _cache_saved
+    with _CACHE_LOCK:
+        if _cache_users == 0:
+            _cache_saved = gdal.GetCacheMax()
+            gdal.SetCacheMax(min(_cache_saved, max_bytes))
+        _cache_users += 1
+    try:
+        yield
+    finally:
+        with _CACHE_LOCK:
+            _cache_users -= 1
+            if _cache_users == 0:
+                gdal.SetCacheMax(_cache_saved)
 
 
 def gdal_path_of(layer: QgsRasterLayer) -> Optional[str]:
@@ -72,16 +131,29 @@ def _open_with_gdal(path: str, bands: Optional[Sequence[int]]) -> OpenedRaster:
         raise RasterReadError(f"GDAL cannot open {path}: {gdal.GetLastErrorMsg() or 'unknown format'}")
     if dataset.RasterCount == 0:
         raise RasterReadError(f"GDAL found no raster bands in {path}")
-    interpretations = [dataset.GetRasterBand(i).GetColorInterpretation() for i in range(1, dataset.RasterCount + 1)]
-    chosen = _choose_bands(interpretations, bands)
     metadata = dict(dataset.GetMetadata() or {})
     metadata.update({f"IMAGERY:{k}": v for k, v in (dataset.GetMetadata("IMAGERY") or {}).items()})
+    band_count = dataset.RasterCount
+    geotransform = dataset.GetGeoTransform(can_return_null=True)
+    if geotransform is None and dataset.GetGCPCount() > 0:
+        # Placed by ground control points only: warped as QGIS displays it.
+        dataset = gdal.AutoCreateWarpedVRT(dataset, None, None, gdal.GRA_Bilinear)
+        if dataset is None:
+            raise RasterReadError(f"GDAL cannot place {path} by its ground control points: {gdal.GetLastErrorMsg()}")
+        geotransform = dataset.GetGeoTransform(can_return_null=True)
+    interpretations = [dataset.GetRasterBand(i).GetColorInterpretation() for i in range(1, dataset.RasterCount + 1)]
+    chosen = _choose_bands(interpretations, bands)
+    if dataset.GetRasterBand(chosen[0]).GetColorTable() is not None:
+        # Palette indices are no brightness: the colours they stand for are.
+        dataset = gdal.Translate("", dataset, format="VRT", bandList=[chosen[0]], rgbExpand="rgb")
+        chosen = [1, 2, 3]
     return OpenedRaster(
         source=GdalTileSource(dataset, chosen),
-        geotransform=tuple(dataset.GetGeoTransform()),
-        band_count=dataset.RasterCount,
+        geotransform=tuple(geotransform or (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)),
+        band_count=band_count,
         path=path,
         metadata=metadata,
+        georeferenced=geotransform is not None,
     )
 
 
@@ -100,13 +172,15 @@ def _choose_bands(interpretations: List[int], bands: Optional[Sequence[int]]) ->
 
 
 class GdalTileSource:
-    """Windows of selected bands of a GDAL dataset, with nodata and mask honoured."""
+    """Windows of selected bands of a GDAL dataset, with nodata and mask honoured;
+    with ``step``, of the grid of ``step`` (columns, rows) input pixels to one."""
 
-    def __init__(self, dataset, bands: Sequence[int]):
+    def __init__(self, dataset, bands: Sequence[int], step: Tuple[int, int] = (1, 1)):
         self.dataset = dataset
         self.bands = list(bands)
-        self.width = dataset.RasterXSize
-        self.height = dataset.RasterYSize
+        self.step = (int(step[0]), int(step[1]))
+        self.width = max(1, dataset.RasterXSize // self.step[0])
+        self.height = max(1, dataset.RasterYSize // self.step[1])
         band_objects = [dataset.GetRasterBand(b) for b in self.bands]
         flags = [b.GetMaskFlags() for b in band_objects]
         if all(f & gdal.GMF_ALL_VALID for f in flags):
@@ -118,35 +192,65 @@ class GdalTileSource:
             # per-band nodata: a pixel is invalid only where every band is nodata
             self._mask_bands = [b.GetMaskBand() for b, f in zip(band_objects, flags) if not f & gdal.GMF_ALL_VALID]
 
+    def reduced(self, step_col: int, step_row: int) -> "GdalTileSource":
+        return GdalTileSource(self.dataset, self.bands, (self.step[0] * step_col, self.step[1] * step_row))
+
     def read(self, col0: int, row0: int, cols: int, rows: int) -> Window:
-        where = f"reading pixels {col0},{row0} +{cols}x{rows} of {self.dataset.GetDescription()} failed"
-        gdal.ErrorReset()
+        sc, sr = self.step
+        box = (col0 * sc, row0 * sr, cols * sc, rows * sr)
+        where = (
+            f"{self.dataset.GetDescription() or 'the raster'} is damaged: reading its pixels "
+            f"{box[0]},{box[1]} to {box[0] + box[2]},{box[1] + box[3]} failed"
+        )
+        problems: List[str] = []
+
+        def collect(kind, _number, message):
+            if kind >= gdal.CE_Warning:
+                problems.append(str(message).strip())
+
+        # GDAL reports a damaged JPEG tile and goes on with a blank or partial
+        # tile: counted, that is a silent wrong count.
+        size = {"buf_xsize": cols, "buf_ysize": rows}
+        if (sc, sr) != (1, 1):
+            size["resample_alg"] = gdal.GRIORA_Average
+        gdal.PushErrorHandler(collect)
         try:
-            data = self._read_pixel_interleaved(col0, row0, cols, rows)
+            data = self._read_pixel_interleaved(*box, size)
             valid = None
             for mask_band in self._mask_bands:
-                mask = mask_band.ReadAsArray(col0, row0, cols, rows)
+                mask = mask_band.ReadAsArray(*box, **size)
                 if mask is None:
-                    raise RasterReadError(f"{where}: {gdal.GetLastErrorMsg()}")
-                valid = (mask != 0) if valid is None else (valid | (mask != 0))
+                    problems.append(gdal.GetLastErrorMsg() or "GDAL returned no mask")
+                    break
+                # a read pixel is valid only where all the pixels it averages are
+                ok = mask == 255 if (sc, sr) != (1, 1) else mask != 0
+                valid = ok if valid is None else (valid | ok)
         except RuntimeError as exc:  # when something switched GDAL exceptions on
-            raise RasterReadError(f"{where}: {exc}") from exc
-        if data is None:
-            raise RasterReadError(f"{where}: {gdal.GetLastErrorMsg()} (a damaged file?)")
+            problems.append(str(exc))
+            data = None
+        finally:
+            gdal.PopErrorHandler()
+        if problems or data is None:
+            detail = "; ".join(dict.fromkeys(problems)) or "GDAL returned no pixels"
+            raise RasterReadError(
+                f"{where} ({detail[:500]}). Download or export the image again; "
+                "counting what could be read would give a wrong count"
+            )
         if data.ndim == 2:
             data = data[:, :, None]
         return Window(data=np.ascontiguousarray(data), valid=valid)
 
-    def _read_pixel_interleaved(self, col0: int, row0: int, cols: int, rows: int) -> Optional[np.ndarray]:
+    def _read_pixel_interleaved(self, col0: int, row0: int, cols: int, rows: int, size: dict) -> Optional[np.ndarray]:
         """(rows, cols[, bands]) as the detector wants it, straight from GDAL
         (GDAL >= 3.6): reading band by band and moving the band axis last cost
-        9 ms more per 1024 px RGB tile than the read itself (11.5 ms)."""
+        9 ms more per 1024 px RGB tile than the read itself (11.5 ms). ``size``:
+        the buffer size and resampling of a reduced read."""
         if len(self.bands) > 1:
             try:
-                return self.dataset.ReadAsArray(col0, row0, cols, rows, band_list=self.bands, interleave="pixel")
+                return self.dataset.ReadAsArray(col0, row0, cols, rows, band_list=self.bands, interleave="pixel", **size)
             except TypeError:  # a GDAL without ``interleave``
                 pass
-        data = self.dataset.ReadAsArray(col0, row0, cols, rows, band_list=self.bands)
+        data = self.dataset.ReadAsArray(col0, row0, cols, rows, band_list=self.bands, **size)
         if data is None or data.ndim == 2:
             return data
         return np.moveaxis(data, 0, -1)
@@ -201,6 +305,11 @@ class ProviderTileSource:
         self.geotransform = geotransform
         self.width = width
         self.height = height
+
+    def reduced(self, step_col: int, step_row: int) -> "ProviderTileSource":
+        gt = self.geotransform
+        coarser = (gt[0], gt[1] * step_col, gt[2], gt[3], gt[4], gt[5] * step_row)
+        return ProviderTileSource(self.provider, self.bands, coarser, max(1, self.width // step_col), max(1, self.height // step_row))
 
     def _extent(self, col0, row0, cols, rows) -> QgsRectangle:
         gt = self.geotransform

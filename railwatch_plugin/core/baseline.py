@@ -158,7 +158,9 @@ def _select_baseline(history, current_date, baseline_years):
         end = ordered[-1].acquired
     window = ""
     if baseline_years is not None and end is not None:
-        start = end - _dt.timedelta(days=round(baseline_years * DAYS_PER_YEAR))
+        days = baseline_years * DAYS_PER_YEAR
+        # A window reaching back before year 1 holds every earlier observation.
+        start = end - _dt.timedelta(days=round(days)) if days < (end - _dt.date.min).days else _dt.date.min
         baseline = [o for o in baseline if o.acquired >= start]
         window = f" in the {_number(baseline_years)} years"
     if baseline:

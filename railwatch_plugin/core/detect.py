@@ -26,7 +26,7 @@ from .model import DetectionParams, DetectionResult, Railcar, TrackLines, gsd_xy
 from .net_detector import detect_in_tile_net
 from .prepare import working_scale
 from .resolution import check_resolution
-from .source import ArraySource, TileSource
+from .source import ArraySource, TileSource, finite_pixels
 
 TILE_WORK_PX = 1024  # default tile side, in working-GSD pixels
 SLOW_NETWORK_WARNING = (
@@ -259,10 +259,11 @@ def detect_railcars(
                 result.canceled = True
                 break
             c0, r0, cols, rows, _ = tile
-            window = source.read(c0, r0, cols, rows)
+            window = finite_pixels(source.read(c0, r0, cols, rows))
             if window.valid is not None and not window.valid.any():
                 result.tiles_done += 1
                 continue
+            result.tiles_with_data += 1
             mask = _track_mask(track_lines_px, c0, r0, cols, rows, buffer_px)
             in_flight[pool.submit(run, tile, window, mask)] = index
             # At most one tile waits beside each busy worker, so memory stays

@@ -74,6 +74,7 @@ class DetectionResult:
     resolution: Optional[ResolutionCheck] = None
     warnings: list = field(default_factory=list)  # plain-language notes for the user
     tiles_done: int = 0
+    tiles_with_data: int = 0  # tiles read that held at least one valid pixel (0: nothing to count)
     canceled: bool = False
 
     @property

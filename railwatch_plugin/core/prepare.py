@@ -53,7 +53,10 @@ def _to_8bit_scale(data: np.ndarray, valid: Optional[np.ndarray]) -> np.ndarray:
     lo, hi = np.percentile(sample[::step], [0.5, 99.5])
     if not np.isfinite(lo) or not np.isfinite(hi) or hi <= lo:
         return np.zeros_like(img)
-    return (img - lo) * (255.0 / (hi - lo))
+    # Clipped well outside 0-255: one stray 3e38 would overflow float32 to
+    # infinity, and averaging it down would spread NaN over the tile.
+    with np.errstate(over="ignore"):
+        return np.clip((img - lo) * (255.0 / (hi - lo)), -255.0, 510.0)
 
 
 def _scaled_planes(data: np.ndarray, valid: Optional[np.ndarray], n_bands: int):

@@ -19,6 +19,20 @@ class Window:
     valid: Optional[np.ndarray] = None
 
 
+def finite_pixels(window: Window) -> Window:
+    """``window`` with its NaN and infinite pixels (in any band) made invalid,
+    as nodata is: one NaN in a float tile made its whole brightness scale
+    NaN, and the tile held no car."""
+    data = window.data
+    if data.dtype.kind != "f":
+        return window
+    finite = np.isfinite(data).all(axis=2)
+    if finite.all():
+        return window
+    valid = finite if window.valid is None else (window.valid & finite)
+    return Window(data=np.where(finite[:, :, None], data, 0).astype(data.dtype, copy=False), valid=valid)
+
+
 class TileSource(Protocol):
     width: int
     height: int

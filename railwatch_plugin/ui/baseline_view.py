@@ -67,7 +67,7 @@ class BaselineView(QWidget):
             for widget in (name_label, value_label):
                 widget.setToolTip(tooltip)
             self.figure_labels[name] = value_label
-            row, col = divmod(index, 3)
+            row, col = divmod(index, 2)  # two a row: three made the panel 384 px wide at least
             self.figures.addWidget(name_label, row, col * 2)
             self.figures.addWidget(value_label, row, col * 2 + 1)
         layout.addLayout(self.figures)

@@ -18,6 +18,7 @@ from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer, QgsSetti
 from qgis.gui import QgsDockWidget, QgsMessageBar
 from qgis.PyQt.QtCore import Qt, QTimer
 from qgis.PyQt.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QFrame,
     QGroupBox,
@@ -26,6 +27,7 @@ from qgis.PyQt.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -186,6 +188,7 @@ class RailWatchDock(QgsDockWidget):
         self.compare_button = box.compare_button
         self._site_name_derived = True
         self.site_edit.textEdited.connect(self._on_site_typed)
+        fit_to_narrow_width(body)
         self._update_buttons()
 
     def _on_site_typed(self, *_args):
@@ -543,6 +546,21 @@ class RailWatchDock(QgsDockWidget):
             self.iface.currentLayerChanged.disconnect(self._on_current_layer_changed)
         except (TypeError, RuntimeError):
             pass
+
+
+def fit_to_narrow_width(body: QWidget) -> None:
+    """Let ``body`` shrink to a narrow dock (a 1280-px screen) so that its texts
+    wrap instead of running past the right edge: the scroll area never makes
+    it narrower than its widest child's minimum, and that was the figures
+    grid, a combo box sized to its longest item or a row of buttons."""
+    for label in body.findChildren(QLabel):
+        label.setWordWrap(True)
+    for combo in body.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(8)
+    for button in body.findChildren(QPushButton):
+        button.setMinimumWidth(40)
+        button.setSizePolicy(QSizePolicy.Policy.Ignored, button.sizePolicy().verticalPolicy())
 
 
 def _label(style: str = "") -> QLabel:
