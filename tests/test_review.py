@@ -416,7 +416,8 @@ def test_reviewed_counts_per_area_of_interest(panel, qgis_iface, tmp_path):
 
 def test_discarding_qgis_edits_keeps_the_review_decisions(panel, qgis_iface, qtbot, tmp_path):
     """QGIS asks to save or discard edits when it closes; discarding rolls the undo stack
-    back, which must not take the (already saved) review decisions with it."""
+    back, which must not take the (already saved) review decisions with it, but does take
+    back the acceptance that only followed from a discarded move."""
     path, layer, review = _review_0_2_0_copy(panel, qtbot, tmp_path)
     rejected = review.queue.current
     qtbot.keyClick(review, Qt.Key.Key_R)
@@ -425,8 +426,63 @@ def test_discarding_qgis_edits_keeps_the_review_decisions(panel, qgis_iface, qtb
     point = layer.getFeature(moved).geometry().asPoint()
     layer.changeGeometry(moved, QgsGeometry.fromPointXY(QgsPointXY(point.x() + 3.0, point.y())))
     qtbot.waitUntil(lambda: review.queue.items[moved].review == ACCEPTED, timeout=2000)
+    # A second car moved, then rejected by the analyst: the rejection is the analyst's own.
+    moved_then_rejected = next(k for k in review.queue.order if k not in (rejected, moved))
+    other = layer.getFeature(moved_then_rejected).geometry().asPoint()
+    layer.changeGeometry(moved_then_rejected, QgsGeometry.fromPointXY(QgsPointXY(other.x(), other.y() + 3.0)))
+    qtbot.waitUntil(lambda: review.queue.items[moved_then_rejected].review == ACCEPTED, timeout=2000)
+    review.review_layer.decide(moved_then_rejected, REJECTED)
+    assert review.counts().accepted == 1 and review.counts().rejected == 2
     assert layer.rollBack()
     saved = _saved(path)
     assert saved[rejected]["review"] == REJECTED  # kept
     assert saved[moved].geometry().asPoint().x() == pytest.approx(point.x())  # the move is discarded
-    assert review.queue.items[rejected].review == REJECTED and review.counts().rejected == 1
+    assert saved[moved]["review"] == UNREVIEWED and saved[moved]["reviewed_at"].isNull()  # and its acceptance
+    assert saved[moved_then_rejected]["review"] == REJECTED
+    assert review.queue.items[rejected].review == REJECTED and review.queue.items[moved].review == UNREVIEWED
+    assert (review.counts().accepted, review.counts().rejected, review.counts().reviewed) == (0, 2, 71)
+
+
+def test_a_point_added_with_qgis_editing_is_an_added_car(panel, qgis_iface, qtbot, tmp_path):
+    """QGIS's own Add Point Feature (what QgsFeatureAction does: a feature with the layer's
+    defaults, added in one edit command) makes an added car with the dock's kind."""
+    from qgis.core import QgsVectorLayerUtils
+
+    path, layer, review = _review_0_2_0_copy(panel, qtbot, tmp_path)
+    review.kind_combo.setCurrentText("tank")
+    assert review.counts().reviewed == 73
+    layer.startEditing()
+    centre = layer.extent().center()
+    feature = QgsVectorLayerUtils.createFeature(layer, QgsGeometry.fromPointXY(centre))
+    layer.beginEditCommand("Feature added")
+    assert layer.addFeature(feature)
+    layer.endEditCommand()
+    fid = feature.id()
+    qtbot.waitUntil(lambda: review.counts().added == 1, timeout=2000)
+    car = layer.getFeature(fid)
+    assert (car["review"], car["kind"], car["length_m"], car["width_m"]) == (ADDED, "tank", 15.0, 3.0)
+    assert not car["reviewed_at"].isNull() and car["scene"] == "tumangang_2023-10-05"
+    assert review.counts().reviewed == 74
+
+    stack = layer.undoStack()
+    stack.undo()  # the mark: a point without a decision or confidence, not counted
+    assert layer.getFeature(fid)["review"] != ADDED and review.counts().reviewed == 73
+    stack.redo()
+    qtbot.wait(50)  # the redone addition must not be marked a second time
+    assert layer.getFeature(fid)["review"] == ADDED and review.counts().reviewed == 74
+    assert stack.index() == stack.count() == 2
+
+    assert layer.commitChanges()  # saved with QGIS's edits, under its new id
+    (saved,) = [f for f in _saved(path).values() if f["review"] == ADDED]
+    assert saved["kind"] == "tank" and saved.geometry().asPoint().distance(centre) < 0.01
+    assert review.counts().added == 1 and review.counts().reviewed == 74
+
+    layer.startEditing()  # a second point, discarded with QGIS's edits
+    second = QgsVectorLayerUtils.createFeature(layer, QgsGeometry.fromPointXY(QgsPointXY(centre.x() + 30, centre.y())))
+    layer.beginEditCommand("Feature added")
+    assert layer.addFeature(second)
+    layer.endEditCommand()
+    qtbot.waitUntil(lambda: review.counts().added == 2, timeout=2000)
+    assert layer.rollBack()
+    assert review.counts().added == 1 and review.counts().reviewed == 74
+    assert len([f for f in _saved(path).values() if f["review"] == ADDED]) == 1
