@@ -181,6 +181,13 @@ def test_keys_and_the_map_tool_review_the_run_and_the_count_verdict_and_log_foll
     (run,) = site_log.read_runs(panel.site_log_path())
     assert (run.count, run.reviewed_count, run.review_finished) == (73, expected + 1, True)
 
+    analyst.click(review.start_button)  # Stop review: the run's reviewed count stays its count
+    assert not review.active and f"reviewed <b>{expected + 1}</b>" in panel.count_label.text()
+    assert panel.current_count() == expected + 1
+    qtbot.mouseClick(panel.save_log_button, Qt.MouseButton.LeftButton)
+    (run,) = site_log.read_runs(panel.site_log_path())
+    assert (run.count, run.reviewed_count, run.review_finished) == (73, expected + 1, True)
+
 
 def test_closing_mid_review_loses_nothing_and_the_review_resumes(panel, qgis_iface, qtbot, tmp_path):
     _count_demo(panel, qgis_iface, qtbot, history=False)

@@ -173,6 +173,7 @@ class RailWatchDock(QgsDockWidget):
         layout.addWidget(self.review_panel)
         layout.addStretch(1)
         self._comparison_source = None  # (HISTORY, label) of the last comparison, rerun as the review goes
+        self._last_review = None  # (points layer id, ReviewCounts, finished): kept when the review stops
         self._recompare_timer = QTimer(self)
         self._recompare_timer.setSingleShot(True)
         self._recompare_timer.setInterval(300)
@@ -450,12 +451,17 @@ class RailWatchDock(QgsDockWidget):
     # --- review ---------------------------------------------------------------------
 
     def _review_of_last_run(self):
-        """(ReviewCounts, finished) when the review panel reviews the last run's cars, else None."""
+        """(ReviewCounts, finished) of the last run's cars: live while the panel reviews them,
+        else as the review left them (after Stop review), else None."""
         panel = self.review_panel
         points = self.last_detection["layers"].get("points") if self.last_detection else None
-        if not panel.active or points is None or panel.layer is not points:
+        if points is None:
             return None
-        return panel.counts(), panel.queue.finished
+        if panel.active and panel.layer is points:
+            self._last_review = (points.id(), panel.counts(), panel.queue.finished)
+        if self._last_review is None or self._last_review[0] != points.id():
+            return None
+        return self._last_review[1:]
 
     def current_count(self) -> int:
         """The count the verdict is about: the reviewed count while the last run is reviewed."""
