@@ -31,7 +31,7 @@ from qgis.core import (
 from ..core.labels import LOOKALIKE, RAILCAR, WINDOWS_FOLDER, LabelCar, LabelWindow, write_labels
 from ..review import ACCEPTED, ADDED, REJECTED, REVIEW_FIELD, normalize_review, number_or
 from .detection_parameters import with_help
-from .ground_resolution import ground_gsd_m
+from .ground_resolution import ground_gsd_m, heading_in_pixels
 from .plugin_info import algorithm_icon
 
 LABEL_OF = {ACCEPTED: RAILCAR, ADDED: RAILCAR, REJECTED: LOOKALIKE}
@@ -72,7 +72,8 @@ class ExportLabelsAlgorithm(QgsProcessingAlgorithm):
             "a window around its reviewed cars (plus MARGIN_M) and saved as windows/NNN_<scene>.tif, every band "
             "as read. labels.json lists, per window: the image, scene, acquisition date, source image, ground "
             "metres per pixel (gsd_m), size, CRS and geotransform, and each car's centre in window pixels "
-            "(col_px, row_px), length_m, width_m, heading_deg (clockwise from the window's up), kind, label and "
+            "(col_px, row_px), length_m, width_m, heading_deg (clockwise from the window's up, which is north only on "
+            "north-up images; null when unknown), kind, label and "
             "review. Python can read it with railwatch_plugin.core.labels.read_labels(folder), without QGIS."
         )
 
@@ -197,7 +198,7 @@ def _write_window(gdal, folder, number, scene, cars, raster, margin_m, context) 
     label_cars = [
         LabelCar(
             col_px=round(col - x0, 3), row_px=round(row - y0, 3), length_m=number_or(f["length_m"], 0.0),
-            width_m=number_or(f["width_m"], 0.0), heading_deg=number_or(f["heading_deg"], 0.0),
+            width_m=number_or(f["width_m"], 0.0), heading_deg=_window_heading(f["heading_deg"], gt),
             kind=str(f["kind"] or "unknown"),
             label=LABEL_OF[normalize_review(f[REVIEW_FIELD])], review=normalize_review(f[REVIEW_FIELD]),
         )
@@ -210,6 +211,13 @@ def _write_window(gdal, folder, number, scene, cars, raster, margin_m, context) 
         cars=label_cars,
     )
 
+
+
+def _window_heading(value, geotransform):
+    """A car's heading (clockwise from the map's north) clockwise from the window's up; None
+    when the car has none (a point added with QGIS's own tool)."""
+    heading = number_or(value, None)
+    return None if heading is None else round(heading_in_pixels(heading, geotransform), 1) % 180.0
 
 
 def _iso(value):
