@@ -450,6 +450,23 @@ def test_discarding_qgis_edits_keeps_the_review_decisions(panel, qgis_iface, qtb
     assert (review.counts().accepted, review.counts().rejected, review.counts().reviewed) == (0, 2, 71)
 
 
+def test_decisions_are_no_unsaved_edits_for_qgis(panel, qgis_iface, qtbot, tmp_path):
+    """Decisions are in the file already: switching editing on and off again with nothing
+    edited must not make QGIS ask to save changes (it asks when the layer is modified)."""
+    path, layer, review = _review_0_2_0_copy(panel, qtbot, tmp_path)
+    rejected = review.queue.current
+    qtbot.keyClick(review, Qt.Key.Key_R)
+    qtbot.keyClick(review, Qt.Key.Key_U)
+    qtbot.keyClick(review, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert layer.startEditing()
+    assert not layer.isModified()
+    point = layer.getFeature(rejected).geometry().asPoint()
+    layer.changeGeometry(rejected, QgsGeometry.fromPointXY(QgsPointXY(point.x() + 1.0, point.y())))
+    assert layer.isModified()  # a real edit is one
+    assert layer.rollBack()
+    assert _saved(path)[rejected]["review"] == REJECTED and review.counts().rejected == 1
+
+
 def test_a_point_added_with_qgis_editing_is_an_added_car(panel, qgis_iface, qtbot, tmp_path):
     """QGIS's own Add Point Feature (what QgsFeatureAction does: a feature with the layer's
     defaults, added in one edit command) makes an added car with the dock's kind."""

@@ -212,10 +212,12 @@ class ReviewLayer(QObject):
         self._commands: List[QUndoCommand] = []
         layer.beforeRollBack.connect(self._on_before_rollback)
         layer.afterRollBack.connect(self._on_after_rollback)
+        layer.undoStack().indexChanged.connect(self._on_stack_moved)
 
     def disconnect_layer(self):
         for signal, slot in ((self.layer.beforeRollBack, self._on_before_rollback),
-                             (self.layer.afterRollBack, self._on_after_rollback)):
+                             (self.layer.afterRollBack, self._on_after_rollback),
+                             (self.layer.undoStack().indexChanged, self._on_stack_moved)):
             try:
                 signal.disconnect(slot)
             except (TypeError, RuntimeError):
@@ -228,6 +230,13 @@ class ReviewLayer(QObject):
 
     def _on_after_rollback(self):
         self.rolling_back = False
+
+    # Outside edit mode the stack holds only decisions, all of them already in the file: it
+    # stays "clean", or QGIS would take them for unsaved edits once editing is switched on
+    # (and ask to save "changes" when it is switched off again with nothing edited).
+    def _on_stack_moved(self, _index: int):
+        if not self.layer.isEditable():
+            self.layer.undoStack().setClean()
 
     # --- reading ----------------------------------------------------------------------
 
