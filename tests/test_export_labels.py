@@ -41,7 +41,11 @@ def test_reviewed_cars_become_labels_in_window_pixels(run_railwatch, tmp_path):
     layer.dataProvider().changeAttributeValues({added: {layer.fields().indexOf("length_m"): 15.0}})
 
     folder = str(tmp_path / "labels")
+    os.makedirs(os.path.join(folder, "windows"))
+    stray = os.path.join(folder, "windows", "001_an_earlier_export.tif")  # from an export with two scenes
+    shutil.copy(DEMO, stray)
     result = run_railwatch("exportlabels", {"INPUTS": [layer], "IMAGES": [raster], "OUTPUT": folder})
+    assert os.listdir(os.path.join(folder, "windows")) == ["000_tumangang_2023-10-05.tif"]  # replaced whole
     assert (result["WINDOWS"], result["RAILCARS"], result["LOOKALIKES"]) == (1, 3, 1)
 
     (window,) = read_labels(folder)

@@ -120,7 +120,7 @@ class ExportLabelsAlgorithm(QgsProcessingAlgorithm):
                 "cars in the RailWatch panel first, or give the layers that were reviewed."
             )
         image_of = _image_names(images)
-        os.makedirs(os.path.join(folder, WINDOWS_FOLDER), exist_ok=True)
+        _clear_windows(os.path.join(folder, WINDOWS_FOLDER))
         windows: List[LabelWindow] = []
         for number, (scene, cars) in enumerate(by_scene.items()):
             if feedback.isCanceled():
@@ -157,6 +157,15 @@ def _cars_by_scene(layers) -> Dict[str, list]:
             scene = feature["scene"] if "scene" in names and feature["scene"] else None
             by_scene.setdefault(str(scene or layer.name()), []).append((feature, layer))
     return by_scene
+
+
+def _clear_windows(windows_folder: str) -> None:
+    """An earlier export's window images go (labels.json is replaced whole; a window it no
+    longer names would be a stray training image)."""
+    os.makedirs(windows_folder, exist_ok=True)
+    for name in os.listdir(windows_folder):
+        if re.fullmatch(r"\d{3}_.*\.tif", name):
+            os.remove(os.path.join(windows_folder, name))
 
 
 def _image_names(images) -> Dict[str, object]:
