@@ -256,6 +256,28 @@ def test_a_layer_written_by_0_2_0_is_upgraded_in_place(panel, qgis_iface, qtbot,
     assert review.counts().reviewed == 72 and review.counts().automatic == 73
 
 
+def test_a_shapefile_is_refused_before_its_fields_are_cut(panel, qtbot, tmp_path):
+    """A shapefile would cut 'reviewed_at' to 'reviewed_a': the review says how to go on
+    instead of failing at the first decision."""
+    from qgis.core import QgsVectorFileWriter
+
+    path = str(tmp_path / "railcars.shp")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "ESRI Shapefile"
+    source = QgsVectorLayer(LAYER_0_2_0, "railcars", "ogr")
+    assert QgsVectorFileWriter.writeAsVectorFormatV2(source, path, QgsProject.instance().transformContext(),
+                                                     options)[0] == QgsVectorFileWriter.NoError
+    layer = QgsVectorLayer(path, "railcars", "ogr")
+    names = layer.fields().names()
+    QgsProject.instance().addMapLayer(layer)
+    review = panel.review_panel
+    review.layer_combo.setLayer(layer)
+    qtbot.mouseClick(review.start_button, Qt.MouseButton.LeftButton)
+    assert not review.active
+    assert any("Shapefile" in text and "GeoPackage" in text for _, text in panel.messages)
+    assert QgsVectorLayer(path, "again", "ogr").fields().names() == names  # nothing added
+
+
 def _review_0_2_0_copy(panel, qtbot, tmp_path, start=True):
     """A copy of the demo's railcar layer as 0.2.0 wrote it, in the project and (``start``) under review."""
     path = str(tmp_path / "railcars.gpkg")

@@ -46,6 +46,7 @@ DEFAULT_CAR_WIDTH_M = round(sum(DEFAULT_WIDTH_M) / 2, 2)  # 3.0 m: the middle of
 DEFAULT_CAR_LENGTH_M = 15.0  # a car drawn without its length (a point added with QGIS's own tool)
 CAR_SHAPE_FIELDS = ("length_m", "width_m", "heading_deg", "kind")
 THRESHOLD_KEY = "RAILWATCH_MIN_CONFIDENCE"  # in a reviewed copy's GeoPackage metadata
+SHORT_NAME_FORMATS = ("ESRI Shapefile", "DBF")  # OGR storage types with 10-character field names
 
 
 class ReviewLayerError(Exception):
@@ -64,14 +65,17 @@ def ensure_review_fields(layer: QgsVectorLayer) -> bool:
     if not missing:
         return False
     provider = layer.dataProvider()
+    save_as = "save it as a GeoPackage (Export > Save Features As) and review the copy."
     if not provider.capabilities() & QgsVectorDataProvider.AddAttributes:
-        raise ReviewLayerError(
-            f"{layer.name()} cannot take the review fields ({provider.name()} is read-only): save it as a "
-            "GeoPackage (Export > Save Features As) and review the copy."
-        )
+        raise ReviewLayerError(f"{layer.name()} cannot take the review fields ({provider.name()} is read-only): {save_as}")
+    if provider.storageType() in SHORT_NAME_FORMATS:  # 'reviewed_at' would be cut to 'reviewed_a'
+        raise ReviewLayerError(f"{layer.name()} is a {provider.storageType()}, whose field names are cut to 10 "
+                               f"characters and which keeps no time of day: {save_as}")
     if not provider.addAttributes(missing):
         raise ReviewLayerError(f"{layer.name()}: the review fields could not be added ({provider.lastError()}).")
     layer.updateFields()
+    if any(layer.fields().indexOf(f.name()) < 0 for f in missing):
+        raise ReviewLayerError(f"{layer.name()}: its format renamed the review fields: {save_as}")
     index = layer.fields().indexOf(REVIEW_FIELD)
     request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setNoAttributes()
     provider.changeAttributeValues({f.id(): {index: UNREVIEWED} for f in provider.getFeatures(request)})
