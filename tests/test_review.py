@@ -256,6 +256,28 @@ def test_a_layer_written_by_0_2_0_is_upgraded_in_place(panel, qgis_iface, qtbot,
     assert review.counts().reviewed == 72 and review.counts().automatic == 73
 
 
+def test_a_layer_with_review_but_no_reviewed_at_keeps_its_decisions(panel, qtbot, tmp_path):
+    from qgis.core import QgsField
+    from qgis.PyQt.QtCore import QVariant
+
+    path = str(tmp_path / "railcars.gpkg")
+    shutil.copy(LAYER_0_2_0, path)
+    layer = QgsVectorLayer(path, "railcars", "ogr")
+    assert layer.dataProvider().addAttributes([QgsField("review", QVariant.String)])
+    layer.updateFields()
+    fids = sorted(f.id() for f in layer.getFeatures())
+    index = layer.fields().indexOf("review")
+    layer.dataProvider().changeAttributeValues({fids[0]: {index: REJECTED}, fids[1]: {index: ACCEPTED}})
+    QgsProject.instance().addMapLayer(layer)
+    review = panel.review_panel
+    review.layer_combo.setLayer(layer)
+    qtbot.mouseClick(review.start_button, Qt.MouseButton.LeftButton)
+    assert review.active and "reviewed_at" in layer.fields().names()
+    saved = _saved(path)
+    assert (saved[fids[0]]["review"], saved[fids[1]]["review"]) == (REJECTED, ACCEPTED)
+    assert (review.counts().rejected, review.counts().accepted) == (1, 1)
+
+
 def test_a_shapefile_is_refused_before_its_fields_are_cut(panel, qtbot, tmp_path):
     """A shapefile would cut 'reviewed_at' to 'reviewed_a': the review says how to go on
     instead of failing at the first decision."""

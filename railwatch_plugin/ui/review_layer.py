@@ -76,9 +76,10 @@ def ensure_review_fields(layer: QgsVectorLayer) -> bool:
     layer.updateFields()
     if any(layer.fields().indexOf(f.name()) < 0 for f in missing):
         raise ReviewLayerError(f"{layer.name()}: its format renamed the review fields: {save_as}")
-    index = layer.fields().indexOf(REVIEW_FIELD)
-    request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setNoAttributes()
-    provider.changeAttributeValues({f.id(): {index: UNREVIEWED} for f in provider.getFeatures(request)})
+    if REVIEW_FIELD in [f.name() for f in missing]:  # a review field already there keeps its decisions
+        index = layer.fields().indexOf(REVIEW_FIELD)
+        request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setNoAttributes()
+        provider.changeAttributeValues({f.id(): {index: UNREVIEWED} for f in provider.getFeatures(request)})
     return True
 
 
