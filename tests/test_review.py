@@ -74,7 +74,7 @@ class Analyst:
         self.actions += 1
 
 
-def _count_demo(dock, qgis_iface, qtbot, history=True):
+def _count_demo(dock, qgis_iface, qtbot, history=True, aoi=None):
     raster = QgsRasterLayer(DEMO, "tumangang_2023-10-05")
     assert raster.isValid()
     QgsProject.instance().addMapLayer(raster)
@@ -87,6 +87,8 @@ def _count_demo(dock, qgis_iface, qtbot, history=True):
     if history:
         dock.set_baseline_source(BASELINE_CSV)
         dock.history_csv_widget.setFilePath(DEMO_HISTORY)
+    if aoi is not None:
+        dock.options.aoi_combo.setLayer(aoi)
     qtbot.mouseClick(dock.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dock._busy(), timeout=RUN_TIMEOUT_MS)
     assert dock.last_detection is not None, dock.messages
@@ -463,6 +465,28 @@ def test_reviewed_counts_per_area_of_interest(panel, qgis_iface, tmp_path):
     view.show_reviewed_counts(table, review, queue, west)
     assert [view.reviewed_count(0), view.reviewed_count(1)] == [72, len(in_west) - 1]
     assert [f["reviewed_count"] for f in table.getFeatures()] == [72, len(in_west) - 1]
+
+
+def test_reviewed_counts_per_area_follow_the_runs_areas_not_the_options(panel, qgis_iface, qtbot):
+    raster = QgsRasterLayer(DEMO, "extent only")
+    extent = raster.extent()
+    half = extent.xMinimum() + extent.width() / 2
+    areas = QgsVectorLayer(f"Polygon?crs={raster.crs().authid()}&field=name:string", "yards", "memory")
+    for name, x0, x1 in (("west", extent.xMinimum(), half), ("east", half, extent.xMaximum())):
+        feature = QgsFeature(areas.fields())
+        feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(x0, extent.yMinimum(), x1, extent.yMaximum())))
+        feature["name"] = name
+        areas.dataProvider().addFeatures([feature])
+    QgsProject.instance().addMapLayer(areas)
+    _count_demo(panel, qgis_iface, qtbot, history=False, aoi=areas)
+    view = panel.results_view
+    assert view.rowCount() == 2
+    panel.options.aoi_combo.setLayer(None)  # the analyst clears the option for the next run, mid-review
+    review = panel.review_panel
+    qtbot.mouseClick(review.start_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(review, Qt.Key.Key_R)
+    rows = [view.reviewed_count(0), view.reviewed_count(1)]
+    assert sum(rows) == review.counts().reviewed and min(rows) > 0  # each area its own, not the whole image's
 
 
 def test_discarding_qgis_edits_keeps_the_review_decisions(panel, qgis_iface, qtbot, tmp_path):

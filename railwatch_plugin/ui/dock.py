@@ -297,8 +297,10 @@ class RailWatchDock(QgsDockWidget):
         table = layers.get("table")
         count = int(results.get("COUNT", layers["points"].featureCount() if "points" in layers else 0))
         acquired, mean_confidence = summarize_count_table(table) if table is not None else (None, None)
+        aoi_id = run.parameters.get("AOI")
+        aoi = QgsProject.instance().mapLayer(aoi_id) if isinstance(aoi_id, str) else None  # the run's, not today's
         if table is not None:
-            self.results_view.show_table(table, layers.get("points"), raster, self.options.aoi_combo.currentLayer())
+            self.results_view.show_table(table, layers.get("points"), raster, aoi)
         self.last_detection = {
             "scene": scene,
             "acquired": acquired,
@@ -308,6 +310,7 @@ class RailWatchDock(QgsDockWidget):
             "layers": layers,
             "table_path": run.parameters["OUTPUT_TABLE"],
             "raster_id": raster_id,
+            "aoi_id": aoi.id() if aoi is not None else None,
             "results": dict(results),
         }
         self.last_comparison = None
@@ -495,7 +498,7 @@ class RailWatchDock(QgsDockWidget):
         table = self.last_detection["layers"].get("table")
         if table is not None:
             self.results_view.show_reviewed_counts(table, self.review_panel.review_layer, self.review_panel.queue,
-                                                   self.options.aoi_combo.currentLayer())
+                                                   QgsProject.instance().mapLayer(self.last_detection["aoi_id"] or ""))
         self._recompare_timer.start()
 
     def _recompare(self):

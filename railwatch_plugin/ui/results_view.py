@@ -101,8 +101,10 @@ class CountTableView(QTableWidget):
         for row, feature in enumerate(table_layer.getFeatures()):
             aoi_value = self._row_aois[row] if row < len(self._row_aois) else None
             polygon = _aoi_feature(aoi_layer, aoi_value)
-            if aoi_value is None or polygon is None:
+            if aoi_value is None:
                 value = len(counted)
+            elif polygon is None:
+                continue  # the row's polygon is gone: its reviewed count cannot be told (not the whole image's)
             else:
                 transform = QgsCoordinateTransform(review_layer.layer.crs(), aoi_layer.crs(), QgsProject.instance())
                 geometry = polygon.geometry()
