@@ -518,6 +518,32 @@ def test_discarding_qgis_edits_keeps_the_review_decisions(panel, qgis_iface, qtb
     assert (review.counts().accepted, review.counts().rejected, review.counts().reviewed) == (0, 2, 71)
 
 
+def test_keys_over_the_map_are_qgis_digitizing_keys_while_its_editing_tool_is_on(panel, qgis_iface, qtbot,
+                                                                                  tmp_path):
+    """With QGIS's Add Point Feature on the map, A, C, D... lock angles and distances
+    (advanced digitizing): they must not accept cars or toggle the review's drawing tool."""
+    from qgis.gui import QgsAdvancedDigitizingDockWidget, QgsMapToolCapture, QgsMapToolDigitizeFeature
+
+    path, layer, review = _review_0_2_0_copy(panel, qtbot, tmp_path)
+    canvas = qgis_iface.mapCanvas()
+    first = review.queue.current
+    cad = QgsAdvancedDigitizingDockWidget(canvas)
+    digitize = QgsMapToolDigitizeFeature(canvas, cad, QgsMapToolCapture.CapturePoint)
+    digitize.setLayer(layer)
+    canvas.setMapTool(digitize)
+    try:
+        qtbot.keyClick(canvas, Qt.Key.Key_A)
+        qtbot.keyClick(canvas, Qt.Key.Key_C)
+        assert review.queue.current == first and review.counts().accepted == 0
+        assert canvas.mapTool() is digitize
+        qtbot.keyClick(review, Qt.Key.Key_A)  # over the panel the keys are the review's
+        assert review.counts().accepted == 1 and _saved(path)[first]["review"] == ACCEPTED
+    finally:
+        canvas.unsetMapTool(digitize)
+    qtbot.keyClick(canvas, Qt.Key.Key_R)  # a navigation tool again: over the map too
+    assert review.counts().rejected == 1
+
+
 def test_decisions_are_no_unsaved_edits_for_qgis(panel, qgis_iface, qtbot, tmp_path):
     """Decisions are in the file already: switching editing on and off again with nothing
     edited must not make QGIS ask to save changes (it asks when the layer is modified)."""

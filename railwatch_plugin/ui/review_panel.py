@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Optional
 
 from qgis.core import Qgis, QgsCoordinateTransform, QgsMapLayerProxyModel, QgsProject, QgsRectangle, QgsVectorLayer
-from qgis.gui import QgsHighlight
+from qgis.gui import QgsHighlight, QgsMapTool
 from qgis.PyQt.QtCore import QEvent, Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
@@ -270,9 +270,12 @@ class ReviewPanel(QGroupBox):
         return True
 
     def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
-        """Review keys pressed over the map (QGIS's own shortcuts come first)."""
+        """Review keys pressed over the map (QGIS's own shortcuts come first, and while one of
+        QGIS's editing tools is on the map its keys are its own: A, C, D... of advanced digitizing)."""
         if watched is self.canvas and event.type() == QEvent.Type.KeyPress and not event.isAutoRepeat():
-            if self.handle_key(event.key(), int(event.modifiers())):
+            tool = self.canvas.mapTool()
+            editing = tool is not None and tool is not self.tool and bool(tool.flags() & QgsMapTool.Flag.EditTool)
+            if not editing and self.handle_key(event.key(), int(event.modifiers())):
                 return True
         return super().eventFilter(watched, event)
 
