@@ -67,7 +67,9 @@ def ensure_review_fields(layer: QgsVectorLayer) -> bool:
     provider = layer.dataProvider()
     save_as = "save it as a GeoPackage (Export > Save Features As) and review the copy."
     if not provider.capabilities() & QgsVectorDataProvider.AddAttributes:
-        raise ReviewLayerError(f"{layer.name()} cannot take the review fields ({provider.name()} is read-only): {save_as}")
+        raise ReviewLayerError(
+            f"{layer.name()} cannot take the review fields ({provider.name()} is read-only): {save_as}"
+        )
     if provider.storageType() in SHORT_NAME_FORMATS:  # 'reviewed_at' would be cut to 'reviewed_a'
         raise ReviewLayerError(f"{layer.name()} is a {provider.storageType()}, whose field names are cut to 10 "
                                f"characters and which keeps no time of day: {save_as}")
@@ -267,7 +269,8 @@ class ReviewLayer(QObject):
         if feature is None or feature.geometry().isEmpty():
             return None
         values = [feature[n] if self.index(n) >= 0 else None for n in ("length_m", "width_m", "heading_deg")]
-        length, width, heading = (number_or(v, d) for v, d in zip(values, (DEFAULT_CAR_LENGTH_M, DEFAULT_CAR_WIDTH_M, 0.0)))
+        defaults = (DEFAULT_CAR_LENGTH_M, DEFAULT_CAR_WIDTH_M, 0.0)
+        length, width, heading = (number_or(v, d) for v, d in zip(values, defaults))
         return car_outline(self.layer, feature.geometry().centroid().asPoint(), length, width, heading)
 
     def extent_around(self, fid: int, canvas_crs, metres: float = 90.0) -> Optional[QgsRectangle]:
