@@ -520,27 +520,26 @@ def test_discarding_qgis_edits_keeps_the_review_decisions(panel, qgis_iface, qtb
 
 def test_keys_over_the_map_are_qgis_digitizing_keys_while_its_editing_tool_is_on(panel, qgis_iface, qtbot,
                                                                                   tmp_path):
-    """With QGIS's Add Point Feature on the map, A, C, D... lock angles and distances
-    (advanced digitizing): they must not accept cars or toggle the review's drawing tool."""
-    from qgis.gui import QgsAdvancedDigitizingDockWidget, QgsMapToolCapture, QgsMapToolDigitizeFeature
+    """With one of QGIS's editing tools on the map (Add Point Feature, Move Feature...: all are
+    QgsMapToolEdit), A, C, D... are advanced digitizing's keys: they must not accept cars or
+    swap in the review's drawing tool."""
+    from qgis.gui import QgsMapToolEdit
 
     path, layer, review = _review_0_2_0_copy(panel, qtbot, tmp_path)
     canvas = qgis_iface.mapCanvas()
     first = review.queue.current
-    cad = QgsAdvancedDigitizingDockWidget(canvas)
-    digitize = QgsMapToolDigitizeFeature(canvas, cad, QgsMapToolCapture.CapturePoint)
-    digitize.setLayer(layer)
-    canvas.setMapTool(digitize)
+    editing = QgsMapToolEdit(canvas)
+    canvas.setMapTool(editing)
     try:
         qtbot.keyClick(canvas, Qt.Key.Key_A)
         qtbot.keyClick(canvas, Qt.Key.Key_C)
         assert review.queue.current == first and review.counts().accepted == 0
-        assert canvas.mapTool() is digitize
+        assert canvas.mapTool() is editing
         qtbot.keyClick(review, Qt.Key.Key_A)  # over the panel the keys are the review's
         assert review.counts().accepted == 1 and _saved(path)[first]["review"] == ACCEPTED
     finally:
-        canvas.unsetMapTool(digitize)
-    qtbot.keyClick(canvas, Qt.Key.Key_R)  # a navigation tool again: over the map too
+        canvas.unsetMapTool(editing)
+    qtbot.keyClick(canvas, Qt.Key.Key_R)  # no editing tool: over the map too
     assert review.counts().rejected == 1
 
 
