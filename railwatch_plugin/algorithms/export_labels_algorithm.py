@@ -104,13 +104,21 @@ class ExportLabelsAlgorithm(QgsProcessingAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.RAILCARS, "Number of railcar labels"))
         self.addOutput(QgsProcessingOutputNumber(self.LOOKALIKES, "Number of look-alike labels"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
-        from osgeo import gdal
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        try:  # the layers' problems, told before any file is written
+            self._plan(parameters, context)
+        except QgsProcessingException as exc:
+            return False, str(exc)
+        return True, ""
 
+    def _plan(self, parameters, context):
+        """scene -> (its reviewed cars as [(feature, layer)], its image), or QgsProcessingException
+        in words that name the fix."""
         layers = self.parameterAsLayerList(parameters, self.INPUTS, context)
         images = self.parameterAsLayerList(parameters, self.IMAGES, context)
-        margin_m = self.parameterAsDouble(parameters, self.MARGIN_M, context)
-        folder = self.parameterAsString(parameters, self.OUTPUT, context)
         if not images:
             raise QgsProcessingException("IMAGES is empty: give the images the cars were reviewed on.")
         by_scene = _cars_by_scene(layers)
@@ -120,18 +128,29 @@ class ExportLabelsAlgorithm(QgsProcessingAlgorithm):
                 "cars in the RailWatch panel first, or give the layers that were reviewed."
             )
         image_of = _image_names(images)
-        _clear_windows(os.path.join(folder, WINDOWS_FOLDER))
-        windows: List[LabelWindow] = []
-        for number, (scene, cars) in enumerate(by_scene.items()):
-            if feedback.isCanceled():
-                return {}
+        plan = OrderedDict()
+        for scene, cars in by_scene.items():
             raster = image_of.get(scene) or (images[0] if len(images) == 1 else None)
             if raster is None:
                 raise QgsProcessingException(
                     f"No image for scene '{scene}': add its image to IMAGES (a layer or file named {scene})."
                 )
+            plan[scene] = (cars, raster)
+        return plan
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
+        from osgeo import gdal
+
+        plan = self._plan(parameters, context)
+        margin_m = self.parameterAsDouble(parameters, self.MARGIN_M, context)
+        folder = self.parameterAsString(parameters, self.OUTPUT, context)
+        _clear_windows(os.path.join(folder, WINDOWS_FOLDER))
+        windows: List[LabelWindow] = []
+        for number, (scene, (cars, raster)) in enumerate(plan.items()):
+            if feedback.isCanceled():
+                return {}
             windows.append(_write_window(gdal, folder, number, scene, cars, raster, margin_m, context))
-            feedback.setProgress(100.0 * (number + 1) / len(by_scene))
+            feedback.setProgress(100.0 * (number + 1) / len(plan))
         write_labels(folder, windows)
         labels = [car.label for window in windows for car in window.cars]
         feedback.pushInfo(
