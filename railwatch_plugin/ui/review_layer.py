@@ -214,6 +214,7 @@ class ReviewLayer(QObject):
         self.layer = layer
         self.upgraded = ensure_review_fields(layer)
         self.rolling_back = False
+        self.writing = False  # announcing a decision of ours as attributeValueChanged
         # QUndoStack owns the commands, but PyQt drops their Python side (redo/undo) unless
         # Python keeps a reference: the layer's stack would then undo nothing.
         self._commands: List[QUndoCommand] = []
@@ -361,8 +362,12 @@ class ReviewLayer(QObject):
         changes = {self.index(name): value for name, value in values.items()}
         ok = self.layer.dataProvider().changeAttributeValues({fid: changes})
         if ok:  # an open attribute table shows the decision at once
-            for index, value in changes.items():
-                self.layer.attributeValueChanged.emit(fid, index, value)
+            self.writing = True  # (the panel hears of it through ``changed``, once)
+            try:
+                for index, value in changes.items():
+                    self.layer.attributeValueChanged.emit(fid, index, value)
+            finally:
+                self.writing = False
         self._after_write(fid)
         return ok
 

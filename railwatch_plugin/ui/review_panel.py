@@ -418,8 +418,9 @@ class ReviewPanel(QGroupBox):
 
     def _on_attribute_edited(self, fid: int, index: int, _value):
         name = self.layer.fields().at(index).name()
-        if name == REVIEW_FIELD:  # a decision (ours, or typed in the attribute table)
-            self._sync(fid)
+        if name == REVIEW_FIELD:  # a decision typed in the attribute table, or a car marked added
+            if not self.review_layer.writing:  # ours arrive through ReviewLayer.changed
+                self._sync(fid)
         elif name in CAR_SHAPE_FIELDS:
             self._on_edited(fid)
 
