@@ -289,7 +289,7 @@ def test_a_shapefile_is_refused_before_its_fields_are_cut(panel, qtbot, tmp_path
     options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "ESRI Shapefile"
     source = QgsVectorLayer(LAYER_0_2_0, "railcars", "ogr")
-    assert QgsVectorFileWriter.writeAsVectorFormatV2(source, path, QgsProject.instance().transformContext(),
+    assert QgsVectorFileWriter.writeAsVectorFormatV3(source, path, QgsProject.instance().transformContext(),
                                                      options)[0] == QgsVectorFileWriter.NoError
     layer = QgsVectorLayer(path, "railcars", "ogr")
     names = layer.fields().names()
