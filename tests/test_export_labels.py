@@ -41,7 +41,11 @@ def test_reviewed_cars_become_labels_in_window_pixels(run_railwatch, tmp_path):
     layer.dataProvider().changeAttributeValues({added: {layer.fields().indexOf("length_m"): 15.0}})
 
     folder = str(tmp_path / "labels")
+    os.makedirs(os.path.join(folder, "windows"))
+    stray = os.path.join(folder, "windows", "001_an_earlier_export.tif")  # from an export with two scenes
+    shutil.copy(DEMO, stray)
     result = run_railwatch("exportlabels", {"INPUTS": [layer], "IMAGES": [raster], "OUTPUT": folder})
+    assert os.listdir(os.path.join(folder, "windows")) == ["000_tumangang_2023-10-05.tif"]  # replaced whole
     assert (result["WINDOWS"], result["RAILCARS"], result["LOOKALIKES"]) == (1, 3, 1)
 
     (window,) = read_labels(folder)
@@ -81,3 +85,72 @@ def test_layers_never_reviewed_or_missing_images_are_explained(run_railwatch, tm
     others = [QgsRasterLayer(earlier, "tumangang_2021-06-14"), QgsRasterLayer(earlier, "copy")]
     with pytest.raises(QgsProcessingException, match="No image for scene 'tumangang_2023-10-05'"):
         run_railwatch("exportlabels", {"INPUTS": [reviewed], "IMAGES": others, "OUTPUT": str(tmp_path / "c")})
+
+
+# An image turned a quarter clockwise: its columns run south, its rows west, so its up is east.
+TURNED_GT = (631500.0, 0.0, -0.5, 4697800.0, -0.5, 0.0)
+SOUTH_UP_GT = (631000.0, 0.5, 0.0, 4697000.0, 0.0, 0.5)
+
+
+def test_headings_turn_between_the_image_and_the_map():
+    from railwatch_plugin.algorithms.ground_resolution import heading_in_pixels, heading_on_map
+    from railwatch_plugin.algorithms.output_fields import car_attributes
+    from railwatch_plugin.core.model import METHOD_SINGLE, Railcar
+
+    north_up = (0.0, 0.5, 0.0, 0.0, 0.0, -0.5)
+    assert [heading_on_map(h, north_up) for h in (0.0, 30.0, 135.0)] == pytest.approx([0.0, 30.0, 135.0])
+    assert heading_on_map(0.0, TURNED_GT) == pytest.approx(90.0)  # along the image's up: east-west
+    assert heading_on_map(30.0, SOUTH_UP_GT) == pytest.approx(150.0)  # mirrored
+    for gt in (TURNED_GT, SOUTH_UP_GT, (0.0, 0.4, 0.3, 0.0, 0.3, -0.4)):
+        for h in (0.0, 20.0, 75.0, 140.0):
+            assert heading_in_pixels(heading_on_map(h, gt), gt) == pytest.approx(h)
+    # The layer holds headings from north: a car along a turned image's columns lies north-south.
+    car = Railcar(10.0, 10.0, (), 15.0, 3.0, 90.0, 0.9, "box", METHOD_SINGLE)
+    assert car_attributes(car, "turned", None, TURNED_GT)[3] == pytest.approx(0.0, abs=0.05)
+    assert car_attributes(car, "north-up", None, north_up)[3] == 90.0
+
+
+def test_labels_on_a_rotated_image_have_headings_from_the_windows_up(run_railwatch, tmp_path):
+    from osgeo import osr
+    from qgis.core import QgsFeature, QgsGeometry, QgsPointXY
+
+    from railwatch_plugin.algorithms.output_fields import car_fields
+
+    path = str(tmp_path / "turned.tif")
+    image = gdal.GetDriverByName("GTiff").Create(path, 200, 160, 1, gdal.GDT_Byte)
+    image.SetGeoTransform(TURNED_GT)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32652)
+    image.SetProjection(srs.ExportToWkt())
+    image.GetRasterBand(1).Fill(7)
+    image = None
+    raster = QgsRasterLayer(path, "turned")
+    assert raster.isValid()
+
+    layer = QgsVectorLayer("Point?crs=EPSG:32652", "turned railcars", "memory")
+    layer.dataProvider().addAttributes(car_fields().toList())
+    layer.updateFields()
+    cars = []  # (x, y, heading from north or None, review)
+    for x, y, heading, review in ((631460.0, 4697750.0, 90.0, ACCEPTED), (631450.0, 4697740.0, 0.0, REJECTED),
+                                  (631470.0, 4697760.0, None, ADDED)):
+        feature = QgsFeature(layer.fields())
+        feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(x, y)))
+        for name, value in (("length_m", 15.0), ("width_m", 3.0), ("heading_deg", heading), ("kind", "box"),
+                            ("scene", "turned"), ("review", review)):
+            if value is not None:
+                feature[name] = value
+        cars.append(feature)
+    assert layer.dataProvider().addFeatures(cars)[0]
+
+    folder = str(tmp_path / "labels")
+    run_railwatch("exportlabels", {"INPUTS": [layer], "IMAGES": [raster], "OUTPUT": folder, "MARGIN_M": 5.0})
+    (window,) = read_labels(folder)
+    headings = {car.review: car.heading_deg for car in window.cars}
+    assert headings[ACCEPTED] == pytest.approx(0.0, abs=0.05)
+    assert headings[REJECTED] == pytest.approx(90.0, abs=0.05)
+    assert headings[ADDED] is None  # a bare point: no heading, rather than a made-up 0
+    # The window keeps the image's turn, and the cars sit where the map puts them.
+    assert window.geotransform[1:3] == (0.0, -0.5) and window.geotransform[4:6] == (-0.5, 0.0)
+    accepted = next(car for car in window.cars if car.review == ACCEPTED)
+    x, y = window.geotransform[0] + accepted.row_px * -0.5, window.geotransform[3] + accepted.col_px * -0.5
+    assert (x, y) == pytest.approx((631460.0, 4697750.0))

@@ -74,7 +74,7 @@ class Analyst:
         self.actions += 1
 
 
-def _count_demo(dock, qgis_iface, qtbot, history=True):
+def _count_demo(dock, qgis_iface, qtbot, history=True, aoi=None):
     raster = QgsRasterLayer(DEMO, "tumangang_2023-10-05")
     assert raster.isValid()
     QgsProject.instance().addMapLayer(raster)
@@ -87,6 +87,8 @@ def _count_demo(dock, qgis_iface, qtbot, history=True):
     if history:
         dock.set_baseline_source(BASELINE_CSV)
         dock.history_csv_widget.setFilePath(DEMO_HISTORY)
+    if aoi is not None:
+        dock.options.aoi_combo.setLayer(aoi)
     qtbot.mouseClick(dock.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dock._busy(), timeout=RUN_TIMEOUT_MS)
     assert dock.last_detection is not None, dock.messages
@@ -181,6 +183,13 @@ def test_keys_and_the_map_tool_review_the_run_and_the_count_verdict_and_log_foll
     (run,) = site_log.read_runs(panel.site_log_path())
     assert (run.count, run.reviewed_count, run.review_finished) == (73, expected + 1, True)
 
+    analyst.click(review.start_button)  # Stop review: the run's reviewed count stays its count
+    assert not review.active and f"reviewed <b>{expected + 1}</b>" in panel.count_label.text()
+    assert panel.current_count() == expected + 1
+    qtbot.mouseClick(panel.save_log_button, Qt.MouseButton.LeftButton)
+    (run,) = site_log.read_runs(panel.site_log_path())
+    assert (run.count, run.reviewed_count, run.review_finished) == (73, expected + 1, True)
+
 
 def test_closing_mid_review_loses_nothing_and_the_review_resumes(panel, qgis_iface, qtbot, tmp_path):
     _count_demo(panel, qgis_iface, qtbot, history=False)
@@ -247,6 +256,50 @@ def test_a_layer_written_by_0_2_0_is_upgraded_in_place(panel, qgis_iface, qtbot,
         assert feature.attributes()[: len(before[fid])] == before[fid]  # every 0.2.0 value kept
         assert feature["review"] == (REJECTED if fid == first else UNREVIEWED)
     assert review.counts().reviewed == 72 and review.counts().automatic == 73
+
+
+def test_a_layer_with_review_but_no_reviewed_at_keeps_its_decisions(panel, qtbot, tmp_path):
+    from qgis.core import QgsField
+    from qgis.PyQt.QtCore import QVariant
+
+    path = str(tmp_path / "railcars.gpkg")
+    shutil.copy(LAYER_0_2_0, path)
+    layer = QgsVectorLayer(path, "railcars", "ogr")
+    assert layer.dataProvider().addAttributes([QgsField("review", QVariant.String)])
+    layer.updateFields()
+    fids = sorted(f.id() for f in layer.getFeatures())
+    index = layer.fields().indexOf("review")
+    layer.dataProvider().changeAttributeValues({fids[0]: {index: REJECTED}, fids[1]: {index: ACCEPTED}})
+    QgsProject.instance().addMapLayer(layer)
+    review = panel.review_panel
+    review.layer_combo.setLayer(layer)
+    qtbot.mouseClick(review.start_button, Qt.MouseButton.LeftButton)
+    assert review.active and "reviewed_at" in layer.fields().names()
+    saved = _saved(path)
+    assert (saved[fids[0]]["review"], saved[fids[1]]["review"]) == (REJECTED, ACCEPTED)
+    assert (review.counts().rejected, review.counts().accepted) == (1, 1)
+
+
+def test_a_shapefile_is_refused_before_its_fields_are_cut(panel, qtbot, tmp_path):
+    """A shapefile would cut 'reviewed_at' to 'reviewed_a': the review says how to go on
+    instead of failing at the first decision."""
+    from qgis.core import QgsVectorFileWriter
+
+    path = str(tmp_path / "railcars.shp")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "ESRI Shapefile"
+    source = QgsVectorLayer(LAYER_0_2_0, "railcars", "ogr")
+    assert QgsVectorFileWriter.writeAsVectorFormatV3(source, path, QgsProject.instance().transformContext(),
+                                                     options)[0] == QgsVectorFileWriter.NoError
+    layer = QgsVectorLayer(path, "railcars", "ogr")
+    names = layer.fields().names()
+    QgsProject.instance().addMapLayer(layer)
+    review = panel.review_panel
+    review.layer_combo.setLayer(layer)
+    qtbot.mouseClick(review.start_button, Qt.MouseButton.LeftButton)
+    assert not review.active
+    assert any("Shapefile" in text and "GeoPackage" in text for _, text in panel.messages)
+    assert QgsVectorLayer(path, "again", "ogr").fields().names() == names  # nothing added
 
 
 def _review_0_2_0_copy(panel, qtbot, tmp_path, start=True):
@@ -414,9 +467,32 @@ def test_reviewed_counts_per_area_of_interest(panel, qgis_iface, tmp_path):
     assert [f["reviewed_count"] for f in table.getFeatures()] == [72, len(in_west) - 1]
 
 
+def test_reviewed_counts_per_area_follow_the_runs_areas_not_the_options(panel, qgis_iface, qtbot):
+    raster = QgsRasterLayer(DEMO, "extent only")
+    extent = raster.extent()
+    half = extent.xMinimum() + extent.width() / 2
+    areas = QgsVectorLayer(f"Polygon?crs={raster.crs().authid()}&field=name:string", "yards", "memory")
+    for name, x0, x1 in (("west", extent.xMinimum(), half), ("east", half, extent.xMaximum())):
+        feature = QgsFeature(areas.fields())
+        feature.setGeometry(QgsGeometry.fromRect(QgsRectangle(x0, extent.yMinimum(), x1, extent.yMaximum())))
+        feature["name"] = name
+        areas.dataProvider().addFeatures([feature])
+    QgsProject.instance().addMapLayer(areas)
+    _count_demo(panel, qgis_iface, qtbot, history=False, aoi=areas)
+    view = panel.results_view
+    assert view.rowCount() == 2
+    panel.options.aoi_combo.setLayer(None)  # the analyst clears the option for the next run, mid-review
+    review = panel.review_panel
+    qtbot.mouseClick(review.start_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(review, Qt.Key.Key_R)
+    rows = [view.reviewed_count(0), view.reviewed_count(1)]
+    assert sum(rows) == review.counts().reviewed and min(rows) > 0  # each area its own, not the whole image's
+
+
 def test_discarding_qgis_edits_keeps_the_review_decisions(panel, qgis_iface, qtbot, tmp_path):
     """QGIS asks to save or discard edits when it closes; discarding rolls the undo stack
-    back, which must not take the (already saved) review decisions with it."""
+    back, which must not take the (already saved) review decisions with it, but does take
+    back the acceptance that only followed from a discarded move."""
     path, layer, review = _review_0_2_0_copy(panel, qtbot, tmp_path)
     rejected = review.queue.current
     qtbot.keyClick(review, Qt.Key.Key_R)
@@ -425,8 +501,105 @@ def test_discarding_qgis_edits_keeps_the_review_decisions(panel, qgis_iface, qtb
     point = layer.getFeature(moved).geometry().asPoint()
     layer.changeGeometry(moved, QgsGeometry.fromPointXY(QgsPointXY(point.x() + 3.0, point.y())))
     qtbot.waitUntil(lambda: review.queue.items[moved].review == ACCEPTED, timeout=2000)
+    # A second car moved, then rejected by the analyst: the rejection is the analyst's own.
+    moved_then_rejected = next(k for k in review.queue.order if k not in (rejected, moved))
+    other = layer.getFeature(moved_then_rejected).geometry().asPoint()
+    layer.changeGeometry(moved_then_rejected, QgsGeometry.fromPointXY(QgsPointXY(other.x(), other.y() + 3.0)))
+    qtbot.waitUntil(lambda: review.queue.items[moved_then_rejected].review == ACCEPTED, timeout=2000)
+    review.review_layer.decide(moved_then_rejected, REJECTED)
+    assert review.counts().accepted == 1 and review.counts().rejected == 2
     assert layer.rollBack()
     saved = _saved(path)
     assert saved[rejected]["review"] == REJECTED  # kept
     assert saved[moved].geometry().asPoint().x() == pytest.approx(point.x())  # the move is discarded
-    assert review.queue.items[rejected].review == REJECTED and review.counts().rejected == 1
+    assert saved[moved]["review"] == UNREVIEWED and saved[moved]["reviewed_at"].isNull()  # and its acceptance
+    assert saved[moved_then_rejected]["review"] == REJECTED
+    assert review.queue.items[rejected].review == REJECTED and review.queue.items[moved].review == UNREVIEWED
+    assert (review.counts().accepted, review.counts().rejected, review.counts().reviewed) == (0, 2, 71)
+
+
+def test_keys_over_the_map_are_qgis_digitizing_keys_while_its_editing_tool_is_on(panel, qgis_iface, qtbot,
+                                                                                  tmp_path):
+    """With one of QGIS's editing tools on the map (Add Point Feature, Move Feature...: all are
+    QgsMapToolEdit), A, C, D... are advanced digitizing's keys: they must not accept cars or
+    swap in the review's drawing tool."""
+    from qgis.gui import QgsMapToolEdit
+
+    path, layer, review = _review_0_2_0_copy(panel, qtbot, tmp_path)
+    canvas = qgis_iface.mapCanvas()
+    first = review.queue.current
+    editing = QgsMapToolEdit(canvas)
+    canvas.setMapTool(editing)
+    try:
+        qtbot.keyClick(canvas, Qt.Key.Key_A)
+        qtbot.keyClick(canvas, Qt.Key.Key_C)
+        assert review.queue.current == first and review.counts().accepted == 0
+        assert canvas.mapTool() is editing
+        qtbot.keyClick(review, Qt.Key.Key_A)  # over the panel the keys are the review's
+        assert review.counts().accepted == 1 and _saved(path)[first]["review"] == ACCEPTED
+    finally:
+        canvas.unsetMapTool(editing)
+    qtbot.keyClick(canvas, Qt.Key.Key_R)  # no editing tool: over the map too
+    assert review.counts().rejected == 1
+
+
+def test_decisions_are_no_unsaved_edits_for_qgis(panel, qgis_iface, qtbot, tmp_path):
+    """Decisions are in the file already: switching editing on and off again with nothing
+    edited must not make QGIS ask to save changes (it asks when the layer is modified)."""
+    path, layer, review = _review_0_2_0_copy(panel, qtbot, tmp_path)
+    rejected = review.queue.current
+    qtbot.keyClick(review, Qt.Key.Key_R)
+    qtbot.keyClick(review, Qt.Key.Key_U)
+    qtbot.keyClick(review, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert layer.startEditing()
+    assert not layer.isModified()
+    point = layer.getFeature(rejected).geometry().asPoint()
+    layer.changeGeometry(rejected, QgsGeometry.fromPointXY(QgsPointXY(point.x() + 1.0, point.y())))
+    assert layer.isModified()  # a real edit is one
+    assert layer.rollBack()
+    assert _saved(path)[rejected]["review"] == REJECTED and review.counts().rejected == 1
+
+
+def test_a_point_added_with_qgis_editing_is_an_added_car(panel, qgis_iface, qtbot, tmp_path):
+    """QGIS's own Add Point Feature (what QgsFeatureAction does: a feature with the layer's
+    defaults, added in one edit command) makes an added car with the dock's kind."""
+    from qgis.core import QgsVectorLayerUtils
+
+    path, layer, review = _review_0_2_0_copy(panel, qtbot, tmp_path)
+    review.kind_combo.setCurrentText("tank")
+    assert review.counts().reviewed == 73
+    layer.startEditing()
+    centre = layer.extent().center()
+    feature = QgsVectorLayerUtils.createFeature(layer, QgsGeometry.fromPointXY(centre))
+    layer.beginEditCommand("Feature added")
+    assert layer.addFeature(feature)
+    layer.endEditCommand()
+    fid = feature.id()
+    qtbot.waitUntil(lambda: review.counts().added == 1, timeout=2000)
+    car = layer.getFeature(fid)
+    assert (car["review"], car["kind"], car["length_m"], car["width_m"]) == (ADDED, "tank", 15.0, 3.0)
+    assert not car["reviewed_at"].isNull() and car["scene"] == "tumangang_2023-10-05"
+    assert review.counts().reviewed == 74
+
+    stack = layer.undoStack()
+    stack.undo()  # the mark: a point without a decision or confidence, not counted
+    assert layer.getFeature(fid)["review"] != ADDED and review.counts().reviewed == 73
+    stack.redo()
+    qtbot.wait(50)  # the redone addition must not be marked a second time
+    assert layer.getFeature(fid)["review"] == ADDED and review.counts().reviewed == 74
+    assert stack.index() == stack.count() == 2
+
+    assert layer.commitChanges()  # saved with QGIS's edits, under its new id
+    (saved,) = [f for f in _saved(path).values() if f["review"] == ADDED]
+    assert saved["kind"] == "tank" and saved.geometry().asPoint().distance(centre) < 0.01
+    assert review.counts().added == 1 and review.counts().reviewed == 74
+
+    layer.startEditing()  # a second point, discarded with QGIS's edits
+    second = QgsVectorLayerUtils.createFeature(layer, QgsGeometry.fromPointXY(QgsPointXY(centre.x() + 30, centre.y())))
+    layer.beginEditCommand("Feature added")
+    assert layer.addFeature(second)
+    layer.endEditCommand()
+    qtbot.waitUntil(lambda: review.counts().added == 2, timeout=2000)
+    assert layer.rollBack()
+    assert review.counts().added == 1 and review.counts().reviewed == 74
+    assert len([f for f in _saved(path).values() if f["review"] == ADDED]) == 1

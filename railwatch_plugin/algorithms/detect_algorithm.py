@@ -149,7 +149,7 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
         if box_sink is None and parameters.get(self.OUTPUT_BOXES) is not None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_BOXES))
         for i, car in enumerate(cars):
-            attributes = car_attributes(car, scene.scene, scene.acquired)
+            attributes = car_attributes(car, scene.scene, scene.acquired, scene.geotransform)
             sink.addFeature(car_point_feature(car, scene.geotransform, fields, attributes), QgsFeatureSink.FastInsert)
             if box_sink is not None:
                 box_sink.addFeature(car_box_feature(car, scene.geotransform, fields, attributes), QgsFeatureSink.FastInsert)
@@ -162,7 +162,7 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_CANDIDATES))
         if candidate_sink is not None:
             for car in candidates:
-                attributes = car_attributes(car, scene.scene, scene.acquired)
+                attributes = car_attributes(car, scene.scene, scene.acquired, scene.geotransform)
                 candidate_sink.addFeature(car_point_feature(car, scene.geotransform, fields, attributes), QgsFeatureSink.FastInsert)
 
         results = {self.OUTPUT: dest_id, self.COUNT: len(cars)}

@@ -31,7 +31,7 @@ from qgis.core import (
 from ..core.labels import LOOKALIKE, RAILCAR, WINDOWS_FOLDER, LabelCar, LabelWindow, write_labels
 from ..review import ACCEPTED, ADDED, REJECTED, REVIEW_FIELD, normalize_review, number_or
 from .detection_parameters import with_help
-from .ground_resolution import ground_gsd_m
+from .ground_resolution import ground_gsd_m, heading_in_pixels
 from .plugin_info import algorithm_icon
 
 LABEL_OF = {ACCEPTED: RAILCAR, ADDED: RAILCAR, REJECTED: LOOKALIKE}
@@ -72,7 +72,8 @@ class ExportLabelsAlgorithm(QgsProcessingAlgorithm):
             "a window around its reviewed cars (plus MARGIN_M) and saved as windows/NNN_<scene>.tif, every band "
             "as read. labels.json lists, per window: the image, scene, acquisition date, source image, ground "
             "metres per pixel (gsd_m), size, CRS and geotransform, and each car's centre in window pixels "
-            "(col_px, row_px), length_m, width_m, heading_deg (clockwise from the window's up), kind, label and "
+            "(col_px, row_px), length_m, width_m, heading_deg (clockwise from the window's up, which is north only on "
+            "north-up images; null when unknown), kind, label and "
             "review. Python can read it with railwatch_plugin.core.labels.read_labels(folder), without QGIS."
         )
 
@@ -103,13 +104,21 @@ class ExportLabelsAlgorithm(QgsProcessingAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.RAILCARS, "Number of railcar labels"))
         self.addOutput(QgsProcessingOutputNumber(self.LOOKALIKES, "Number of look-alike labels"))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
-        from osgeo import gdal
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        try:  # the layers' problems, told before any file is written
+            self._plan(parameters, context)
+        except QgsProcessingException as exc:
+            return False, str(exc)
+        return True, ""
 
+    def _plan(self, parameters, context):
+        """scene -> (its reviewed cars as [(feature, layer)], its image), or QgsProcessingException
+        in words that name the fix."""
         layers = self.parameterAsLayerList(parameters, self.INPUTS, context)
         images = self.parameterAsLayerList(parameters, self.IMAGES, context)
-        margin_m = self.parameterAsDouble(parameters, self.MARGIN_M, context)
-        folder = self.parameterAsString(parameters, self.OUTPUT, context)
         if not images:
             raise QgsProcessingException("IMAGES is empty: give the images the cars were reviewed on.")
         by_scene = _cars_by_scene(layers)
@@ -119,18 +128,29 @@ class ExportLabelsAlgorithm(QgsProcessingAlgorithm):
                 "cars in the RailWatch panel first, or give the layers that were reviewed."
             )
         image_of = _image_names(images)
-        os.makedirs(os.path.join(folder, WINDOWS_FOLDER), exist_ok=True)
-        windows: List[LabelWindow] = []
-        for number, (scene, cars) in enumerate(by_scene.items()):
-            if feedback.isCanceled():
-                return {}
+        plan = OrderedDict()
+        for scene, cars in by_scene.items():
             raster = image_of.get(scene) or (images[0] if len(images) == 1 else None)
             if raster is None:
                 raise QgsProcessingException(
                     f"No image for scene '{scene}': add its image to IMAGES (a layer or file named {scene})."
                 )
+            plan[scene] = (cars, raster)
+        return plan
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
+        from osgeo import gdal
+
+        plan = self._plan(parameters, context)
+        margin_m = self.parameterAsDouble(parameters, self.MARGIN_M, context)
+        folder = self.parameterAsString(parameters, self.OUTPUT, context)
+        _clear_windows(os.path.join(folder, WINDOWS_FOLDER))
+        windows: List[LabelWindow] = []
+        for number, (scene, (cars, raster)) in enumerate(plan.items()):
+            if feedback.isCanceled():
+                return {}
             windows.append(_write_window(gdal, folder, number, scene, cars, raster, margin_m, context))
-            feedback.setProgress(100.0 * (number + 1) / len(by_scene))
+            feedback.setProgress(100.0 * (number + 1) / len(plan))
         write_labels(folder, windows)
         labels = [car.label for window in windows for car in window.cars]
         feedback.pushInfo(
@@ -156,6 +176,15 @@ def _cars_by_scene(layers) -> Dict[str, list]:
             scene = feature["scene"] if "scene" in names and feature["scene"] else None
             by_scene.setdefault(str(scene or layer.name()), []).append((feature, layer))
     return by_scene
+
+
+def _clear_windows(windows_folder: str) -> None:
+    """An earlier export's window images go (labels.json is replaced whole; a window it no
+    longer names would be a stray training image)."""
+    os.makedirs(windows_folder, exist_ok=True)
+    for name in os.listdir(windows_folder):
+        if re.fullmatch(r"\d{3}_.*\.tif", name):
+            os.remove(os.path.join(windows_folder, name))
 
 
 def _image_names(images) -> Dict[str, object]:
@@ -197,7 +226,7 @@ def _write_window(gdal, folder, number, scene, cars, raster, margin_m, context) 
     label_cars = [
         LabelCar(
             col_px=round(col - x0, 3), row_px=round(row - y0, 3), length_m=number_or(f["length_m"], 0.0),
-            width_m=number_or(f["width_m"], 0.0), heading_deg=number_or(f["heading_deg"], 0.0),
+            width_m=number_or(f["width_m"], 0.0), heading_deg=_window_heading(f["heading_deg"], gt),
             kind=str(f["kind"] or "unknown"),
             label=LABEL_OF[normalize_review(f[REVIEW_FIELD])], review=normalize_review(f[REVIEW_FIELD]),
         )
@@ -210,6 +239,13 @@ def _write_window(gdal, folder, number, scene, cars, raster, margin_m, context) 
         cars=label_cars,
     )
 
+
+
+def _window_heading(value, geotransform):
+    """A car's heading (clockwise from the map's north) clockwise from the window's up; None
+    when the car has none (a point added with QGIS's own tool)."""
+    heading = number_or(value, None)
+    return None if heading is None else round(heading_in_pixels(heading, geotransform), 1) % 180.0
 
 
 def _iso(value):

@@ -55,6 +55,38 @@ def pixel_to_map(geotransform: GeoTransform, col_px: float, row_px: float) -> Tu
     return gt[0] + col_px * gt[1] + row_px * gt[2], gt[3] + col_px * gt[4] + row_px * gt[5]
 
 
+def _pixel_axes(geotransform: GeoTransform):
+    """Unit vectors (in map x, y) of the image's right (along a row) and up (against the columns)."""
+    gt = geotransform
+    right, up = (gt[1], gt[4]), (-gt[2], -gt[5])
+    return tuple((x / math.hypot(x, y), y / math.hypot(x, y)) for x, y in (right, up))
+
+
+def heading_on_map(heading_px_deg: float, geotransform: GeoTransform) -> float:
+    """A heading clockwise from the image's up (the detector's) as one clockwise from the
+    map's north (grid up): the same on north-up images; rotated or south-up images differ.
+    (A rotated image in degrees is taken with square map units: a close approximation.)"""
+    right, up = _pixel_axes(geotransform)
+    h = math.radians(heading_px_deg)
+    east, north = (math.sin(h) * right[i] + math.cos(h) * up[i] for i in (0, 1))
+    return _half_turn(math.atan2(east, north))
+
+
+def heading_in_pixels(heading_map_deg: float, geotransform: GeoTransform) -> float:
+    """The inverse of :func:`heading_on_map`: a heading clockwise from the map's north as one
+    clockwise from the image's up."""
+    right, up = _pixel_axes(geotransform)
+    h = math.radians(heading_map_deg)
+    east, north = math.sin(h), math.cos(h)
+    along_right, along_up = east * right[0] + north * right[1], east * up[0] + north * up[1]
+    return _half_turn(math.atan2(along_right, along_up))
+
+
+def _half_turn(radians: float) -> float:
+    """An axis's direction in degrees, 0 <= d < 180 (rounding first, so -1e-15 is 0, not 180)."""
+    return round(math.degrees(radians), 9) % 180.0
+
+
 def ground_gsd_m(
     crs: QgsCoordinateReferenceSystem,
     geotransform: GeoTransform,

@@ -13,7 +13,7 @@ from qgis.PyQt.QtCore import QDate, QVariant
 
 from ..core import CAR_KINDS
 from ..review import REVIEW_FIELD, REVIEWED_AT_FIELD, UNREVIEWED
-from .ground_resolution import pixel_to_map
+from .ground_resolution import heading_on_map, pixel_to_map
 
 
 REVIEWED_COUNT_FIELD = "reviewed_count"  # null until an analyst reviews the cars
@@ -75,12 +75,13 @@ def qdate(value: Optional[datetime.date]):
     return QDate(value.year, value.month, value.day)
 
 
-def car_attributes(car, scene: str, acquired: Optional[datetime.date]) -> list:
+def car_attributes(car, scene: str, acquired: Optional[datetime.date], geotransform) -> list:
+    """A car's field values; its heading turned from the image's up to the map's north."""
     return [
         round(float(car.confidence), 3),
         round(float(car.length_m), 2),
         round(float(car.width_m), 2),
-        round(float(car.heading_deg), 1),
+        round(heading_on_map(car.heading_deg, geotransform), 1) % 180.0,
         car.kind,
         car.method,
         int(car.string_id),

@@ -20,7 +20,9 @@ A label folder holds::
           {"col_px": 32.1, "row_px": 716.0,     # the car's centre in window pixels (GDAL: (0, 0) is
                                                 #   the top-left corner of the top-left pixel)
            "length_m": 16.4, "width_m": 3.0,
-           "heading_deg": 63.0,                 # 0-180, clockwise from the window's up (north on north-up images)
+           "heading_deg": 63.0,                 # 0-180, clockwise from the window's up (north on north-up
+                                                #   images; turned from the layer's north otherwise); null
+                                                #   for a car added as a bare point
            "kind": "tank",                      # one of core.CAR_KINDS
            "label": "railcar",                  # railcar (accepted or added) or lookalike (rejected)
            "review": "accepted"}]}]}           # the analyst's decision: accepted, added or rejected
@@ -51,7 +53,7 @@ class LabelCar:
     row_px: float
     length_m: float
     width_m: float
-    heading_deg: float
+    heading_deg: Optional[float]  # None: unknown
     kind: str
     label: str  # RAILCAR or LOOKALIKE
     review: str  # accepted, added or rejected

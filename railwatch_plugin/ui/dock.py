@@ -175,6 +175,7 @@ class RailWatchDock(QgsDockWidget):
         layout.addWidget(self.review_panel)
         layout.addStretch(1)
         self._comparison_source = None  # (HISTORY, label) of the last comparison, rerun as the review goes
+        self._last_review = None  # (points layer id, ReviewCounts, finished): kept when the review stops
         self._recompare_timer = QTimer(self)
         self._recompare_timer.setSingleShot(True)
         self._recompare_timer.setInterval(300)
@@ -299,8 +300,10 @@ class RailWatchDock(QgsDockWidget):
         table = layers.get("table")
         count = int(results.get("COUNT", layers["points"].featureCount() if "points" in layers else 0))
         acquired, mean_confidence = summarize_count_table(table) if table is not None else (None, None)
+        aoi_id = run.parameters.get("AOI")
+        aoi = QgsProject.instance().mapLayer(aoi_id) if isinstance(aoi_id, str) else None  # the run's, not today's
         if table is not None:
-            self.results_view.show_table(table, layers.get("points"), raster, self.options.aoi_combo.currentLayer())
+            self.results_view.show_table(table, layers.get("points"), raster, aoi)
         self.last_detection = {
             "scene": scene,
             "acquired": acquired,
@@ -310,6 +313,7 @@ class RailWatchDock(QgsDockWidget):
             "layers": layers,
             "table_path": run.parameters["OUTPUT_TABLE"],
             "raster_id": raster_id,
+            "aoi_id": aoi.id() if aoi is not None else None,
             "results": dict(results),
         }
         self.last_comparison = None
@@ -453,12 +457,17 @@ class RailWatchDock(QgsDockWidget):
     # --- review ---------------------------------------------------------------------
 
     def _review_of_last_run(self):
-        """(ReviewCounts, finished) when the review panel reviews the last run's cars, else None."""
+        """(ReviewCounts, finished) of the last run's cars: live while the panel reviews them,
+        else as the review left them (after Stop review), else None."""
         panel = self.review_panel
         points = self.last_detection["layers"].get("points") if self.last_detection else None
-        if not panel.active or points is None or panel.layer is not points:
+        if points is None:
             return None
-        return panel.counts(), panel.queue.finished
+        if panel.active and panel.layer is points:
+            self._last_review = (points.id(), panel.counts(), panel.queue.finished)
+        if self._last_review is None or self._last_review[0] != points.id():
+            return None
+        return self._last_review[1:]
 
     def current_count(self) -> int:
         """The count the verdict is about: the reviewed count while the last run is reviewed."""
@@ -492,7 +501,7 @@ class RailWatchDock(QgsDockWidget):
         table = self.last_detection["layers"].get("table")
         if table is not None:
             self.results_view.show_reviewed_counts(table, self.review_panel.review_layer, self.review_panel.queue,
-                                                   self.options.aoi_combo.currentLayer())
+                                                   QgsProject.instance().mapLayer(self.last_detection["aoi_id"] or ""))
         self._recompare_timer.start()
 
     def _recompare(self):

@@ -3,7 +3,7 @@ count and mean confidence, counts per kind. Clicking a row zooms the map to it."
 
 from __future__ import annotations
 
-from qgis.core import QgsCoordinateTransform, QgsProject, QgsRectangle
+from qgis.core import QgsCoordinateTransform, QgsFeatureRequest, QgsProject, QgsRectangle
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtWidgets import QAbstractItemView, QHeaderView, QSizePolicy, QTableWidget, QTableWidgetItem
 
@@ -98,19 +98,22 @@ class CountTableView(QTableWidget):
             return
         counted = [key for key, item in queue.items.items() if is_counted(item.review, item.confidence, queue.threshold)]
         changes = {}
+        centres = None  # the counted cars' centres in the AOI layer's CRS, read once for every row
         for row, feature in enumerate(table_layer.getFeatures()):
             aoi_value = self._row_aois[row] if row < len(self._row_aois) else None
             polygon = _aoi_feature(aoi_layer, aoi_value)
-            if aoi_value is None or polygon is None:
+            if aoi_value is None:
                 value = len(counted)
+            elif polygon is None:
+                continue  # the row's polygon is gone: its reviewed count cannot be told (not the whole image's)
             else:
-                transform = QgsCoordinateTransform(review_layer.layer.crs(), aoi_layer.crs(), QgsProject.instance())
+                if centres is None:
+                    transform = QgsCoordinateTransform(review_layer.layer.crs(), aoi_layer.crs(), QgsProject.instance())
+                    request = QgsFeatureRequest().setFilterFids(counted).setNoAttributes()
+                    centres = [transform.transform(f.geometry().centroid().asPoint())
+                               for f in review_layer.layer.getFeatures(request) if f.hasGeometry()]
                 geometry = polygon.geometry()
-                value = sum(
-                    1 for key in counted
-                    if (f := review_layer.feature(key)) is not None
-                    and geometry.contains(transform.transform(f.geometry().centroid().asPoint()))
-                )
+                value = sum(1 for centre in centres if geometry.contains(centre))
             changes[feature.id()] = {field_index: value}
             if REVIEWED_COUNT_FIELD in self._columns and row < self.rowCount():
                 item = QTableWidgetItem(str(value))

@@ -38,12 +38,15 @@ from qgis.PyQt.QtWidgets import QUndoCommand
 
 from ..algorithms.detection_parameters import DEFAULT_WIDTH_M
 from ..algorithms.ground_resolution import ground_gsd_m
+from ..algorithms.history_reading import is_null
 from ..algorithms.output_fields import review_fields
 from ..review import ADDED, REVIEW_FIELD, REVIEWED_AT_FIELD, UNREVIEWED, ReviewItem, normalize_review, number_or
 
 DEFAULT_CAR_WIDTH_M = round(sum(DEFAULT_WIDTH_M) / 2, 2)  # 3.0 m: the middle of the width range
+DEFAULT_CAR_LENGTH_M = 15.0  # a car drawn without its length (a point added with QGIS's own tool)
 CAR_SHAPE_FIELDS = ("length_m", "width_m", "heading_deg", "kind")
 THRESHOLD_KEY = "RAILWATCH_MIN_CONFIDENCE"  # in a reviewed copy's GeoPackage metadata
+SHORT_NAME_FORMATS = ("ESRI Shapefile", "DBF")  # OGR storage types with 10-character field names
 
 
 class ReviewLayerError(Exception):
@@ -62,17 +65,23 @@ def ensure_review_fields(layer: QgsVectorLayer) -> bool:
     if not missing:
         return False
     provider = layer.dataProvider()
+    save_as = "save it as a GeoPackage (Export > Save Features As) and review the copy."
     if not provider.capabilities() & QgsVectorDataProvider.AddAttributes:
         raise ReviewLayerError(
-            f"{layer.name()} cannot take the review fields ({provider.name()} is read-only): save it as a "
-            "GeoPackage (Export > Save Features As) and review the copy."
+            f"{layer.name()} cannot take the review fields ({provider.name()} is read-only): {save_as}"
         )
+    if provider.storageType() in SHORT_NAME_FORMATS:  # 'reviewed_at' would be cut to 'reviewed_a'
+        raise ReviewLayerError(f"{layer.name()} is a {provider.storageType()}, whose field names are cut to 10 "
+                               f"characters and which keeps no time of day: {save_as}")
     if not provider.addAttributes(missing):
         raise ReviewLayerError(f"{layer.name()}: the review fields could not be added ({provider.lastError()}).")
     layer.updateFields()
-    index = layer.fields().indexOf(REVIEW_FIELD)
-    request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setNoAttributes()
-    provider.changeAttributeValues({f.id(): {index: UNREVIEWED} for f in provider.getFeatures(request)})
+    if any(layer.fields().indexOf(f.name()) < 0 for f in missing):
+        raise ReviewLayerError(f"{layer.name()}: its format renamed the review fields: {save_as}")
+    if REVIEW_FIELD in [f.name() for f in missing]:  # a review field already there keeps its decisions
+        index = layer.fields().indexOf(REVIEW_FIELD)
+        request = QgsFeatureRequest().setFlags(QgsFeatureRequest.NoGeometry).setNoAttributes()
+        provider.changeAttributeValues({f.id(): {index: UNREVIEWED} for f in provider.getFeatures(request)})
     return True
 
 
@@ -205,15 +214,18 @@ class ReviewLayer(QObject):
         self.layer = layer
         self.upgraded = ensure_review_fields(layer)
         self.rolling_back = False
+        self.writing = False  # announcing a decision of ours as attributeValueChanged
         # QUndoStack owns the commands, but PyQt drops their Python side (redo/undo) unless
         # Python keeps a reference: the layer's stack would then undo nothing.
         self._commands: List[QUndoCommand] = []
         layer.beforeRollBack.connect(self._on_before_rollback)
         layer.afterRollBack.connect(self._on_after_rollback)
+        layer.undoStack().indexChanged.connect(self._on_stack_moved)
 
     def disconnect_layer(self):
         for signal, slot in ((self.layer.beforeRollBack, self._on_before_rollback),
-                             (self.layer.afterRollBack, self._on_after_rollback)):
+                             (self.layer.afterRollBack, self._on_after_rollback),
+                             (self.layer.undoStack().indexChanged, self._on_stack_moved)):
             try:
                 signal.disconnect(slot)
             except (TypeError, RuntimeError):
@@ -226,6 +238,13 @@ class ReviewLayer(QObject):
 
     def _on_after_rollback(self):
         self.rolling_back = False
+
+    # Outside edit mode the stack holds only decisions, all of them already in the file: it
+    # stays "clean", or QGIS would take them for unsaved edits once editing is switched on
+    # (and ask to save "changes" when it is switched off again with nothing edited).
+    def _on_stack_moved(self, _index: int):
+        if not self.layer.isEditable():
+            self.layer.undoStack().setClean()
 
     # --- reading ----------------------------------------------------------------------
 
@@ -251,7 +270,8 @@ class ReviewLayer(QObject):
         if feature is None or feature.geometry().isEmpty():
             return None
         values = [feature[n] if self.index(n) >= 0 else None for n in ("length_m", "width_m", "heading_deg")]
-        length, width, heading = (number_or(v, d) for v, d in zip(values, (15.0, DEFAULT_CAR_WIDTH_M, 0.0)))
+        defaults = (DEFAULT_CAR_LENGTH_M, DEFAULT_CAR_WIDTH_M, 0.0)
+        length, width, heading = (number_or(v, d) for v, d in zip(values, defaults))
         return car_outline(self.layer, feature.geometry().centroid().asPoint(), length, width, heading)
 
     def extent_around(self, fid: int, canvas_crs, metres: float = 90.0) -> Optional[QgsRectangle]:
@@ -268,13 +288,16 @@ class ReviewLayer(QObject):
 
     # --- writing (each through an undo command) --------------------------------------
 
-    def decide(self, fid: int, review: str, text: str = "") -> None:
+    def decide(self, fid: int, review: str, text: str = "", follows_edit: bool = False) -> None:
+        """Write a decision at once, as a command on the layer's undo stack. ``follows_edit``:
+        the decision only follows from a QGIS edit of the car (moved, reshaped), so discarding
+        QGIS's edits takes it back with the edit."""
         feature = self.feature(fid)
         if feature is None:
             return
         old = (feature[REVIEW_FIELD], feature[REVIEWED_AT_FIELD])
         new = (review, now_utc())
-        self._push(_DecisionCommand(self, fid, old, new, text or f"RailWatch: {review} car {fid}"))
+        self._push(_DecisionCommand(self, fid, old, new, text or f"RailWatch: {review} car {fid}", follows_edit))
 
     def _push(self, command: QUndoCommand):
         self._commands.append(command)
@@ -285,16 +308,48 @@ class ReviewLayer(QObject):
         centre, length, heading = car_between(self.layer, end_a, end_b)
         feature = QgsFeature(self.layer.fields())
         feature.setGeometry(QgsGeometry.fromPointXY(centre))
-        values = {"length_m": round(length, 2), "width_m": DEFAULT_CAR_WIDTH_M, "heading_deg": round(heading, 1),
-                  "kind": kind, REVIEW_FIELD: ADDED, REVIEWED_AT_FIELD: now_utc()}
-        for other in ("scene", "acquired"):
-            values[other] = self._shared_value(other)
+        values = self._added_values(kind)
+        values.update({"length_m": round(length, 2), "heading_deg": round(heading, 1)})
         for name, value in values.items():
             if self.index(name) >= 0 and value is not None:
                 feature[name] = value
         command = _AddCommand(self, feature, f"RailWatch: add a {kind} car")
         self._push(command)
         return command.fid
+
+    def _added_values(self, kind: str) -> dict:
+        """What a car the analyst adds gets besides its place: review, time, default size, kind, scene."""
+        values = {"length_m": DEFAULT_CAR_LENGTH_M, "width_m": DEFAULT_CAR_WIDTH_M, "kind": kind,
+                  REVIEW_FIELD: ADDED, REVIEWED_AT_FIELD: now_utc()}
+        for other in ("scene", "acquired"):
+            values[other] = self._shared_value(other)
+        return values
+
+    def drawn_in_qgis(self, fid: int) -> bool:
+        """Whether ``fid`` is a car added with QGIS's own editing and not marked yet: no
+        detector confidence, no decision, not yet saved (QGIS's edit buffer holds it)."""
+        feature = self.feature(fid) if fid < 0 and self.layer.isEditable() else None
+        return feature is not None and self.item(feature).confidence is None and \
+            normalize_review(feature[REVIEW_FIELD]) == UNREVIEWED
+
+    def mark_added_in_edits(self, fid: int, kind: str) -> bool:
+        """Mark a car added with QGIS's own tools as ``added`` (with the default size and
+        ``kind`` where it has none) in QGIS's edits, one undo command: it is saved when
+        QGIS saves the car, and discarded with it."""
+        feature = self.feature(fid)
+        if feature is None or not self.layer.isEditable():
+            return False
+        changes = {}
+        for name, value in self._added_values(kind).items():
+            index = self.index(name)
+            if index < 0 or value is None:
+                continue
+            if name in (REVIEW_FIELD, REVIEWED_AT_FIELD) or is_null(feature[name]):
+                changes[index] = value
+        self.layer.beginEditCommand(f"RailWatch: car {fid} added with QGIS, so added")
+        ok = self.layer.changeAttributeValues(fid, changes, {i: feature[i] for i in changes})
+        self.layer.endEditCommand()
+        return ok
 
     def _shared_value(self, name: str):
         """The value every car of the layer has in ``name`` (the scene, its date), else None."""
@@ -307,8 +362,12 @@ class ReviewLayer(QObject):
         changes = {self.index(name): value for name, value in values.items()}
         ok = self.layer.dataProvider().changeAttributeValues({fid: changes})
         if ok:  # an open attribute table shows the decision at once
-            for index, value in changes.items():
-                self.layer.attributeValueChanged.emit(fid, index, value)
+            self.writing = True  # (the panel hears of it through ``changed``, once)
+            try:
+                for index, value in changes.items():
+                    self.layer.attributeValueChanged.emit(fid, index, value)
+            finally:
+                self.writing = False
         self._after_write(fid)
         return ok
 
@@ -319,9 +378,10 @@ class ReviewLayer(QObject):
 
 
 class _DecisionCommand(QUndoCommand):
-    def __init__(self, review_layer: ReviewLayer, fid: int, old, new, text: str):
+    def __init__(self, review_layer: ReviewLayer, fid: int, old, new, text: str, follows_edit: bool = False):
         super().__init__(text)
         self.review_layer, self.fid, self.old, self.new = review_layer, fid, old, new
+        self.follows_edit = follows_edit
 
     def _apply(self, values):
         review, when = values
@@ -331,8 +391,14 @@ class _DecisionCommand(QUndoCommand):
         self._apply(self.new)
 
     def undo(self):
-        if not self.review_layer.rolling_back:
-            self._apply(self.old)
+        if self.review_layer.rolling_back and not (self.follows_edit and self._still_in_force()):
+            return  # QGIS discards its edits: the analyst's own decisions stay
+        self._apply(self.old)
+
+    def _still_in_force(self) -> bool:
+        """The car still holds this decision (no later decision replaced it)."""
+        feature = self.review_layer.feature(self.fid)
+        return feature is not None and normalize_review(feature[REVIEW_FIELD]) == normalize_review(self.new[0])
 
 
 class _AddCommand(QUndoCommand):
@@ -358,6 +424,7 @@ class _AddCommand(QUndoCommand):
 
 __all__ = [
     "CAR_SHAPE_FIELDS",
+    "DEFAULT_CAR_LENGTH_M",
     "DEFAULT_CAR_WIDTH_M",
     "ReviewLayer",
     "ReviewLayerError",

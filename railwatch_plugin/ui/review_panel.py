@@ -15,9 +15,10 @@ C                     draw a missing car on the map (on/off)
 F                     finish the review
 ====================  =====================================================
 
-Moving, reshaping (length_m, width_m, heading_deg, kind) or deleting cars with
-QGIS's own editing counts as review too: a moved or reshaped car is accepted,
-a deleted one is gone from the count.
+Moving, reshaping (length_m, width_m, heading_deg, kind), adding or deleting cars
+with QGIS's own editing counts as review too: a moved or reshaped car is accepted
+(taken back if QGIS's edits are discarded), a point added with QGIS's tool is an
+added car (in QGIS's edits, with the dock's kind), a deleted one is gone from the count.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from __future__ import annotations
 from typing import Optional
 
 from qgis.core import Qgis, QgsCoordinateTransform, QgsMapLayerProxyModel, QgsProject, QgsRectangle, QgsVectorLayer
-from qgis.gui import QgsHighlight
+from qgis.gui import QgsHighlight, QgsMapTool
 from qgis.PyQt.QtCore import QEvent, Qt, QTimer, pyqtSignal
 from qgis.PyQt.QtGui import QColor
 from qgis.PyQt.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from ..algorithms.output_style import style_review_points
 from ..core.model import CAR_KINDS
-from ..review import ACCEPTED, REJECTED, UNREVIEWED, ReviewItem, ReviewQueue
+from ..review import ACCEPTED, REJECTED, REVIEW_FIELD, UNREVIEWED, ReviewItem, ReviewQueue
 from .options_form import layer_combo
 from .review_layer import CAR_SHAPE_FIELDS, ReviewLayer, ReviewLayerError, is_temporary, keep_for_review, layer_file
 from .review_layer import metres_per_unit, stored_threshold
@@ -269,9 +270,12 @@ class ReviewPanel(QGroupBox):
         return True
 
     def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
-        """Review keys pressed over the map (QGIS's own shortcuts come first)."""
+        """Review keys pressed over the map (QGIS's own shortcuts come first, and while one of
+        QGIS's editing tools is on the map its keys are its own: A, C, D... of advanced digitizing)."""
         if watched is self.canvas and event.type() == QEvent.Type.KeyPress and not event.isAutoRepeat():
-            if self.handle_key(event.key(), int(event.modifiers())):
+            tool = self.canvas.mapTool()
+            editing = tool is not None and tool is not self.tool and bool(tool.flags() & QgsMapTool.Flag.EditTool)
+            if not editing and self.handle_key(event.key(), int(event.modifiers())):
                 return True
         return super().eventFilter(watched, event)
 
@@ -401,9 +405,23 @@ class ReviewPanel(QGroupBox):
         if feature is not None:
             self.queue.add(self.review_layer.item(feature))
             self._counts_changed()
+            if self.review_layer.drawn_in_qgis(fid):  # once QGIS's add command is complete
+                QTimer.singleShot(0, lambda: self._mark_added(fid))
+
+    def _mark_added(self, fid: int):
+        """A car added with QGIS's own tool is the analyst's: ``added``, with the dock's kind."""
+        if not self.active or not self.review_layer.drawn_in_qgis(fid):
+            return
+        stack = self.layer.undoStack()
+        if stack.index() == stack.count():  # a new car, not the redo of one (its mark is redone next)
+            self.review_layer.mark_added_in_edits(fid, self.kind_combo.currentText())
 
     def _on_attribute_edited(self, fid: int, index: int, _value):
-        if self.layer.fields().at(index).name() in CAR_SHAPE_FIELDS:
+        name = self.layer.fields().at(index).name()
+        if name == REVIEW_FIELD:  # a decision typed in the attribute table, or a car marked added
+            if not self.review_layer.writing:  # ours arrive through ReviewLayer.changed
+                self._sync(fid)
+        elif name in CAR_SHAPE_FIELDS:
             self._on_edited(fid)
 
     def _on_edited(self, fid: int, *_args):
@@ -417,7 +435,7 @@ class ReviewPanel(QGroupBox):
         stack = self.layer.undoStack()
         fresh = stack.index() == stack.count()  # a new edit (nothing to redo), not an undo
         if fresh and self.queue.items[fid].review == UNREVIEWED:
-            self.review_layer.decide(fid, ACCEPTED, f"RailWatch: car {fid} edited, so reviewed")
+            self.review_layer.decide(fid, ACCEPTED, f"RailWatch: car {fid} edited, so reviewed", follows_edit=True)
             if fid == self.queue.current:
                 self.queue.advance()
             self._show_current(move_map=False)
