@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from qgis.PyQt.QtWidgets import QScrollArea
 
-from test_panel import _activate, _add_raster, panel, yard  # noqa: F401 (fixtures)
+from test_panel import _activate, _add_raster, yard  # noqa: F401 (fixture; panel comes from conftest)
 from test_bad_input import history_table
 
 pytestmark = pytest.mark.gui
