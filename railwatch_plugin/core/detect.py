@@ -235,7 +235,8 @@ def detect_railcars(
 
     def run(tile, window, mask) -> List[Railcar]:
         c0, r0, _, _, (clo, rlo, chi, rhi) = tile
-        cars = detect_in_tile_net(net, window.data, window.valid, (gx, gy), params, mask)
+        cars = detect_in_tile_net(net, window.data, window.valid, (gx, gy), params, mask,
+                                  owned=(clo - c0, rlo - r0, chi - c0, rhi - r0))
         out = []
         for car in cars:
             car = _shift(car, c0, r0)
