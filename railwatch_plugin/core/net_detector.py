@@ -31,7 +31,7 @@ from .prescreen import may_hold_cars, rows_with_bands
 # (frame_net.field_of_view_px), so a block's cells come out as they would
 # from the whole frame, while memory stays bounded (a 12-channel float map
 # of a block with its margins, 360 x 2,272 px, is ~40 MB).
-BLOCK_ROWS, BLOCK_COLS = 320, 2048  # a tile's frame is one block wide: no margins inside it
+BLOCK_ROWS, BLOCK_COLS = 256, 2048  # a tile's frame is one block wide: no margins inside it
 MARGIN_ROWS, MARGIN_COLS = (-(-reach // m) * m for reach, m in zip(field_of_view_px(), (MULTIPLE_ROWS, MULTIPLE_COLS)))
 TRACK_SURROUNDINGS_M = 10.0  # with TRACKS, directions are found this far around the lines
 # A tile's cars are kept only where their centre lies in the part of the tile
