@@ -6,7 +6,8 @@ tile when none is left (most of a large raster); prepare the tile at
 ``NET_GSD_M`` (finer images averaged down, coarser ones interpolated up, so
 the network always sees cars at one scale); rotate so that each direction
 runs along the columns; run the network block by block over the rows that
-hold a band; read the cars off its maps (``frame_cars``).
+hold a band, and only over the part of the tile that owns its cars (plus
+a little); read the cars off its maps (``frame_cars``).
 """
 
 from __future__ import annotations
@@ -30,9 +31,17 @@ from .prescreen import may_hold_cars, rows_with_bands
 # (frame_net.field_of_view_px), so a block's cells come out as they would
 # from the whole frame, while memory stays bounded (a 12-channel float map
 # of a block with its margins, 360 x 2,272 px, is ~40 MB).
-BLOCK_ROWS, BLOCK_COLS = 320, 2048  # a tile's frame is one block wide: no margins inside it
+BLOCK_ROWS, BLOCK_COLS = 256, 2048  # a tile's frame is one block wide: no margins inside it
 MARGIN_ROWS, MARGIN_COLS = (-(-reach // m) * m for reach, m in zip(field_of_view_px(), (MULTIPLE_ROWS, MULTIPLE_COLS)))
 TRACK_SURROUNDINGS_M = 10.0  # with TRACKS, directions are found this far around the lines
+# A tile's cars are kept only where their centre lies in the part of the tile
+# it owns (detect.tile_grid); the rest of the tile is context. The network
+# looks at cells up to OWNED_SLACK_M beyond that part: more than a peak's
+# radius along the track (frame_cars.PEAK_RADIUS_ALONG_M, 8 m) plus how far
+# a car's centre may lie from its cell, so that every car whose centre is
+# owned comes out as it did from the whole tile. The network still sees the
+# whole tile around those cells (its margins), so nothing it judges by is lost.
+OWNED_SLACK_M = 20.0
 
 
 def detect_in_tile_net(
@@ -42,8 +51,13 @@ def detect_in_tile_net(
     gsd_m: Tuple[float, float],
     params: DetectionParams,
     track_mask: Optional[np.ndarray] = None,
+    owned: Optional[Tuple[float, float, float, float]] = None,
 ) -> List[Railcar]:
-    """Railcars in ``image`` (rows, cols, bands), in the tile's own pixel coordinates."""
+    """Railcars in ``image`` (rows, cols, bands), in the tile's own pixel coordinates.
+
+    ``owned``: (col_min, row_min, col_max, row_max) in the tile's pixels, the
+    part whose cars the caller keeps; cars well outside it are not looked for
+    (default: the whole tile)."""
     if image.shape[0] < 8 or image.shape[1] < 8:
         return []
     if valid is not None and not valid.any():
@@ -67,11 +81,29 @@ def detect_in_tile_net(
     for direction in directions:
         frame = rotate_to_horizontal(work.features, work.valid, direction)
         rows = rows_with_bands(np.ascontiguousarray(frame.features[:, :, 0]), frame.valid, work.gsd_m)
-        maps = frame_maps(net, frame_input(frame), rows)
+        wanted = rows if owned is None else _owned_cells(frame, owned, work) & rows[:, None]
+        if not wanted.any():
+            continue
+        maps = frame_maps(net, frame_input(frame), wanted)
         cars.extend(cars_in_frame(maps, frame, (work.scale_col, work.scale_row), params))
     if track_mask is not None:
         cars = [c for c in cars if _inside(track_mask, c.col_px, c.row_px)]
     return cars
+
+
+def _owned_cells(frame, owned: Tuple[float, float, float, float], work) -> np.ndarray:
+    """(rows, cols) bool of ``frame``: its pixels within OWNED_SLACK_M of the owned
+    part of the tile (tile pixels, turned into the working grid and then the frame)."""
+    col0, row0, col1, row1 = owned
+    slack = OWNED_SLACK_M / work.gsd_m
+    x0, x1 = col0 * work.scale_col - slack, col1 * work.scale_col + slack
+    y0, y1 = row0 * work.scale_row - slack, row1 * work.scale_row + slack
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+    to_frame = cv2.invertAffineTransform(frame.to_tile)  # both in RailWatch's coordinates (centres at +0.5)
+    in_frame = corners @ to_frame[:, :2].T + to_frame[:, 2] - 0.5  # OpenCV puts a pixel's centre at its index
+    mask = np.zeros(frame.valid.shape, np.uint8)
+    cv2.fillConvexPoly(mask, np.round(in_frame * 16).astype(np.int32), 1, lineType=cv2.LINE_8, shift=4)
+    return mask.astype(bool)
 
 
 def _inside(mask: np.ndarray, col: float, row: float) -> bool:
@@ -104,24 +136,39 @@ def _row_spans(wanted: np.ndarray, rows: int) -> List[Tuple[int, int]]:
     return spans
 
 
-def frame_maps(net: FrameNet, x: np.ndarray, rows_wanted: Optional[np.ndarray] = None) -> np.ndarray:
+def _column_spans(in_use: np.ndarray, cols: int) -> List[Tuple[int, int]]:
+    """Sorted column indices in use -> (start, end) runs widened to whole
+    output cells; runs closer than two margins are one run (looking at the
+    gap costs less than the margins of a second block)."""
+    breaks = np.flatnonzero(np.diff(in_use) > 2 * MARGIN_COLS)
+    starts = np.r_[in_use[0], in_use[breaks + 1]]
+    ends = np.r_[in_use[breaks], in_use[-1]] + 1
+    return [(int(lo) // MULTIPLE_COLS * MULTIPLE_COLS, min(cols, -(-int(hi) // MULTIPLE_COLS) * MULTIPLE_COLS))
+            for lo, hi in zip(starts, ends)]
+
+
+def frame_maps(net: FrameNet, x: np.ndarray, wanted: Optional[np.ndarray] = None) -> np.ndarray:
     """The network's maps for a whole frame input (channels, rows, cols), block by block.
 
-    Only ``rows_wanted`` (default: all) are looked at, and in each block of
-    rows only the columns that hold a valid pixel: a turned tile's corners
-    are empty. Cells not looked at stay at "no car"."""
+    Only the ``wanted`` pixels are looked at (default: all): (rows,) bool for
+    whole rows, or (rows, cols) bool. In each block of rows only the columns
+    that hold a valid wanted pixel are: a turned tile's corners are empty.
+    Cells not looked at stay at "no car"."""
     _, rows, cols = x.shape
     maps = np.zeros((len(HEAD), rows // STRIDE_ROWS, cols // STRIDE_COLS), np.float32)
     maps[0] = -30.0
     valid = x[-1] > 0.5
-    spans = None if rows_wanted is None else _row_spans(rows_wanted, rows)
+    if wanted is not None and wanted.ndim == 2:
+        padded = np.zeros((rows, cols), bool)
+        padded[: wanted.shape[0], : wanted.shape[1]] = wanted[:rows, :cols]
+        valid &= padded
+        wanted = padded.any(axis=1)
+    spans = None if wanted is None else _row_spans(wanted, rows)
     for r0, r1, rr0, rr1 in _blocks(rows, BLOCK_ROWS, MARGIN_ROWS, spans):
         in_use = np.flatnonzero(valid[r0:r1].any(axis=0))
         if len(in_use) == 0:
             continue
-        lo = in_use[0] // MULTIPLE_COLS * MULTIPLE_COLS
-        hi = min(cols, -(-(in_use[-1] + 1) // MULTIPLE_COLS) * MULTIPLE_COLS)
-        for c0, c1, cc0, cc1 in _blocks(cols, BLOCK_COLS, MARGIN_COLS, [(lo, hi)]):
+        for c0, c1, cc0, cc1 in _blocks(cols, BLOCK_COLS, MARGIN_COLS, _column_spans(in_use, cols)):
             out = net.predict(x[:, rr0:rr1, cc0:cc1])
             a, b = (r0 - rr0) // STRIDE_ROWS, (c0 - cc0) // STRIDE_COLS
             maps[:, r0 // STRIDE_ROWS : r1 // STRIDE_ROWS, c0 // STRIDE_COLS : c1 // STRIDE_COLS] = \
