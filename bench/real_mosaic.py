@@ -16,14 +16,18 @@ counts how many true cars the detector finds on it.
 
 from __future__ import annotations
 
-import json
 import os
+import sys
+from dataclasses import asdict
 from typing import List, Optional
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REAL_DIR = os.environ.get("RAILWATCH_REAL_DIR", os.path.join(os.path.dirname(ROOT), "shared", "real"))
+sys.path.insert(0, ROOT)
+
+from bench.real import REAL_DIR, LabelledCar, RealScene, load_real_scene, score_scene  # noqa: E402
+
 YARD = "hsr_yard_0.5m"
 
 
@@ -35,23 +39,13 @@ def yard_paths(folder: str = REAL_DIR):
 
 
 def load_yard(folder: str = REAL_DIR):
-    """(image (rows, cols, 3) uint8, GSD m, cars) of the real yard; each car a dict
-    with col_px, row_px (continuous: a pixel's centre at +0.5), length_m and
-    disputed. None when the folder or the files are absent."""
-    from osgeo import gdal
-
-    paths = yard_paths(folder)
-    if paths is None:
+    """(image (rows, cols, 3) uint8, GSD m, cars) of the real yard, as
+    ``bench/real.py`` loads it; each car a dict of ``LabelledCar``'s fields.
+    None when the folder or the files are absent."""
+    if yard_paths(folder) is None:
         return None
-    dataset = gdal.Open(paths[0])
-    image = np.dstack([dataset.GetRasterBand(i + 1).ReadAsArray() for i in range(3)])
-    gsd_m = abs(dataset.GetGeoTransform()[1])
-    with open(paths[1]) as f:
-        features = json.load(f)["features"]
-    cars = [dict(col_px=p["px"] + 0.5, row_px=p["py"] + 0.5, length_m=p.get("length_m") or 14.0,
-                 disputed=p.get("status") == "disputed")
-            for p in (feature["properties"] for feature in features)]
-    return image, gsd_m, cars
+    scene = load_real_scene(YARD, folder)
+    return scene.image, scene.gsd_m, [asdict(c) for c in scene.cars]
 
 
 def mirrored_copies(image: np.ndarray, width: int, height: int, r0: int, rows: int) -> np.ndarray:
@@ -109,49 +103,7 @@ def write_mosaic(path: str, size_px: int, folder: str = REAL_DIR) -> Optional[di
 
 
 def score(found, truth: List[dict], gsd_m: float):
-    """``bench.scoring.Score`` of ``found`` against the agreed cars of ``truth``;
-    a disputed car is a don't-care (a detection on it is neither right nor
-    wrong, missing it costs nothing)."""
-    from types import SimpleNamespace
-
-    from bench.scoring import match
-
-    cars = [SimpleNamespace(**c) for c in truth]
-    _, pairs = match(found, cars, gsd_m)
-    on_disputed = {i for i, j in pairs if cars[j].disputed}
-    kept = [c for i, c in enumerate(found) if i not in on_disputed]
-    result, _ = match(kept, [c for c in cars if not c.disputed], gsd_m)
-    return result
-
-
-def main(argv=None):
-    """Cars found on the real yard itself (one image, as published), scored
-    on its agreed labels, and the detector's CPU seconds: a gate or schedule
-    that drops a real car shows here."""
-    import argparse
-    import sys
-    import time
-
-    sys.path.insert(0, ROOT)
-    ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("--workers", type=int, default=1, help="detection threads (default 1)")
-    a = ap.parse_args(argv)
-    loaded = load_yard()
-    if loaded is None:
-        print(f"bench/real_mosaic.py: the real yard is not in {REAL_DIR}; nothing to measure.")
-        return 0
-    from railwatch_plugin.core import detect_railcars_in_array
-
-    image, gsd_m, cars = loaded
-    cpu0 = time.process_time()
-    result = detect_railcars_in_array(image, gsd_m, workers=a.workers)
-    cpu_s = time.process_time() - cpu0
-    s = score(result.cars, cars, gsd_m)
-    print(f"real yard {YARD}: {s.n_true} agreed cars, found {s.n_found} (confidence >= {result.min_confidence:g}, "
-          f"detections on disputed cars left out), true {s.tp}, recall {s.recall:.3f}, precision {s.precision:.3f}; "
-          f"{len(result.all_cars)} above the floor; detector {cpu_s:.1f} CPU s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    """``bench.scoring.Score`` of ``found`` against the agreed cars of ``truth``,
+    disputed cars as don't-cares (``bench.real.score_scene``)."""
+    return score_scene(found, RealScene("mosaic", np.empty((0, 0, 3), np.uint8), gsd_m,
+                                        [LabelledCar(**c) for c in truth], rough=False))
