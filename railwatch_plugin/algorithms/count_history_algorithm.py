@@ -91,7 +91,7 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
         )
         self.addParameter(dp.with_help(
             QgsProcessingParameterFeatureSink(self.OUTPUT, "Railcar count history", QgsProcessing.TypeVector),
-            "One row per image: scene, acquired, count, mean_confidence, n_<kind>; oldest first.",
+            "One row per image: scene, acquired, count, mean_confidence, n_<kind>, model; oldest first.",
         ))
         self.addOutput(QgsProcessingOutputNumber(self.IMAGES, "Number of images counted"))
 
@@ -121,8 +121,8 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
             if settings.aoi is not None:
                 cars = cars_inside_any(cars, aoi_polygons(settings.aoi, scene.crs, context), scene.geotransform)
             date_text = scene.acquired.isoformat() if scene.acquired else "no date found"
-            feedback.pushInfo(f"{scene.scene} ({date_text}): {len(cars)} railcars")
-            rows.append((scene.scene, scene.acquired, count_attributes(cars, scene.scene, scene.acquired)))
+            feedback.pushInfo(f"{scene.scene} ({date_text}): {len(cars)} railcars (detector model {scene.model})")
+            rows.append((scene.scene, scene.acquired, count_attributes(cars, scene.scene, scene.acquired, model=scene.model)))
 
         fields = count_fields(with_aoi=False)
         sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.NoGeometry)

@@ -10,6 +10,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingMultiStepFeedback,
     QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterRasterLayer,
     QgsWkbTypes,
@@ -26,6 +27,7 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
     OUTPUT_BOXES = "OUTPUT_BOXES"
     OUTPUT_TABLE = "OUTPUT_TABLE"
     COUNT = "COUNT"
+    MODEL_NAME = "MODEL_NAME"
 
     def name(self):
         return "detectrailcars"
@@ -86,6 +88,7 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
             "and the count of each kind.",
         ))
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, "Number of railcars"))
+        self.addOutput(QgsProcessingOutputString(self.MODEL_NAME, "Detector model that found them"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
         problem = input_raster_problem(parameters.get(self.INPUT), context)
@@ -124,13 +127,13 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
         if box_sink is None and parameters.get(self.OUTPUT_BOXES) is not None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_BOXES))
         for i, car in enumerate(cars):
-            attributes = car_attributes(car, scene.scene, scene.acquired)
+            attributes = car_attributes(car, scene.scene, scene.acquired, scene.model)
             sink.addFeature(car_point_feature(car, scene.geotransform, fields, attributes), QgsFeatureSink.FastInsert)
             if box_sink is not None:
                 box_sink.addFeature(car_box_feature(car, scene.geotransform, fields, attributes), QgsFeatureSink.FastInsert)
             steps.setProgress(100.0 * (i + 1) / max(1, len(cars)))
 
-        results = {self.OUTPUT: dest_id, self.COUNT: len(cars)}
+        results = {self.OUTPUT: dest_id, self.COUNT: len(cars), self.MODEL_NAME: scene.model}
         style_on_load(context, dest_id, style_railcar_points)
         if box_sink is not None:
             style_on_load(context, boxes_id, style_railcar_boxes)
@@ -144,9 +147,10 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
             rows = [(p.label, cars_inside(cars, p, scene.geotransform)) for p in aois] if aois is not None else [(None, cars)]
             for label, aoi_cars in rows:
                 row = QgsFeature(table_fields)
-                row.setAttributes(count_attributes(aoi_cars, scene.scene, scene.acquired, with_aoi=True, aoi_label=label))
+                row.setAttributes(count_attributes(aoi_cars, scene.scene, scene.acquired, with_aoi=True, aoi_label=label,
+                                                 model=scene.model))
                 table.addFeature(row, QgsFeatureSink.FastInsert)
             results[self.OUTPUT_TABLE] = table_id
 
-        feedback.pushInfo(f"{scene.scene}: {len(cars)} railcars")
+        feedback.pushInfo(f"{scene.scene}: {len(cars)} railcars (detector model {scene.model})")
         return results

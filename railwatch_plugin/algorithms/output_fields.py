@@ -36,6 +36,7 @@ def car_fields() -> QgsFields:
     fields.append(_field("string_id", QVariant.Int))
     fields.append(_field("scene", QVariant.String, 254))
     fields.append(QgsField("acquired", QVariant.Date))
+    fields.append(_field("model", QVariant.String, 80))  # which detector model found it
     return fields
 
 
@@ -50,6 +51,7 @@ def count_fields(with_aoi: bool) -> QgsFields:
     fields.append(_field("mean_confidence", QVariant.Double, 6, 3))
     for kind in CAR_KINDS:
         fields.append(_field(kind_field_name(kind), QVariant.Int))
+    fields.append(_field("model", QVariant.String, 80))  # which detector model made the count
     return fields
 
 
@@ -60,7 +62,7 @@ def qdate(value: Optional[datetime.date]):
     return QDate(value.year, value.month, value.day)
 
 
-def car_attributes(car, scene: str, acquired: Optional[datetime.date]) -> list:
+def car_attributes(car, scene: str, acquired: Optional[datetime.date], model: str = "") -> list:
     return [
         round(float(car.confidence), 3),
         round(float(car.length_m), 2),
@@ -71,6 +73,7 @@ def car_attributes(car, scene: str, acquired: Optional[datetime.date]) -> list:
         int(car.string_id),
         scene,
         qdate(acquired),
+        model,
     ]
 
 
@@ -89,9 +92,10 @@ def car_box_feature(car, geotransform, fields: QgsFields, attributes: list) -> Q
     return feature
 
 
-def count_attributes(cars: Sequence, scene: str, acquired, with_aoi: bool = False, aoi_label: Optional[str] = None) -> List:
+def count_attributes(cars: Sequence, scene: str, acquired, with_aoi: bool = False, aoi_label: Optional[str] = None,
+                     model: str = "") -> List:
     """One count-table row. With ``with_aoi`` the row has an ``aoi`` column holding
-    ``aoi_label`` (null for the whole image)."""
+    ``aoi_label`` (null for the whole image); ``model`` names the detector model."""
     confidences = [float(c.confidence) for c in cars]
     mean = round(sum(confidences) / len(confidences), 3) if confidences else QVariant()
     row = [scene, qdate(acquired)]
@@ -99,4 +103,4 @@ def count_attributes(cars: Sequence, scene: str, acquired, with_aoi: bool = Fals
         row.append(QVariant() if aoi_label is None else aoi_label)
     row += [len(cars), mean]
     row += [sum(1 for c in cars if c.kind == kind) for kind in CAR_KINDS]
-    return row
+    return row + [model]

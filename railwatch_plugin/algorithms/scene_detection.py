@@ -32,6 +32,7 @@ class SceneDetection:
     cars: list  # core Railcar, confidence >= MIN_CONFIDENCE
     warnings: List[str] = field(default_factory=list)
     canceled: bool = False
+    model: str = ""  # the detector model's label (core.model_file.DetectorModel.label)
 
 
 def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, feedback) -> SceneDetection:
@@ -58,10 +59,12 @@ def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, fe
         except ValueError as exc:
             raise QgsProcessingException(f"{scene}: {exc}") from exc
     params = settings.detection_params()
+    model = detector_model(settings.model_path)
     resolution = check_resolution(gsd_m, params)
     if not resolution.ok:
         raise QgsProcessingException(f"{scene}: {resolution.message}")
-    feedback.pushInfo(f"{scene}: {width} x {height} px, {gsd_m[0]:.3f} x {gsd_m[1]:.3f} m per pixel on the ground")
+    feedback.pushInfo(f"{scene}: {width} x {height} px, {gsd_m[0]:.3f} x {gsd_m[1]:.3f} m per pixel on the ground; "
+                      f"detector model {model.label}")
 
     lines = None
     if settings.tracks is not None:
@@ -80,6 +83,7 @@ def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, fe
             track_buffer_m=settings.track_buffer_m,
             progress=lambda fraction: feedback.setProgress(100.0 * fraction),
             is_canceled=feedback.isCanceled,
+            model=model,
         )
     except RasterReadError as exc:
         raise QgsProcessingException(f"{scene}: {exc}") from exc
@@ -95,7 +99,18 @@ def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, fe
         cars=list(result.cars),
         warnings=list(result.warnings),
         canceled=result.canceled,
+        model=model.label,
     )
+
+
+def detector_model(path: Optional[str]):
+    """The detector model in ``path`` (None: the shipped one); a bad file raises QgsProcessingException."""
+    from ..core.model_file import ModelFileError, load_model
+
+    try:
+        return load_model(path)
+    except ModelFileError as exc:
+        raise QgsProcessingException(f"MODEL: {exc}") from exc
 
 
 @dataclass

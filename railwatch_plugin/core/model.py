@@ -75,6 +75,7 @@ class DetectionResult:
     warnings: list = field(default_factory=list)  # plain-language notes for the user
     tiles_done: int = 0
     canceled: bool = False
+    model: str = ""  # which detector model found the cars (model_file.DetectorModel.label)
 
     @property
     def cars(self) -> list:

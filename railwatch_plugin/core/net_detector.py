@@ -104,15 +104,19 @@ def _row_spans(wanted: np.ndarray, rows: int) -> List[Tuple[int, int]]:
     return spans
 
 
-def frame_maps(net: FrameNet, x: np.ndarray, rows_wanted: Optional[np.ndarray] = None) -> np.ndarray:
+def frame_maps(net: FrameNet, x: np.ndarray, rows_wanted: Optional[np.ndarray] = None,
+               channels: Optional[int] = None) -> np.ndarray:
     """The network's maps for a whole frame input (channels, rows, cols), block by block.
 
     Only ``rows_wanted`` (default: all) are looked at, and in each block of
     rows only the columns that hold a valid pixel: a turned tile's corners
-    are empty. Cells not looked at stay at "no car"."""
+    are empty. Cells not looked at stay at "no car". ``channels``: for a
+    network that stops short of the head (the adaptation's fixed layers),
+    its output channels; cells not looked at are then 0."""
     _, rows, cols = x.shape
-    maps = np.zeros((len(HEAD), rows // STRIDE_ROWS, cols // STRIDE_COLS), np.float32)
-    maps[0] = -30.0
+    maps = np.zeros((channels or len(HEAD), rows // STRIDE_ROWS, cols // STRIDE_COLS), np.float32)
+    if channels is None:
+        maps[0] = -30.0
     valid = x[-1] > 0.5
     spans = None if rows_wanted is None else _row_spans(rows_wanted, rows)
     for r0, r1, rr0, rr1 in _blocks(rows, BLOCK_ROWS, MARGIN_ROWS, spans):

@@ -288,7 +288,7 @@ class RailWatchDock(QgsDockWidget):
             "acquired": acquired,
             "count": count,
             "mean_confidence": mean_confidence,
-            "parameters": parameters_for_the_record(run.parameters),
+            "parameters": dict(parameters_for_the_record(run.parameters), model=results.get("MODEL_NAME", "")),
             "layers": layers,
             "table_path": run.parameters["OUTPUT_TABLE"],
             "raster_id": raster_id,
