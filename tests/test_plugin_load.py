@@ -16,7 +16,7 @@ from qgis.core import QgsApplication, QgsProcessingParameterDefinition
 
 from conftest import REPO
 
-ALGORITHM_IDS = {"railwatch:detectrailcars", "railwatch:counthistory", "railwatch:comparebaseline"}
+ALGORITHM_IDS = {"railwatch:detectrailcars", "railwatch:counthistory", "railwatch:comparebaseline", "railwatch:adaptdetector"}
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from qgis.core import QgsMessageLog, QgsProcessingProvider
 
 from ..dependencies import missing_dependency_message
+from .adapt_algorithm import AdaptDetectorAlgorithm
 from .count_history_algorithm import CountHistoryAlgorithm
 from .detect_algorithm import DetectRailcarsAlgorithm
 from .plugin_info import ICON_PATH, algorithm_icon, plugin_version
@@ -36,6 +37,7 @@ class RailWatchProvider(QgsProcessingProvider):
     def loadAlgorithms(self):  # noqa: N802 (QGIS's name)
         self.addAlgorithm(DetectRailcarsAlgorithm())
         self.addAlgorithm(CountHistoryAlgorithm())
+        self.addAlgorithm(AdaptDetectorAlgorithm())
         try:
             from .compare_baseline_algorithm import CompareBaselineAlgorithm
         except Exception as exc:  # noqa: BLE001 (a broken module must not hide the others)
