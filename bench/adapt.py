@@ -85,7 +85,7 @@ def run_real(a):
         print(f"bench/adapt.py: no labelled yard in {REAL_DIR}; nothing to measure.")
         return 0
     image, gsd, labels = load_yard()
-    mid = image.shape[1] / 2.0
+    mid = float(np.median([lab[0] for lab in labels if not lab[4]]))  # as many agreed cars each side
     base = load_model(a.base)
     base_cars = detect_railcars_in_array(image, gsd, DetectionParams(), model=base).cars
     print(f"RailWatch adaptation on the real yard ({YARD}, {image.shape[1]} x {image.shape[0]} px), "

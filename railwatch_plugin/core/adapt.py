@@ -21,10 +21,12 @@ more reviewed images:
    weights and held near them; then the confidence recalibrated on the
    reviewed cars (Platt scaling folded into the heat head, as
    ``scripts/frame_net_calibrate.py`` does for the shipped weights).
-4. A spatial hold-out: the reviewed cars of one end of the site are kept
-   out of training; the base and the adapted model are both run on them
-   (F1, count error), and the base is kept when adapting does not help.
-   The model that is saved learnt from every reviewed car.
+4. Spatial hold-outs: the site is cut across its longest extent into
+   ``folds`` blocks of as many reviewed cars; each block in turn is left out
+   of training and the base and the model trained without it are run on its
+   cars (F1, count error, summed over the blocks). The base is kept when
+   adapting does not help; otherwise the model that is saved learnt from
+   every reviewed car.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from .net_detector import frame_maps
 from .net_input import frame_input
 from .orientation import ANALYSIS_GSD_M, dominant_directions
 from .prepare import WorkImage, coarse_look, prepare_tile
+from .prescreen import rows_with_bands
 
 POSITIVE, NEGATIVE, IGNORE = "positive", "negative", "ignore"
 USUAL_LENGTH_M = 15.0  # a bare point's length when the site's reviewed cars give none
@@ -60,6 +63,7 @@ LOCAL_WINDOW_M = 80.0  # a bare point's track direction is read in a window this
 SCORE_REACH_M = 30.0  # a detection this close to a held-out reviewed car is scored
 TRAIN_HEAD, TRAIN_LAST = "head", "last"
 MIN_POSITIVES = 20
+SHOULDER_HEAT = 0.3  # "peak" loss: cells whose target heat is between this and 1 keep the base's heat
 PLAIN_SHARE = 0.3  # share of the plain negative cells near reviewed cars that is trained on
 
 ProgressFn = Callable[[float, str], None]
@@ -100,14 +104,15 @@ class ReviewedScene:
 @dataclass
 class AdaptSettings:
     train: str = TRAIN_LAST
-    epochs: int = 30
+    heat_loss: str = "focal"  # "focal": CenterNet's, as the training; "peak": cross-entropy at centres only
+    epochs: int = 10
     batch: int = 1024
     learning_rate: float = 2e-3
     keep_near_base: float = 1e-3  # L2 pull of the trained weights towards the base ones
-    background_weight: float = 0.5  # how much cells away from reviewed cars count (taught the base answer)
+    background_weight: float = 1.0  # how much cells away from reviewed cars count (taught the base answer)
+    background_share: float = 1.0  # cells away from reviewed cars per cell near them
     augmentations: int = 4  # views of every frame: as it is, flipped either way, both, colours changed
-    holdout: float = 0.3  # share of the reviewed cars (one end of the site) that measures the result
-    refit_on_all: bool = True
+    folds: int = 3  # the site cut into this many blocks, each held out in turn to measure the result
     seed: int = 0
 
 
@@ -142,7 +147,7 @@ class AdaptResult:
         b, a = self.figures.base, self.figures.adapted
         verdict = ("the adapted model is kept" if self.adapted else
                    "adapting did not help on the held-out cars: the base model is kept")
-        return (f"held-out cars ({self.held_out}): base F1 {b.f1:.3f}, count error "
+        return (f"reviewed cars, each part of the site held out in turn ({self.held_out} cars): base F1 {b.f1:.3f}, count error "
                 f"{100 * Figures.count_error(b):.1f} %; adapted F1 {a.f1:.3f}, count error "
                 f"{100 * Figures.count_error(a):.1f} %; {verdict}")
 
@@ -280,11 +285,17 @@ class Cells:
     reg_w: np.ndarray  # (n,)
     base: np.ndarray  # (n, len(HEAD)) the base network's answer
     background: np.ndarray  # (n,) bool: away from every reviewed car (taught the base answer)
+    folds: np.ndarray  # (n,) bit f set: near a reviewed car of fold f (left out when fold f is held out)
+
+    FIELDS = ("x", "heat", "weight", "reg", "reg_w", "base", "background", "folds")
 
     @staticmethod
     def join(parts: Sequence["Cells"]) -> "Cells":
-        return Cells(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                       ("x", "heat", "weight", "reg", "reg_w", "base", "background")))
+        return Cells(*(np.concatenate([getattr(p, f) for p in parts]) for f in Cells.FIELDS))
+
+    def without_fold(self, fold: int) -> "Cells":
+        keep = (self.folds & (1 << fold)) == 0
+        return Cells(*(getattr(self, f)[keep] for f in Cells.FIELDS))
 
 
 def _flip_and_colour(x: np.ndarray, truth: np.ndarray, view: int, rng) -> Tuple[np.ndarray, np.ndarray]:
@@ -329,22 +340,25 @@ def _zone(truth_all: np.ndarray, out_rows: int, out_cols: int) -> np.ndarray:
 def frame_cells(trunk: Trunk, base: Tail, frame: RotatedFrame, truth: np.ndarray, bare: np.ndarray,
                 view: int, settings: AdaptSettings, rng) -> Optional[Cells]:
     """The cells of one view of one frame. ``truth``: every reviewed car in the frame as
-    (col, row, length, width, turn, kind index, label, status code); label 1: a car to find here."""
+    (col, row, length, width, turn, kind index, label, status code, fold); label 1: a car to find here."""
     x, truth = _flip_and_colour(frame_input(frame), truth, view, rng)
     _, rows, cols = x.shape
     out_rows, out_cols = rows // fn.STRIDE_ROWS, cols // fn.STRIDE_COLS
-    zone = _zone(truth, out_rows, out_cols)
+    folds = np.zeros((out_rows, out_cols), np.uint8)
+    for f in np.unique(truth[:, 8]).astype(int):
+        folds |= _zone(truth[truth[:, 8] == f], out_rows, out_cols).astype(np.uint8) << f
+    zone = folds > 0
     cell_valid = x[-1, fn.STRIDE_ROWS // 2 :: fn.STRIDE_ROWS, fn.STRIDE_COLS // 2 :: fn.STRIDE_COLS][:out_rows, :out_cols] > 0.5
     zone &= cell_valid
     if not zone.any():
         return None
     # Rows to run: the zone's, one cell more each side for the 3 x 3 kernel.
     zone_rows = zone.any(axis=1)
+    if view == 0:  # and every row the detector looks at, where the adapted model must not see new cars
+        zone_rows = zone_rows | _band_cells(frame, out_rows)
     needed = cv2.dilate(zone_rows.astype(np.uint8)[:, None], np.ones((5, 1), np.uint8))[:, 0].astype(bool)
-    rows_wanted = np.repeat(needed, fn.STRIDE_ROWS)
-    t = frame_maps(trunk, x, rows_wanted, channels=trunk.channels)
-    computed = np.repeat(needed, 1)
-    inner = computed & np.r_[False, computed[:-1]] & np.r_[computed[1:], False]
+    t = frame_maps(trunk, x, np.repeat(needed, fn.STRIDE_ROWS), channels=trunk.channels)
+    inner = needed & np.r_[False, needed[:-1]] & np.r_[needed[1:], False]
     # Cars the frame asks for (label 1), and the ones it must not be penalised for (label 0).
     asked = truth[(truth[:, 7] == 0) & (np.abs(np.degrees(truth[:, 4])) < IGNORE_TURN_DEG)].copy()
     asked[:, 6] = np.abs(np.degrees(asked[:, 4])) < FIND_TURN_DEG
@@ -363,26 +377,49 @@ def frame_cells(trunk: Trunk, base: Tail, frame: RotatedFrame, truth: np.ndarray
     # Away from the reviewed cars, half as many cells again, drawn from the rows that were run.
     far = ~cv2.dilate(zone.astype(np.uint8), np.ones((7, 9), np.uint8)).astype(bool) & cell_valid & inner[:, None]
     far_cells = np.argwhere(far)
-    n_far = min(len(far_cells), int(in_zone.sum()) // 2)
-    picked = far_cells[rng.choice(len(far_cells), n_far, replace=False)] if n_far else np.zeros((0, 2), int)
+    kh, kw = trunk.weights[f"conv{trunk.k}_w"].shape[2:]
+    n_far = min(len(far_cells), int(settings.background_share * in_zone.sum()))
+    if n_far:
+        # Half drawn at random, half among the ones the base network finds most car-like
+        # (where a new false car is likeliest), out of a random pool.
+        pool = far_cells[rng.choice(len(far_cells), min(len(far_cells), 8 * n_far), replace=False)]
+        pool_heat = _tail_out(base, _patches(t, pool[:, 0], pool[:, 1], kh, kw))[:, 0]
+        hard = np.argsort(-pool_heat)[: n_far // 2]
+        rest = np.setdiff1d(np.arange(len(pool)), hard)
+        picked = pool[np.r_[hard, rng.choice(rest, min(len(rest), n_far - len(hard)), replace=False)].astype(int)]
+    else:
+        picked = np.zeros((0, 2), int)
     zr, zc = np.nonzero(in_zone)
     rr, cc = np.r_[zr, picked[:, 0]].astype(int), np.r_[zc, picked[:, 1]].astype(int)
-    kh, kw = trunk.weights[f"conv{trunk.k}_w"].shape[2:]
     patches = _patches(t, rr, cc, kh, kw)
     hidden = np.maximum(patches.astype(np.float32) @ base.w1.T + base.b1, 0.0)
     base_out = hidden @ base.w2.T + base.b2
     features = patches if settings.train == TRAIN_LAST else hidden.astype(np.float16)
     background = np.r_[np.zeros(len(zr), bool), np.ones(len(picked), bool)]
     return Cells(features, heat[rr, cc], weight[rr, cc], reg[:, rr, cc].T, reg_w[rr, cc], base_out.astype(np.float32),
-                 background)
+                 background, folds[rr, cc])
+
+
+def _tail_out(tail: Tail, patches: np.ndarray) -> np.ndarray:
+    return np.maximum(patches.astype(np.float32) @ tail.w1.T + tail.b1, 0.0) @ tail.w2.T + tail.b2
+
+
+def _band_cells(frame: RotatedFrame, out_rows: int) -> np.ndarray:
+    """(out_rows,) bool: the output rows whose input rows the detector's prescreen looks at."""
+    rows = rows_with_bands(np.ascontiguousarray(frame.features[:, :, 0]), frame.valid, fn.NET_GSD_M)
+    padded = np.zeros(out_rows * fn.STRIDE_ROWS, bool)
+    padded[: min(len(rows), len(padded))] = rows[: len(padded)]
+    return padded.reshape(out_rows, fn.STRIDE_ROWS).any(axis=1)
 
 
 _STATUS_CODE = {POSITIVE: 0, NEGATIVE: 1, IGNORE: 2}
 
 
-def scene_cells(scene: ReviewedScene, cars: Sequence[ReviewedCar], trunk: Trunk, base: Tail,
-                settings: AdaptSettings, rng, progress: Callable[[float], None], is_canceled: CancelFn) -> List[Cells]:
-    """Cells of every view of every frame of the detector's tiles that hold a reviewed car."""
+def scene_cells(scene: ReviewedScene, fold_of: np.ndarray, trunk: Trunk, base: Tail, settings: AdaptSettings, rng,
+                progress: Callable[[float], None], is_canceled: CancelFn) -> List[Cells]:
+    """Cells of every view of every frame of the detector's tiles that hold a reviewed car;
+    ``fold_of``: each reviewed car's fold (``spatial_folds``)."""
+    cars = scene.cars
     gsd = gsd_xy(scene.gsd_m)
     height, width = scene.image.shape[:2]
     tile_px, overlap_px = tile_layout(gsd, DetectionParams())
@@ -393,7 +430,9 @@ def scene_cells(scene: ReviewedScene, cars: Sequence[ReviewedCar], trunk: Trunk,
     for n, (c0, r0, cols, rows, _) in enumerate(tiles):
         data = scene.image[r0 : r0 + rows, c0 : c0 + cols]
         valid = None if scene.valid is None else scene.valid[r0 : r0 + rows, c0 : c0 + cols]
-        near = [c for c in cars if c0 - 100 <= c.col_px < c0 + cols + 100 and r0 - 100 <= c.row_px < r0 + rows + 100]
+        picked = [i for i, c in enumerate(cars)
+                  if c0 - 100 <= c.col_px < c0 + cols + 100 and r0 - 100 <= c.row_px < r0 + rows + 100]
+        near = [cars[i] for i in picked]
         work = prepare_tile(data, valid, gsd, fn.NET_GSD_M)
         lum, lum_valid, g = coarse_look(data, valid, gsd, ANALYSIS_GSD_M)
         directions = list(dominant_directions(lum, g, lum_valid))
@@ -406,8 +445,8 @@ def scene_cells(scene: ReviewedScene, cars: Sequence[ReviewedCar], trunk: Trunk,
             frame = rotate_to_horizontal(work.features, work.valid, d)
             centres, turns = frame_positions([c.col_px - c0 for c in near], [c.row_px - r0 for c in near],
                                              [c.heading_deg for c in near], work, frame)
-            truth = np.array([(x, y, c.length_m, c.width_m or USUAL_WIDTH_M, turn, 0, 1, _STATUS_CODE[c.status])
-                              for (x, y), turn, c in zip(centres, turns, near)], np.float64).reshape(-1, 8)
+            truth = np.array([(x, y, c.length_m, c.width_m or USUAL_WIDTH_M, turn, 0, 1, _STATUS_CODE[c.status], fold_of[i])
+                              for (x, y), turn, c, i in zip(centres, turns, near, picked)], np.float64).reshape(-1, 9)
             bare = np.array([c.bare for c in near], bool)
             for view in range(settings.augmentations):
                 if is_canceled():
@@ -425,7 +464,7 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
 
 
-def loss_gradient(out: np.ndarray, cells: Cells, idx: np.ndarray, background_weight: float):
+def loss_gradient(out: np.ndarray, cells: Cells, idx: np.ndarray, background_weight: float, heat_loss: str = "focal"):
     """(loss, d loss / d out) for the tail's outputs ``out`` (n, len(HEAD)) at cells ``idx``:
     CenterNet's focal loss on the heat and smooth L1 on the measures near reviewed cars (as the
     training), the base network's answers elsewhere (heat: cross-entropy; the rest: squared error)."""
@@ -436,13 +475,23 @@ def loss_gradient(out: np.ndarray, cells: Cells, idx: np.ndarray, background_wei
     p = np.clip(_sigmoid(z), 1e-4, 1 - 1e-4)
     fg = ~bg
     pos = fg & (heat >= 1.0)
-    neg = fg & ~pos
     n_pos = max(1.0, float(pos.sum()))
-    loss = -np.sum((1 - p[pos]) ** 2 * np.log(p[pos]))
-    grad[pos, 0] = 2 * p[pos] * (1 - p[pos]) ** 2 * np.log(p[pos]) - (1 - p[pos]) ** 3
-    wn = weight[neg] * (1 - heat[neg]) ** 4
-    loss += -np.sum(wn * p[neg] ** 2 * np.log(1 - p[neg]))
-    grad[neg, 0] = -wn * (2 * p[neg] ** 2 * (1 - p[neg]) * np.log(1 - p[neg]) - p[neg] ** 3)
+    pb = _sigmoid(base[:, 0])
+    if heat_loss == "focal":
+        neg = fg & ~pos
+        loss = -np.sum((1 - p[pos]) ** 2 * np.log(p[pos]))
+        grad[pos, 0] = 2 * p[pos] * (1 - p[pos]) ** 2 * np.log(p[pos]) - (1 - p[pos]) ** 3
+        wn = weight[neg] * (1 - heat[neg]) ** 4
+        loss += -np.sum(wn * p[neg] ** 2 * np.log(1 - p[neg]))
+        grad[neg, 0] = -wn * (2 * p[neg] ** 2 * (1 - p[neg]) * np.log(1 - p[neg]) - p[neg] ** 3)
+    else:  # "peak": a car's centre cell is a car, cells clear of centres are not, the shoulders keep the base's heat
+        shoulder = fg & ~pos & (heat >= SHOULDER_HEAT) & (weight > 0)
+        neg = fg & (heat < SHOULDER_HEAT)
+        loss = -np.sum(np.log(p[pos])) - np.sum(weight[neg] * np.log(1 - p[neg]))
+        grad[pos, 0] = p[pos] - 1.0
+        grad[neg, 0] = weight[neg] * p[neg]
+        loss += -np.sum(pb[shoulder] * np.log(p[shoulder]) + (1 - pb[shoulder]) * np.log(1 - p[shoulder]))
+        grad[shoulder, 0] = p[shoulder] - pb[shoulder]
     loss, grad[:, 0] = loss / n_pos, grad[:, 0] / n_pos
     # Measures, near reviewed cars.
     w = reg_w / max(1.0, float(reg_w.sum()))
@@ -453,7 +502,6 @@ def loss_gradient(out: np.ndarray, cells: Cells, idx: np.ndarray, background_wei
     grad[:, 1:6] += w[:, None] * np.where(small, d / beta, np.sign(d))
     # Elsewhere, and the kinds everywhere: the base network's answer.
     n = max(1.0, float(len(idx)))
-    pb = _sigmoid(base[:, 0])
     loss += background_weight * float(np.sum(bg * -(pb * np.log(p) + (1 - pb) * np.log(1 - p)))) / n * 10
     grad[:, 0] += background_weight * bg * (p - pb) / n * 10
     keep = np.where(bg[:, None], 1.0, 0.0) * np.ones((1, out.shape[1]))
@@ -491,7 +539,7 @@ def train_tail(cells: Cells, base: Tail, settings: AdaptSettings, rng, progress:
             else:
                 h = xb
             out = h @ tail.w2.T + tail.b2
-            _, g = loss_gradient(out, cells, idx, settings.background_weight)
+            _, g = loss_gradient(out, cells, idx, settings.background_weight, settings.heat_loss)
             grads = [None, None, g.T @ h, g.sum(axis=0)]
             if settings.train == TRAIN_LAST:
                 ga = (g @ tail.w2) * (a > 0)
@@ -591,29 +639,24 @@ def calibration(found_per_scene, cars_per_scene, gsd_per_scene) -> Tuple[float, 
         return 1.0, 0.0
 
 
-def spatial_split(scene: ReviewedScene, holdout: float) -> Tuple[List[ReviewedCar], List[ReviewedCar]]:
-    """(training cars, held-out cars): the held-out ones are the ``holdout`` share of the reviewed
-    cars at one end of the site along its longest extent."""
+def spatial_folds(scene: ReviewedScene, folds: int) -> np.ndarray:
+    """Each reviewed car's fold, 0 to ``folds`` - 1: the site cut across its longest extent
+    into ``folds`` blocks of as many cars each."""
     gsd = gsd_xy(scene.gsd_m)
-    pos = np.array([[c.col_px * gsd[0], c.row_px * gsd[1]] for c in scene.cars])
+    pos = np.array([[c.col_px * gsd[0], c.row_px * gsd[1]] for c in scene.cars]).reshape(-1, 2)
     if len(pos) < 2:
-        return list(scene.cars), []
+        return np.zeros(len(pos), int)
     centred = pos - pos.mean(axis=0)
-    axis = np.linalg.svd(centred, full_matrices=False)[2][0]
-    along = centred @ axis
-    cut = np.quantile(along, 1.0 - holdout)
-    train = [c for c, a in zip(scene.cars, along) if a < cut]
-    held = [c for c, a in zip(scene.cars, along) if a >= cut]
-    return train, held
+    along = centred @ np.linalg.svd(centred, full_matrices=False)[2][0]
+    rank = np.argsort(np.argsort(along, kind="stable"), kind="stable")
+    return (rank * folds // len(pos)).astype(int)
 
 
 # --- the whole adaptation ---------------------------------------------------------------------
 
 def adapt(scenes: Sequence[ReviewedScene], base: DetectorModel, settings: AdaptSettings = AdaptSettings(),
-          progress: Optional[ProgressFn] = None, is_canceled: Optional[CancelFn] = None,
-          held_out: Optional[Sequence[Sequence[ReviewedCar]]] = None) -> AdaptResult:
-    """Adapt ``base`` to ``scenes``; see the module's docstring. ``held_out``: the cars that
-    measure the result, per scene (default: a spatial split of each scene's reviewed cars)."""
+          progress: Optional[ProgressFn] = None, is_canceled: Optional[CancelFn] = None) -> AdaptResult:
+    """Adapt ``base`` to the reviewed ``scenes``; see the module's docstring."""
     start = time.perf_counter()
     report = progress or (lambda f, s: None)
     canceled = is_canceled or (lambda: False)
@@ -625,75 +668,65 @@ def adapt(scenes: Sequence[ReviewedScene], base: DetectorModel, settings: AdaptS
     if positives < MIN_POSITIVES:
         raise AdaptError(f"{positives} accepted or added cars: at least {MIN_POSITIVES} are needed to adapt "
                          "the detector and check that it got better")
-    if held_out is None:
-        splits = [spatial_split(s, settings.holdout) for s in scenes]
-    else:
-        held_ids = [{id(c) for c in h} for h in held_out]
-        splits = [([c for c in s.cars if id(c) not in ids], list(h)) for s, h, ids in zip(scenes, held_out, held_ids)]
-    n_held = sum(1 for _, h in splits for c in h if c.status == POSITIVE)
-    if n_held < 5:
-        raise AdaptError(f"only {n_held} reviewed cars would be held out to check the adapted model: "
-                         "review more cars (accept, reject or add) first")
+    k = settings.folds
+    fold_of = [spatial_folds(s, k) for s in scenes]
     gsds = [gsd_xy(s.gsd_m) for s in scenes]
     rng = np.random.default_rng(settings.seed)
     trunk = Trunk(base.weights)
     base_tail = Tail.of(base.weights, trunk.k)
-    # Stages and their share of the progress bar.
-    stages = [("frames", 0.3), ("training", 0.25), ("checking", 0.15), ("frames (all cars)", 0.0),
-              ("training (all cars)", 0.2), ("calibrating", 0.1)]
-    if not settings.refit_on_all:
-        stages = [s for s in stages if "all cars" not in s[0]]
+    shares = {"frames": 0.3, "measuring": 0.5, "final": 0.2}
     done = [0.0]
 
-    def stage(name):
-        share = dict(stages)[name]
-        first = done[0]
+    def stage(name, parts=1):
+        first, share = done[0], shares[name] / parts
         done[0] += share
 
         def update(fraction):
-            report(first + share * min(1.0, fraction), name)
+            report(min(1.0, first + share * min(1.0, fraction)), name)
         update(0.0)
         return update
 
-    def fit(car_lists, frames_stage, train_stage):
-        update = stage(frames_stage)
-        cells: List[Cells] = []
-        for i, (scene, cars) in enumerate(zip(scenes, car_lists)):
-            if cars:
-                cells += scene_cells(scene, cars, trunk, base_tail, settings, rng,
-                                     lambda f, i=i: update((i + f) / len(scenes)), canceled)
-        if not cells:
-            raise AdaptError("no reviewed car lies on a part of the images the detector looks at")
-        tail = train_tail(Cells.join(cells), base_tail, settings, rng, stage(train_stage), canceled)
+    update = stage("frames")
+    parts: List[Cells] = []
+    for i, scene in enumerate(scenes):
+        parts += scene_cells(scene, fold_of[i], trunk, base_tail, settings, rng,
+                             lambda f, i=i: update((i + f) / len(scenes)), canceled)
+    if not parts:
+        raise AdaptError("no reviewed car lies on a part of the images the detector looks at")
+    cells = Cells.join(parts)
+    del parts
+
+    def trained(cells_used, update_fraction) -> Dict[str, np.ndarray]:
+        tail = train_tail(cells_used, base_tail, settings, rng, update_fraction, canceled)
         return tail.into(base.weights, trunk.k)
 
-    weights = fit([t for t, _ in splits], "frames", "training")
-    update = stage("checking")
-    trial = DetectorModel(fn.FrameNet(weights), "trial", "")
-    base_found, trial_found = [], []
-    for i, scene in enumerate(scenes):
-        base_found.append(detections(scene, base))
-        trial_found.append(detections(scene, trial))
-        update((i + 1) / len(scenes))
-    a, b = calibration(trial_found, [t for t, _ in splits], gsds)
-    base_score = sum((score(f, h, t, g) for f, (t, h), g in zip(base_found, splits, gsds)), Score(0, 0, 0, 0, 0))
-    trial_score = sum((score(f, h, t, g, a, b) for f, (t, h), g in zip(trial_found, splits, gsds)), Score(0, 0, 0, 0, 0))
+    # Each fold held out in turn: the base and the model trained without it, on its cars.
+    base_found = [detections(s, base) for s in scenes]
+    base_score, trial_score = Score(0, 0, 0, 0, 0), Score(0, 0, 0, 0, 0)
+    for f in range(k):
+        update = stage("measuring", k)
+        weights = trained(cells.without_fold(f), lambda x: update(0.8 * x))
+        trial = DetectorModel(fn.FrameNet(weights), "trial", "")
+        found = [detections(s, trial) for s in scenes]
+        update(1.0)
+        train = [[c for c, g in zip(s.cars, folds) if g != f] for s, folds in zip(scenes, fold_of)]
+        held = [[c for c, g in zip(s.cars, folds) if g == f] for s, folds in zip(scenes, fold_of)]
+        a, b = calibration(found, train, gsds)
+        for i in range(len(scenes)):
+            base_score = base_score + score(base_found[i], held[i], train[i], gsds[i])
+            trial_score = trial_score + score(found[i], held[i], train[i], gsds[i], a, b)
     figures = Figures(base_score, trial_score)
     better = (trial_score.f1 > base_score.f1 + 1e-9 or
               (abs(trial_score.f1 - base_score.f1) <= 1e-9
                and Figures.count_error(trial_score) < Figures.count_error(base_score)))
-    if not better:
-        final = {k: np.array(v, np.float32) for k, v in base.weights.items()}
-    elif settings.refit_on_all:
-        weights = fit([s.cars for s in scenes], "frames (all cars)", "training (all cars)")
-        update = stage("calibrating")
-        model = DetectorModel(fn.FrameNet(weights), "adapted", "")
-        found = [detections(s, model) for s in scenes]
-        update(1.0)
+    update = stage("final")
+    if better:  # the model to keep learns from every reviewed car
+        weights = trained(cells, lambda x: update(0.8 * x))
+        found = [detections(s, DetectorModel(fn.FrameNet(weights), "adapted", "")) for s in scenes]
         a, b = calibration(found, [s.cars for s in scenes], gsds)
         final = fold_calibration(weights, a, b)
     else:
-        final = fold_calibration(weights, a, b)
+        final = {key: np.array(v, np.float32) for key, v in base.weights.items()}
     report(1.0, "done")
     seconds = time.perf_counter() - start
     header = {
@@ -703,9 +736,8 @@ def adapt(scenes: Sequence[ReviewedScene], base: DetectorModel, settings: AdaptS
                     "negatives": sum(c.status == NEGATIVE for c in s.cars)} for s in scenes],
         "positives": positives,
         "negatives": negatives,
-        "held_out_positives": n_held,
-        "validation": figures.as_dict(),
+        "validation": dict(figures.as_dict(), folds=k),
         "trained": settings.train,
         "seconds": round(seconds, 1),
     }
-    return AdaptResult(final, bool(better), figures, positives, negatives, n_held, seconds, header)
+    return AdaptResult(final, bool(better), figures, positives, negatives, base_score.n_true, seconds, header)

@@ -14,7 +14,7 @@ from bench.adapt import LOOKS, synthetic_review  # noqa: E402
 from bench.scoring import match  # noqa: E402
 from railwatch_plugin.core import DetectionParams, detect_railcars_in_array  # noqa: E402
 from railwatch_plugin.core.adapt import (  # noqa: E402
-    NEGATIVE, POSITIVE, AdaptError, AdaptSettings, ReviewedCar, ReviewedScene, adapt, completed, spatial_split)
+    NEGATIVE, POSITIVE, AdaptError, AdaptSettings, ReviewedCar, ReviewedScene, adapt, completed, spatial_folds)
 from railwatch_plugin.core.frame_net import FrameNet  # noqa: E402
 from railwatch_plugin.core.model_file import (  # noqa: E402
     HEADER_KEY, DetectorModel, ModelFileError, load_model, read_model_file, save_model)
@@ -88,10 +88,12 @@ def test_a_bare_point_gets_the_sites_length_and_its_tracks_heading():
     assert min(abs(done.heading_deg - 30.0), 180 - abs(done.heading_deg - 30.0)) < 4.0
 
 
-def test_the_split_holds_out_one_end_of_the_site():
-    cars = [ReviewedCar(float(c), 10.0, POSITIVE, 15.0, 90.0) for c in range(0, 1000, 10)]
-    train, held = spatial_split(ReviewedScene("s", np.zeros((20, 1000, 3), np.uint8), (0.5, 0.5), cars), 0.3)
-    assert len(held) == 30 and min(c.col_px for c in held) > max(c.col_px for c in train)
+def test_the_folds_are_blocks_of_the_site_along_its_longest_extent():
+    cars = [ReviewedCar(float(c), 10.0 + (c % 7), POSITIVE, 15.0, 90.0) for c in range(0, 990, 10)]
+    folds = spatial_folds(ReviewedScene("s", np.zeros((20, 1000, 3), np.uint8), (0.5, 0.5), cars), 3)
+    assert np.bincount(folds).tolist() == [33, 33, 33]
+    cols = np.array([c.col_px for c in cars])
+    assert np.all(np.diff(folds[np.argsort(cols)]) >= 0) or np.all(np.diff(folds[np.argsort(cols)]) <= 0)
 
 
 def test_too_few_reviewed_cars_are_refused(shipped):
