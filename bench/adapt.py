@@ -69,6 +69,16 @@ def score_half(found, labels, gsd, inside) -> Score:
     return match(kept, agreed, gsd)[0]
 
 
+def stage_timer():
+    """A progress callback that notes the wall time of each stage (in ``stage_timer.last``)."""
+    times, start = {}, [time.perf_counter()]
+
+    def report(fraction, stage):
+        times[stage] = round(time.perf_counter() - start[0])
+    stage_timer.last = times
+    return report
+
+
 def line(name, s: Score) -> str:
     err = abs(s.n_found - s.n_true) / max(s.n_true, 1)
     return (f"{name:<28} true {s.n_true:>4} found {s.n_found:>4} tp {s.tp:>4} precision {s.precision:.3f} "
@@ -104,10 +114,10 @@ def run_real(a):
         n_pos = sum(c.status == POSITIVE for c in cars)
         n_neg = sum(c.status == NEGATIVE for c in cars)
         scene = ReviewedScene(f"{YARD} {review_name}", image, (gsd, gsd), cars)
-        t0 = time.perf_counter()
-        result = adapt([scene], base, AdaptSettings(train=a.train, epochs=a.epochs),
-                       progress=(lambda f, s: None))
-        seconds = time.perf_counter() - t0
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = adapt([scene], base, AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views), progress=stage_timer())
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(f"adaptation: {seconds:.0f} s wall, {cpu:.0f} s CPU; stages: {stage_timer.last}")
         print(f"review: {review_name} half, {n_pos} accepted, {n_neg} rejected; adaptation {seconds:.0f} s; "
               f"{result.summary}")
         adapted = DetectorModel(FrameNet(result.weights), "adapted", "")
@@ -158,9 +168,10 @@ def run_shift(a):
     scene = make_yard(REVIEWED_SEED, gsd_m=gsd, config=config, n_cars=a.cars)
     cars = synthetic_review(scene, base, gsd)
     reviewed = ReviewedScene(f"{a.look} {REVIEWED_SEED}", scene.image, (gsd, gsd), cars, scene.valid)
-    t0 = time.perf_counter()
-    result = adapt([reviewed], base, AdaptSettings(train=a.train, epochs=a.epochs))
-    seconds = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = adapt([reviewed], base, AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views), progress=stage_timer())
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"adaptation: {seconds:.0f} s wall, {cpu:.0f} s CPU; stages: {stage_timer.last}")
     print(f"RailWatch adaptation to a look it was not trained on ({a.look}, {gsd} m): reviewed yard seed "
           f"{REVIEWED_SEED}, {result.positives} cars, {result.negatives} rejected; adaptation {seconds:.0f} s; "
           f"train {a.train}; {result.summary}")
@@ -182,7 +193,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=("real", "shift"))
     ap.add_argument("--train", default="last", choices=("head", "last"))
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--views", type=int, default=4, help="augmented views of every frame")
     ap.add_argument("--base", help="model to adapt (default: the shipped one)")
     ap.add_argument("--scenes", type=int, default=5, help="shift: scenes of the look to measure on")
     ap.add_argument("--save", help="shift: write the adapted model here")

@@ -121,6 +121,7 @@ class RailWatchDock(QgsDockWidget):
         layout.addWidget(image_box)
 
         self.options = DetectionOptions()
+        self.options.adapt_button.clicked.connect(self.adapt_to_imagery)
         layout.addWidget(self.options)
         self.baseline_source_box = BaselineSource(self.site_log_folder)
         self.baseline_source_box.compare_button.clicked.connect(self.start_comparison)
@@ -295,6 +296,7 @@ class RailWatchDock(QgsDockWidget):
             "results": dict(results),
         }
         self.last_comparison = None
+        self.options.adapt_button.setEnabled("points" in layers)
         self.baseline_view.clear_comparison()
         when = f" (acquired {acquired})" if acquired else " (acquisition date unknown)"
         self.count_label.setText(f"<b>{count} railcar{'s' if count != 1 else ''}</b> on {scene}{when}.")
@@ -404,6 +406,16 @@ class RailWatchDock(QgsDockWidget):
                 html = handle.read()
         self.last_comparison = {"results": results, "html": html, "history": history_label}
         self.baseline_view.show_comparison(results, svg_from_html(html))
+
+    @reports_errors
+    def adapt_to_imagery(self, *_args):
+        """Adapt the detector to the last run's reviewed cars; the model is kept beside the site's log."""
+        d = self.last_detection
+        if d is None or "points" not in d["layers"]:
+            raise ValueError("Count railcars and review them first: the adaptation learns from the reviewed cars.")
+        site = self.site_edit.text().strip() or "site"
+        path = os.path.join(self.site_log_folder, f"{site}_detector_model.npz")
+        self.options.start_adaptation(d["layers"]["points"].id(), d["raster_id"], path, self.show_message)
 
     # --- site log -------------------------------------------------------------------
 
