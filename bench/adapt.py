@@ -6,7 +6,8 @@
 
 real: on the labelled yard of ``../shared/real`` (read where it lies, never
 copied; without it the script says so and exits 0), the agreed cars of one
-half (by column: west, then east) are the analyst's review: accepted cars,
+half (split at their median column: west, then east; the adaptation is given
+that half of the image only) are the analyst's review: accepted cars,
 with the base model's detections there that match no label as rejected ones
 and the disputed cars as unreviewed. The model adapted on them is measured on
 the other half against its agreed cars (disputed cars are don't-cares, as in
@@ -88,8 +89,8 @@ def line(name, s: Score) -> str:
 def run_real(a):
     from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
     from railwatch_plugin.core.adapt import IGNORE, NEGATIVE, POSITIVE, AdaptSettings, ReviewedCar, ReviewedScene, adapt
-    from railwatch_plugin.core.model_file import DetectorModel, load_model
     from railwatch_plugin.core.frame_net import FrameNet
+    from railwatch_plugin.core.model_file import DetectorModel, load_model, save_model
 
     if not os.path.exists(os.path.join(REAL_DIR, YARD + ".tif")):
         print(f"bench/adapt.py: no labelled yard in {REAL_DIR}; nothing to measure.")
@@ -102,6 +103,8 @@ def run_real(a):
           f"train {a.train}, split at column {mid:.0f}")
     totals = {"base": Score(0, 0, 0, 0, 0), "adapted": Score(0, 0, 0, 0, 0)}
     for review_name, review_side in (("west", lambda c: c < mid), ("east", lambda c: c >= mid)):
+        if a.halves and review_name not in a.halves:
+            continue
         other = (lambda c, side=review_side: not side(c))
         cars = [ReviewedCar(c, r, IGNORE if disputed else POSITIVE, length, heading)
                 for c, r, length, heading, disputed in labels if review_side(c)]
@@ -113,14 +116,20 @@ def run_real(a):
                  for i, c in enumerate(found) if i not in matched]
         n_pos = sum(c.status == POSITIVE for c in cars)
         n_neg = sum(c.status == NEGATIVE for c in cars)
-        scene = ReviewedScene(f"{YARD} {review_name}", image, (gsd, gsd), cars)
+        # The review sees only its own half of the image: the other half stays unseen imagery.
+        c0, c1 = (0, int(mid)) if review_name == "west" else (int(mid), image.shape[1])
+        cars = [ReviewedCar(c.col_px - c0, c.row_px, c.status, c.length_m, c.heading_deg) for c in cars]
+        scene = ReviewedScene(f"{YARD} {review_name}", np.ascontiguousarray(image[:, c0:c1]), (gsd, gsd), cars)
         t0, c0 = time.perf_counter(), time.process_time()
-        result = adapt([scene], base, AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views), progress=stage_timer())
+        result = adapt([scene], base, AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views, **dict(a.set or [])), progress=stage_timer())
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         print(f"adaptation: {seconds:.0f} s wall, {cpu:.0f} s CPU; stages: {stage_timer.last}")
         print(f"review: {review_name} half, {n_pos} accepted, {n_neg} rejected; adaptation {seconds:.0f} s; "
               f"{result.summary}")
         adapted = DetectorModel(FrameNet(result.weights), "adapted", "")
+        if a.save:
+            path = a.save.replace(".npz", f"_{review_name}.npz")
+            save_model(path, result.weights, dict(result.header, name=f"{YARD} {review_name} half"))
         for name, model in (("base", base), ("adapted", adapted)):
             cars_found = base_cars if model is base else detect_railcars_in_array(image, gsd, DetectionParams(), model=model).cars
             s = score_half(cars_found, labels, gsd, other)
@@ -169,7 +178,7 @@ def run_shift(a):
     cars = synthetic_review(scene, base, gsd)
     reviewed = ReviewedScene(f"{a.look} {REVIEWED_SEED}", scene.image, (gsd, gsd), cars, scene.valid)
     t0, c0 = time.perf_counter(), time.process_time()
-    result = adapt([reviewed], base, AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views), progress=stage_timer())
+    result = adapt([reviewed], base, AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views, **dict(a.set or [])), progress=stage_timer())
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"adaptation: {seconds:.0f} s wall, {cpu:.0f} s CPU; stages: {stage_timer.last}")
     print(f"RailWatch adaptation to a look it was not trained on ({a.look}, {gsd} m): reviewed yard seed "
@@ -195,9 +204,12 @@ def main(argv=None):
     ap.add_argument("--train", default="last", choices=("head", "last"))
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--views", type=int, default=4, help="augmented views of every frame")
+    ap.add_argument("--set", nargs="*", type=lambda kv: (kv.split("=")[0], float(kv.split("=")[1])),
+                    help="other AdaptSettings, e.g. background_weight=3 (numbers)")
     ap.add_argument("--base", help="model to adapt (default: the shipped one)")
     ap.add_argument("--scenes", type=int, default=5, help="shift: scenes of the look to measure on")
-    ap.add_argument("--save", help="shift: write the adapted model here")
+    ap.add_argument("--save", help="write the adapted model here (real: one file per reviewed half, _west/_east)")
+    ap.add_argument("--halves", nargs="*", choices=("west", "east"), help="real: review only these halves")
     ap.add_argument("--look", default="soft-hazy", choices=sorted(LOOKS))
     ap.add_argument("--gsd", type=float, default=0.5, help="shift: pixel size of the yards")
     ap.add_argument("--cars", type=int, default=100, help="shift: cars in the reviewed yard")

@@ -90,7 +90,8 @@ def test_a_bare_point_gets_the_sites_length_and_its_tracks_heading():
 
 def test_the_folds_are_blocks_of_the_site_along_its_longest_extent():
     cars = [ReviewedCar(float(c), 10.0 + (c % 7), POSITIVE, 15.0, 90.0) for c in range(0, 990, 10)]
-    folds = spatial_folds(ReviewedScene("s", np.zeros((20, 1000, 3), np.uint8), (0.5, 0.5), cars), 3)
+    blocks = spatial_folds(ReviewedScene("s", np.zeros((20, 1000, 3), np.uint8), (0.5, 0.5), cars), 3)
+    folds = blocks.of([c.col_px for c in cars], [c.row_px for c in cars])
     assert np.bincount(folds).tolist() == [33, 33, 33]
     cols = np.array([c.col_px for c in cars])
     assert np.all(np.diff(folds[np.argsort(cols)]) >= 0) or np.all(np.diff(folds[np.argsort(cols)]) <= 0)
