@@ -61,9 +61,10 @@ class AdaptDetectorAlgorithm(QgsProcessingAlgorithm):
             "Accepted and added cars are cars, rejected ones are not; unreviewed ones are left out. A car added "
             "as a bare point (no length or heading) gets the usual size and the local track direction.\n\n"
             "The last layers of the network are retrained on the reviewed cars (numpy and OpenCV, a few minutes "
-            "at most on a laptop). The cars at one end of the site are held out: the base and the adapted model "
-            "are both run on them, and both figures are reported. When adapting does not help there, the base "
-            "model is written instead, unchanged, and the log says so.\n\n"
+            "at most on a laptop). To measure it, the site is cut into three blocks of reviewed cars and each is "
+            "held out in turn: the base and the adapted model are both run on it, and both figures (F1, count "
+            "error) are reported. When adapting does not help there, the base model is written instead, "
+            "unchanged, and the log says so.\n\n"
             "Give the written model as MODEL to 'Detect railcars' or 'Count railcars across dated images' for the "
             "next images of this site; their outputs name the model that made each count."
         )
