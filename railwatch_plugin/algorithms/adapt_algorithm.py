@@ -190,7 +190,8 @@ def reviewed_scene(layer: QgsVectorLayer, image: QgsRasterLayer, context, feedba
         if geometry.isNull() or geometry.isEmpty():
             continue
         value = feature[REVIEW_FIELD]
-        review = str(value).strip().lower() if value is not None and not (hasattr(value, "isNull") and value.isNull()) else UNREVIEWED
+        is_null = value is None or (hasattr(value, "isNull") and value.isNull())
+        review = UNREVIEWED if is_null else str(value).strip().lower()
         if review not in status_of:
             unknown.add(review)
             continue

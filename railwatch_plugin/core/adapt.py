@@ -73,9 +73,9 @@ MIN_POSITIVES = 20
 # the base model's answers, so that it keeps them on ordinary imagery; inputs stored as 8 bits.
 REPLAY_PATH = os.path.join(os.path.dirname(__file__), "adapt_replay.npz")
 QUANT_SCALE = 24.0
-SHOULDER_HEAT = 0.3  # "peak" loss: cells whose target heat is between this and 1 keep the base's heat
-PLAIN_SHARE = 0.3
-BACKGROUND_ONLY_CELLS = 1500  # background cells from each frame of a tile that holds no reviewed car  # share of the plain negative cells near reviewed cars that is trained on
+PLAIN_SHARE = 0.3  # share of the plain negative cells near reviewed cars that is trained on
+BACKGROUND_HEAT_WEIGHT = 10.0  # the base's heat away from reviewed cars counts this much more than its other maps
+BACKGROUND_ONLY_CELLS = 1500  # background cells from each frame of a tile that holds no reviewed car
 
 ProgressFn = Callable[[float, str], None]
 CancelFn = Callable[[], bool]
@@ -115,7 +115,6 @@ class ReviewedScene:
 @dataclass
 class AdaptSettings:
     train: str = TRAIN_LAST
-    heat_loss: str = "focal"  # "focal": CenterNet's, as the training; "peak": cross-entropy at centres only
     epochs: int = 10
     batch: int = 1024
     learning_rate: float = 2e-3
@@ -438,7 +437,8 @@ def replay_cells(trunk: Trunk, base: Tail, n: int, settings: AdaptSettings, rng,
     for q, v in zip(quantised, valid):
         x = np.concatenate([(q.astype(np.float32) - 128) / QUANT_SCALE * v, v[None].astype(np.float32)])
         t = trunk.predict(x)
-        cells = np.argwhere(v[fn.STRIDE_ROWS // 2 :: fn.STRIDE_ROWS, fn.STRIDE_COLS // 2 :: fn.STRIDE_COLS][: t.shape[1], : t.shape[2]])
+        centres = v[fn.STRIDE_ROWS // 2 :: fn.STRIDE_ROWS, fn.STRIDE_COLS // 2 :: fn.STRIDE_COLS]
+        cells = np.argwhere(centres[: t.shape[1], : t.shape[2]])
         out = _tail_out(base, _patches(t, cells[:, 0], cells[:, 1], kh, kw))
         hard = np.argsort(-out[:, 0])[: per_crop // 2]
         rest = np.setdiff1d(np.arange(len(cells)), hard)
@@ -503,7 +503,7 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
 
 
-def loss_gradient(out: np.ndarray, cells: Cells, idx: np.ndarray, background_weight: float, heat_loss: str = "focal"):
+def loss_gradient(out: np.ndarray, cells: Cells, idx: np.ndarray, background_weight: float):
     """(loss, d loss / d out) for the tail's outputs ``out`` (n, len(HEAD)) at cells ``idx``:
     CenterNet's focal loss on the heat and smooth L1 on the measures near reviewed cars (as the
     training), the base network's answers elsewhere (heat: cross-entropy; the rest: squared error)."""
@@ -516,21 +516,12 @@ def loss_gradient(out: np.ndarray, cells: Cells, idx: np.ndarray, background_wei
     pos = fg & (heat >= 1.0)
     n_pos = max(1.0, float(pos.sum()))
     pb = _sigmoid(base[:, 0])
-    if heat_loss == "focal":
-        neg = fg & ~pos
-        loss = -np.sum((1 - p[pos]) ** 2 * np.log(p[pos]))
-        grad[pos, 0] = 2 * p[pos] * (1 - p[pos]) ** 2 * np.log(p[pos]) - (1 - p[pos]) ** 3
-        wn = weight[neg] * (1 - heat[neg]) ** 4
-        loss += -np.sum(wn * p[neg] ** 2 * np.log(1 - p[neg]))
-        grad[neg, 0] = -wn * (2 * p[neg] ** 2 * (1 - p[neg]) * np.log(1 - p[neg]) - p[neg] ** 3)
-    else:  # "peak": a car's centre cell is a car, cells clear of centres are not, the shoulders keep the base's heat
-        shoulder = fg & ~pos & (heat >= SHOULDER_HEAT) & (weight > 0)
-        neg = fg & (heat < SHOULDER_HEAT)
-        loss = -np.sum(np.log(p[pos])) - np.sum(weight[neg] * np.log(1 - p[neg]))
-        grad[pos, 0] = p[pos] - 1.0
-        grad[neg, 0] = weight[neg] * p[neg]
-        loss += -np.sum(pb[shoulder] * np.log(p[shoulder]) + (1 - pb[shoulder]) * np.log(1 - p[shoulder]))
-        grad[shoulder, 0] = p[shoulder] - pb[shoulder]
+    neg = fg & ~pos
+    loss = -np.sum((1 - p[pos]) ** 2 * np.log(p[pos]))
+    grad[pos, 0] = 2 * p[pos] * (1 - p[pos]) ** 2 * np.log(p[pos]) - (1 - p[pos]) ** 3
+    wn = weight[neg] * (1 - heat[neg]) ** 4
+    loss += -np.sum(wn * p[neg] ** 2 * np.log(1 - p[neg]))
+    grad[neg, 0] = -wn * (2 * p[neg] ** 2 * (1 - p[neg]) * np.log(1 - p[neg]) - p[neg] ** 3)
     loss, grad[:, 0] = loss / n_pos, grad[:, 0] / n_pos
     # Measures, near reviewed cars.
     w = reg_w / max(1.0, float(reg_w.sum()))
@@ -541,8 +532,9 @@ def loss_gradient(out: np.ndarray, cells: Cells, idx: np.ndarray, background_wei
     grad[:, 1:6] += w[:, None] * np.where(small, d / beta, np.sign(d))
     # Elsewhere, and the kinds everywhere: the base network's answer.
     n = max(1.0, float(len(idx)))
-    loss += background_weight * float(np.sum(bg * -(pb * np.log(p) + (1 - pb) * np.log(1 - p)))) / n * 10
-    grad[:, 0] += background_weight * bg * (p - pb) / n * 10
+    w_heat = background_weight * BACKGROUND_HEAT_WEIGHT / n
+    loss += w_heat * float(np.sum(bg * -(pb * np.log(p) + (1 - pb) * np.log(1 - p))))
+    grad[:, 0] += w_heat * bg * (p - pb)
     keep = np.where(bg[:, None], 1.0, 0.0) * np.ones((1, out.shape[1]))
     keep[:, 0] = 0.0
     keep[:, 6:] = 1.0
@@ -578,7 +570,7 @@ def train_tail(cells: Cells, base: Tail, settings: AdaptSettings, rng, progress:
             else:
                 h = xb
             out = h @ tail.w2.T + tail.b2
-            _, g = loss_gradient(out, cells, idx, settings.background_weight, settings.heat_loss)
+            _, g = loss_gradient(out, cells, idx, settings.background_weight)
             grads = [None, None, g.T @ h, g.sum(axis=0)]
             if settings.train == TRAIN_LAST:
                 ga = (g @ tail.w2) * (a > 0)

@@ -133,3 +133,22 @@ def test_adaptation_can_be_canceled(shipped):
     cars = [ReviewedCar(c.col_px, c.row_px, POSITIVE, c.length_m, c.heading_deg) for c in scene.cars]
     with pytest.raises(AdaptCanceled):
         adapt([ReviewedScene("s", scene.image, (0.5, 0.5), cars)], shipped, is_canceled=lambda: True)
+
+
+def test_the_training_gradient_is_the_losss():
+    from railwatch_plugin.core.adapt import Cells, loss_gradient
+
+    rng = np.random.default_rng(1)
+    n = 40
+    heat = np.where(rng.random(n) < 0.2, 1.0, rng.random(n) * 0.9).astype(np.float32)
+    cells = Cells(np.zeros((n, 1), np.float16), heat, rng.random(n).astype(np.float32),
+                  rng.normal(size=(n, 5)).astype(np.float32), rng.random(n).astype(np.float32),
+                  rng.normal(size=(n, 11)).astype(np.float32), rng.random(n) < 0.4, np.zeros(n, np.uint8))
+    out = rng.normal(size=(n, 11))
+    idx = np.arange(n)
+    _, grad = loss_gradient(out, cells, idx, 0.7)
+    for i, j in [(0, 0), (3, 0), (5, 2), (7, 8), (11, 0), (20, 4)]:
+        step = np.zeros_like(out)
+        step[i, j] = 1e-6
+        numeric = (loss_gradient(out + step, cells, idx, 0.7)[0] - loss_gradient(out - step, cells, idx, 0.7)[0]) / 2e-6
+        assert numeric == pytest.approx(grad[i, j], rel=1e-3, abs=1e-6)
