@@ -114,6 +114,9 @@ def test_adapting_to_a_look_the_network_was_not_trained_on_finds_more_cars_on_an
     stages = []
     result = adapt([ReviewedScene("hazy", reviewed.image, (0.5, 0.5), cars, reviewed.valid)], shipped,
                    AdaptSettings(epochs=10, augmentations=2), progress=lambda f, s: stages.append((f, s)))
+    assert result.figures.base.f1 < 0.8, (
+        "the base model is no longer weak on this look (retrained on more varied imagery?): "
+        "pick a harder look in bench/adapt.py LOOKS for this test")
     assert result.adapted and result.figures.adapted.f1 > result.figures.base.f1 + 0.1
     assert stages[-1][0] == 1.0 and all(a[0] <= b[0] + 1e-9 for a, b in zip(stages, stages[1:]))
     test = make_yard(5001, gsd_m=0.5, size_m=(300.0, 200.0), config=look, n_cars=60)
