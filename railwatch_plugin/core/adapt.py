@@ -75,6 +75,7 @@ REPLAY_PATH = os.path.join(os.path.dirname(__file__), "adapt_replay.npz")
 QUANT_SCALE = 24.0
 PLAIN_SHARE = 0.3  # share of the plain negative cells near reviewed cars that is trained on
 BACKGROUND_HEAT_WEIGHT = 10.0  # the base's heat away from reviewed cars counts this much more than its other maps
+MAX_BACKGROUND_TILES = 8  # tiles without a reviewed car shown as background, at most (a large window has many)
 BACKGROUND_ONLY_CELLS = 1500  # background cells from each frame of a tile that holds no reviewed car
 
 ProgressFn = Callable[[float, str], None]
@@ -463,8 +464,17 @@ def scene_cells(scene: ReviewedScene, fold_of: np.ndarray, trunk: Trunk, base: T
     gsd = gsd_xy(scene.gsd_m)
     height, width = scene.image.shape[:2]
     tile_px, overlap_px = tile_layout(gsd, DetectionParams())
-    # Every tile: those without reviewed cars show the adapted model what it must not take for cars.
+    # Every tile with a reviewed car, and up to MAX_BACKGROUND_TILES without one (drawn at random),
+    # which show the adapted model what it must not take for cars.
     tiles = list(tile_grid(width, height, tile_px, overlap_px))
+    pos = np.array([[c.col_px, c.row_px] for c in cars]).reshape(-1, 2)
+    holds = [bool(np.any((pos[:, 0] >= t[0]) & (pos[:, 0] < t[0] + t[2]) & (pos[:, 1] >= t[1]) & (pos[:, 1] < t[1] + t[3])))
+             for t in tiles]
+    empty = [i for i, h in enumerate(holds) if not h]
+    keep = set(i for i, h in enumerate(holds) if h)
+    pick = np.random.default_rng([settings.seed, 1])  # its own stream: the cells drawn do not depend on it
+    keep |= set(pick.choice(empty, min(len(empty), MAX_BACKGROUND_TILES), replace=False).tolist()) if empty else set()
+    tiles = [t for i, t in enumerate(tiles) if i in keep]
     out: List[Cells] = []
     for n, (c0, r0, cols, rows, _) in enumerate(tiles):
         data = scene.image[r0 : r0 + rows, c0 : c0 + cols]
