@@ -25,13 +25,13 @@ SWEEP = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 
 
 def use_detector(frame_net):
-    """Make this process detect with the frame network in ``frame_net`` (a weights file)."""
+    """Make this process detect with the frame network in ``frame_net`` (a weights or model file)."""
     if frame_net is None:
         return
     import railwatch_plugin.core.detect as detect
-    from railwatch_plugin.core.frame_net import load_frame_net
+    from railwatch_plugin.core.model_file import load_model
 
-    detect.load_frame_net = lambda: load_frame_net(frame_net)
+    detect.load_frame_net = lambda: load_model(frame_net).net  # bare weights or an adapted model file
 
 
 def run_scene(args):

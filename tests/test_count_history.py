@@ -56,7 +56,7 @@ def test_table_columns(history):
     result, _ = history
     assert result["OUTPUT"].fields().names() == [
         "scene", "acquired", "count", "mean_confidence",
-        "n_box", "n_tank", "n_hopper_gondola", "n_flat_container", "n_covered", "n_unknown",
+        "n_box", "n_tank", "n_hopper_gondola", "n_flat_container", "n_covered", "n_unknown", "model",
     ]
 
 

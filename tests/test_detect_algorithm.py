@@ -110,7 +110,7 @@ def test_output_fields_crs_and_values(easy_result, easy_yard_tif):
     points = easy_result["OUTPUT"]
     assert points.crs().authid() == UTM
     assert points.fields().names() == [
-        "confidence", "length_m", "width_m", "heading_deg", "kind", "method", "string_id", "scene", "acquired",
+        "confidence", "length_m", "width_m", "heading_deg", "kind", "method", "string_id", "scene", "acquired", "model",
         "review", "reviewed_at",
     ]
     features = list(points.getFeatures())

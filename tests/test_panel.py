@@ -261,6 +261,7 @@ def test_site_log_is_saved_once_per_scene_and_becomes_the_baseline(panel, qgis_i
     assert [(r.scene, r.acquired, r.count) for r in runs] == [("depot_2022-10-04", "2022-10-04", 0)]
     assert runs[0].parameters["INPUT"] == earlier.source()  # the image's file, not a session's layer id
     assert runs[0].parameters["MIN_CONFIDENCE"] == 0.5 and runs[0].plugin_version
+    assert runs[0].parameters["model"].startswith("shipped@")  # the log says which model counted
     assert "1 saved run in" in panel.site_log_label.text()
 
     _activate(qgis_iface, later)
@@ -269,6 +270,27 @@ def test_site_log_is_saved_once_per_scene_and_becomes_the_baseline(panel, qgis_i
     assert _critical(panel) == []
     assert panel.baseline_view.summary.startswith("0 railcars on 2023-10-05: within the baseline (highest 0")
     assert "0 railcars on 2023-10-05" in panel.baseline_view.verdict_label.text()
+
+
+def test_the_chosen_model_runs_and_adapting_asks_for_a_review_first(panel, qgis_iface, qtbot, yard, tmp_path):
+    from railwatch_plugin.core.model_file import load_model, save_model
+
+    weights = {k: np.array(v, copy=True) for k, v in load_model(None).weights.items()}
+    head = max(int(k[4:-2]) for k in weights if k.endswith("_w"))
+    weights[f"conv{head}_w"][0], weights[f"conv{head}_b"][0] = 0.0, -30.0  # sees no car
+    path = str(tmp_path / "blind.npz")
+    save_model(path, weights, {"name": "blind"})
+    panel.options.model_widget.setFilePath(path)
+    assert not panel.options.adapt_button.isEnabled()
+    _activate(qgis_iface, _add_raster(yard[1]))
+    _run(panel, qtbot)
+    assert _critical(panel) == []
+    assert panel.last_detection["count"] == 0
+    assert panel.last_detection["parameters"]["model"].startswith("blind@")
+    assert panel.options.adapt_button.isEnabled()
+    qtbot.mouseClick(panel.options.adapt_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(_critical(panel)), timeout=RUN_TIMEOUT_MS)
+    assert "has no reviewed car" in _critical(panel)[-1]  # the run's layer has not been reviewed
 
 
 def test_earlier_raster_is_counted_the_same_way(panel, qgis_iface, qtbot, tmp_path, empty_ground):

@@ -18,6 +18,7 @@ from conftest import FRESH_QGIS_WITH_THE_PLUGIN, REPO
 
 ALGORITHM_IDS = {
     "railwatch:detectrailcars", "railwatch:counthistory", "railwatch:comparebaseline", "railwatch:exportlabels",
+    "railwatch:adaptdetector",
 }
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 

@@ -93,7 +93,7 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
         )
         self.addParameter(dp.with_help(
             QgsProcessingParameterFeatureSink(self.OUTPUT, "Railcar count history", QgsProcessing.TypeVector),
-            "One row per image: scene, acquired, count, mean_confidence, n_<kind>; oldest first.",
+            "One row per image: scene, acquired, count, mean_confidence, n_<kind>, model; oldest first.",
         ))
         self.addOutput(QgsProcessingOutputNumber(self.IMAGES, "Number of images counted"))
 
@@ -132,10 +132,10 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
             if scene.nothing_to_count:
                 # a gap in the history, not an observation of 0 (comparebaseline skips it)
                 feedback.pushWarning(f"{scene.scene} ({date_text}): not counted, its count is left empty: {scene.nothing_to_count}")
-                rows.append((scene.scene, scene.acquired, uncounted_attributes(scene.scene, scene.acquired)))
+                rows.append((scene.scene, scene.acquired, uncounted_attributes(scene.scene, scene.acquired, model=scene.model)))
                 continue
-            feedback.pushInfo(f"{scene.scene} ({date_text}): {len(scene.cars)} railcars")
-            rows.append((scene.scene, scene.acquired, count_attributes(scene.cars, scene.scene, scene.acquired)))
+            feedback.pushInfo(f"{scene.scene} ({date_text}): {len(scene.cars)} railcars (detector model {scene.model})")
+            rows.append((scene.scene, scene.acquired, count_attributes(scene.cars, scene.scene, scene.acquired, model=scene.model)))
 
         fields = count_fields(with_aoi=False)
         sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.NoGeometry)

@@ -10,6 +10,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingMultiStepFeedback,
     QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterRasterLayer,
     QgsWkbTypes,
@@ -28,6 +29,7 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
     OUTPUT_TABLE = "OUTPUT_TABLE"
     OUTPUT_CANDIDATES = "OUTPUT_CANDIDATES"
     COUNT = "COUNT"
+    MODEL_NAME = "MODEL_NAME"
 
     def name(self):
         return "detectrailcars"
@@ -100,6 +102,7 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
             advanced=True,
         ))
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, "Number of railcars"))
+        self.addOutput(QgsProcessingOutputString(self.MODEL_NAME, "Detector model that found them"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
         problem = input_raster_problem(parameters.get(self.INPUT), context)
@@ -149,7 +152,7 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
         if box_sink is None and parameters.get(self.OUTPUT_BOXES) is not None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_BOXES))
         for i, car in enumerate(cars):
-            attributes = car_attributes(car, scene.scene, scene.acquired, scene.geotransform)
+            attributes = car_attributes(car, scene.scene, scene.acquired, scene.geotransform, scene.model)
             sink.addFeature(car_point_feature(car, scene.geotransform, fields, attributes), QgsFeatureSink.FastInsert)
             if box_sink is not None:
                 box_sink.addFeature(car_box_feature(car, scene.geotransform, fields, attributes), QgsFeatureSink.FastInsert)
@@ -162,10 +165,10 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_CANDIDATES))
         if candidate_sink is not None:
             for car in candidates:
-                attributes = car_attributes(car, scene.scene, scene.acquired, scene.geotransform)
+                attributes = car_attributes(car, scene.scene, scene.acquired, scene.geotransform, scene.model)
                 candidate_sink.addFeature(car_point_feature(car, scene.geotransform, fields, attributes), QgsFeatureSink.FastInsert)
 
-        results = {self.OUTPUT: dest_id, self.COUNT: len(cars)}
+        results = {self.OUTPUT: dest_id, self.COUNT: len(cars), self.MODEL_NAME: scene.model}
         if candidate_sink is not None:
             results[self.OUTPUT_CANDIDATES] = candidates_id
         style_on_load(context, dest_id, style_railcar_points)
@@ -182,10 +185,10 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
             for label, aoi_cars in rows:
                 row = QgsFeature(table_fields)
                 row.setAttributes(count_attributes(
-                    aoi_cars, scene.scene, scene.acquired, with_aoi=True, aoi_label=label, with_review=True
+                    aoi_cars, scene.scene, scene.acquired, with_aoi=True, aoi_label=label, with_review=True, model=scene.model
                 ))
                 table.addFeature(row, QgsFeatureSink.FastInsert)
             results[self.OUTPUT_TABLE] = table_id
 
-        feedback.pushInfo(f"{scene.scene}: {len(cars)} railcars")
+        feedback.pushInfo(f"{scene.scene}: {len(cars)} railcars (detector model {scene.model})")
         return results

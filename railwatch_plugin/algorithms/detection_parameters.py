@@ -17,6 +17,7 @@ from qgis.core import (
     QgsProcessingParameterBand,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
@@ -34,6 +35,7 @@ MAX_LENGTH_M = "MAX_LENGTH_M"
 MIN_WIDTH_M = "MIN_WIDTH_M"
 MAX_WIDTH_M = "MAX_WIDTH_M"
 MIN_CONFIDENCE = "MIN_CONFIDENCE"
+MODEL = "MODEL"
 NUMBERS = (GSD, TRACK_BUFFER, MIN_LENGTH_M, MAX_LENGTH_M, MIN_WIDTH_M, MAX_WIDTH_M, MIN_CONFIDENCE)
 
 # The core's DetectionParams defaults, repeated here so the toolbox can list the
@@ -57,6 +59,7 @@ class DetectionSettings:
     length_m: Tuple[float, float]
     width_m: Tuple[float, float]
     min_confidence: float
+    model_path: Optional[str] = None  # a detector model file (railwatch:adaptdetector); None: the shipped one
 
     def detection_params(self):
         """The core's DetectionParams for these settings (imports OpenCV)."""
@@ -84,7 +87,7 @@ def _metres(name, description, default, minimum=0.0, maximum=None, optional=Fals
 
 
 def add_detection_parameters(algorithm, band_parent: str = "", aoi_help: str = "") -> None:
-    """Add GSD, BANDS, TRACKS, TRACK_BUFFER, AOI and the advanced size/confidence parameters."""
+    """Add GSD, BANDS, TRACKS, TRACK_BUFFER, AOI, the advanced size/confidence parameters and MODEL."""
     add = algorithm.addParameter
     add(with_help(
         _metres(GSD, "Ground resolution override (m per pixel)", None, optional=True),
@@ -126,6 +129,16 @@ def add_detection_parameters(algorithm, band_parent: str = "", aoi_help: str = "
         "more likely real than not.",
         advanced=True,
     ))
+    add(model_parameter(MODEL, "Detector model", True,
+                        "Optional detector model file (.npz) made by 'Adapt the detector to reviewed cars' for "
+                        "this site's imagery. Empty: the model shipped with RailWatch. The model's name goes into "
+                        "every output, so a count always says which model made it."))
+
+
+def model_parameter(name: str, description: str, optional: bool, text: str):
+    """A model file parameter (.npz), with help."""
+    return with_help(QgsProcessingParameterFile(name, description, QgsProcessingParameterFile.File, "npz",
+                                                optional=optional, fileFilter="RailWatch detector model (*.npz)"), text)
 
 
 def require_dependencies() -> None:
@@ -209,4 +222,5 @@ def read_detection_settings(algorithm, parameters, context) -> DetectionSettings
         length_m=length_m,
         width_m=width_m,
         min_confidence=algorithm.parameterAsDouble(parameters, MIN_CONFIDENCE, context),
+        model_path=algorithm.parameterAsFile(parameters, MODEL, context) or None,
     )

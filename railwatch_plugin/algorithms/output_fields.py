@@ -40,6 +40,7 @@ def car_fields() -> QgsFields:
     fields.append(_field("string_id", QVariant.Int))
     fields.append(_field("scene", QVariant.String, 254))
     fields.append(QgsField("acquired", QVariant.Date))
+    fields.append(_field("model", QVariant.String, 80))  # which detector model found it
     for review_field in review_fields():
         fields.append(review_field)
     return fields
@@ -63,6 +64,7 @@ def count_fields(with_aoi: bool, with_review: bool = False) -> QgsFields:
     fields.append(_field("mean_confidence", QVariant.Double, 6, 3))
     for kind in CAR_KINDS:
         fields.append(_field(kind_field_name(kind), QVariant.LongLong))
+    fields.append(_field("model", QVariant.String, 80))  # which detector model made the count
     if with_review:
         fields.append(_field(REVIEWED_COUNT_FIELD, QVariant.LongLong))
     return fields
@@ -75,7 +77,7 @@ def qdate(value: Optional[datetime.date]):
     return QDate(value.year, value.month, value.day)
 
 
-def car_attributes(car, scene: str, acquired: Optional[datetime.date], geotransform) -> list:
+def car_attributes(car, scene: str, acquired: Optional[datetime.date], geotransform, model: str = "") -> list:
     """A car's field values; its heading turned from the image's up to the map's north."""
     return [
         round(float(car.confidence), 3),
@@ -87,6 +89,7 @@ def car_attributes(car, scene: str, acquired: Optional[datetime.date], geotransf
         int(car.string_id),
         scene,
         qdate(acquired),
+        model,
         UNREVIEWED,
         QVariant(),
     ]
@@ -108,11 +111,17 @@ def car_box_feature(car, geotransform, fields: QgsFields, attributes: list) -> Q
 
 
 def count_attributes(
-    cars: Sequence, scene: str, acquired, with_aoi: bool = False, aoi_label: Optional[str] = None, with_review: bool = False
+    cars: Sequence,
+    scene: str,
+    acquired,
+    with_aoi: bool = False,
+    aoi_label: Optional[str] = None,
+    with_review: bool = False,
+    model: str = "",
 ) -> List:
     """One count-table row. With ``with_aoi`` the row has an ``aoi`` column holding
-    ``aoi_label`` (null for the whole image); with ``with_review`` a null
-    ``reviewed_count`` (filled in by a review)."""
+    ``aoi_label`` (null for the whole image); ``model`` names the detector model;
+    with ``with_review`` a null ``reviewed_count`` (filled in by a review)."""
     confidences = [float(c.confidence) for c in cars]
     mean = round(sum(confidences) / len(confidences), 3) if confidences else QVariant()
     row = [scene, qdate(acquired)]
@@ -120,12 +129,13 @@ def count_attributes(
         row.append(QVariant() if aoi_label is None else aoi_label)
     row += [len(cars), mean]
     row += [sum(1 for c in cars if c.kind == kind) for kind in CAR_KINDS]
+    row.append(model)
     if with_review:
         row.append(QVariant())
     return row
 
 
-def uncounted_attributes(scene: str, acquired) -> List:
+def uncounted_attributes(scene: str, acquired, model: str = "") -> List:
     """A count-table row (without ``aoi``) for an image with nothing to count:
     every figure null, so that no one reads it as a count of 0."""
-    return [scene, qdate(acquired)] + [QVariant()] * (2 + len(CAR_KINDS))
+    return [scene, qdate(acquired)] + [QVariant()] * (2 + len(CAR_KINDS)) + [model]

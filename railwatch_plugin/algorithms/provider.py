@@ -9,6 +9,7 @@ from __future__ import annotations
 from qgis.core import QgsMessageLog, QgsProcessingProvider
 
 from ..dependencies import missing_dependency_message
+from .adapt_algorithm import AdaptDetectorAlgorithm
 from .count_history_algorithm import CountHistoryAlgorithm
 from .detect_algorithm import DetectRailcarsAlgorithm
 from .export_labels_algorithm import ExportLabelsAlgorithm
@@ -38,6 +39,7 @@ class RailWatchProvider(QgsProcessingProvider):
         self.addAlgorithm(DetectRailcarsAlgorithm())
         self.addAlgorithm(CountHistoryAlgorithm())
         self.addAlgorithm(ExportLabelsAlgorithm())
+        self.addAlgorithm(AdaptDetectorAlgorithm())
         try:
             from .compare_baseline_algorithm import CompareBaselineAlgorithm
         except Exception as exc:  # noqa: BLE001 (a broken module must not hide the others)

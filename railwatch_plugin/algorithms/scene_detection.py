@@ -46,6 +46,7 @@ class SceneDetection:
     # Why the image gave nothing to count (no valid pixel, AOI off the image, ...):
     # its count of 0 is no observation. None when the count is one.
     nothing_to_count: Optional[str] = None
+    model: str = ""  # the detector model's label (core.model_file.DetectorModel.label)
 
 
 def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, feedback) -> SceneDetection:
@@ -74,10 +75,12 @@ def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, fe
         except ValueError as exc:
             raise QgsProcessingException(f"{scene}: {exc}") from exc
     params = settings.detection_params()
+    model = detector_model(settings.model_path)
     resolution = check_resolution(gsd_m, params)
     if not resolution.ok:
         raise QgsProcessingException(f"{scene}: {_too_small_cars(gsd_m, settings) or resolution.message}")
-    feedback.pushInfo(f"{scene}: {width} x {height} px, {gsd_m[0]:.3f} x {gsd_m[1]:.3f} m per pixel on the ground")
+    feedback.pushInfo(f"{scene}: {width} x {height} px, {gsd_m[0]:.3f} x {gsd_m[1]:.3f} m per pixel on the ground; "
+                      f"detector model {model.label}")
     steps = reading_steps(gsd_m, NET_GSD_M, SNAP_TOLERANCE)
     if steps != (1, 1):  # finer than the detector works at: read averaged down (memory stays bounded)
         opened = opened.reduced(*steps)
@@ -91,6 +94,7 @@ def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, fe
         geotransform=opened.geotransform,
         gsd_m=gsd_m,
         cars=[],
+        model=model.label,
     )
 
     if settings.aoi is not None:
@@ -116,6 +120,7 @@ def detect_scene(layer: QgsRasterLayer, settings: DetectionSettings, context, fe
                 track_buffer_m=settings.track_buffer_m,
                 progress=lambda fraction: feedback.setProgress(100.0 * fraction),
                 is_canceled=feedback.isCanceled,
+                model=model,
             )
     except RasterReadError as exc:
         raise QgsProcessingException(f"{scene}: {exc}") from exc
@@ -198,6 +203,16 @@ def _aoi_off_the_image(aois, geotransform, width, height, crs) -> Optional[str]:
         f"no AOI polygon overlaps the image (the nearest is {distance:,.0f} {unit} away from it): choose the AOI of "
         "this site, or check the AOI layer's CRS"
     )
+
+
+def detector_model(path: Optional[str]):
+    """The detector model in ``path`` (None: the shipped one); a bad file raises QgsProcessingException."""
+    from ..core.model_file import ModelFileError, load_model
+
+    try:
+        return load_model(path)
+    except ModelFileError as exc:
+        raise QgsProcessingException(f"MODEL: {exc}") from exc
 
 
 @dataclass

@@ -23,6 +23,7 @@ import numpy as np
 
 from .coupling import with_strings
 from .frame_net import NET_GSD_M, WEIGHTS_PATH, load_frame_net
+from .model_file import DetectorModel, load_model, shipped_model
 from .model import DetectionParams, DetectionResult, Railcar, TrackLines, gsd_xy
 from .net_detector import detect_in_tile_net
 from .prepare import working_scale
@@ -220,13 +221,16 @@ def detect_railcars(
     progress: Optional[ProgressFn] = None,
     is_canceled: Optional[CancelFn] = None,
     workers: Optional[int] = None,
+    model=None,
 ) -> DetectionResult:
     """Detect railcars on ``source``; see DetectionResult for what comes back.
 
     ``track_lines_px``: rail centre lines in raster pixels; when given, only
     cars within ``track_buffer_m`` of a line are kept. ``is_canceled`` is
     polled between tiles; a canceled run returns what was found so far with
-    ``canceled=True``.
+    ``canceled=True``. ``model``: a model file's path or a loaded
+    ``DetectorModel`` (default: the shipped network); its label is in
+    ``DetectionResult.model``.
     """
     gx, gy = gsd_xy(gsd_m)
     resolution = check_resolution((gx, gy), params)
@@ -238,9 +242,15 @@ def detect_railcars(
     tiles = list(tile_grid(source.width, source.height, tile_px, overlap_px))
     buffer_px = track_buffer_m / math.sqrt(gx * gy)
     workers = workers or min(2, os.cpu_count() or 1)
-    net = load_frame_net()
-    if net is None:
-        raise RuntimeError(f"The railcar detector's network is missing ({WEIGHTS_PATH}): reinstall the RailWatch plugin.")
+    if model is None:
+        net = load_frame_net()
+        if net is None:
+            raise RuntimeError(f"The railcar detector's network is missing ({WEIGHTS_PATH}): reinstall the RailWatch plugin.")
+        model = shipped_model(net)
+    elif not isinstance(model, DetectorModel):
+        model = load_model(model)
+    net = model.net
+    result.model = model.label
     if not net.runs_in_opencv:
         result.warnings.append(SLOW_NETWORK_WARNING)
 

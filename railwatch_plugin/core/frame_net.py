@@ -192,11 +192,13 @@ class FrameNet:
         return self._per_thread.net
 
 
-def build_dnn(weights: Dict[str, np.ndarray]):
+def build_dnn(weights: Dict[str, np.ndarray], architecture: Sequence[tuple] = ARCHITECTURE):
     """A cv2.dnn.Net for ``weights``, or None when this OpenCV cannot read or
-    run it as numpy does (checked on a small random input)."""
+    run it as numpy does (checked on a small random input). ``architecture``
+    may be a leading part of ARCHITECTURE (the adaptation runs the layers
+    it keeps fixed)."""
     try:
-        net = cv2.dnn.readNetFromONNX(np.frombuffer(onnx_model(weights), np.uint8))
+        net = cv2.dnn.readNetFromONNX(np.frombuffer(onnx_model(weights, architecture), np.uint8))
         net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
         net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
         x = np.random.default_rng(0).normal(size=(1, IN_CHANNELS, 2 * MULTIPLE_ROWS * 4, 3 * MULTIPLE_COLS)).astype(np.float32)
@@ -204,7 +206,7 @@ def build_dnn(weights: Dict[str, np.ndarray]):
         got = net.forward()[0]
     except Exception:  # noqa: BLE001 - an OpenCV without dnn, or one that reads or runs the graph differently
         return None
-    want = forward_numpy(weights, x[0])
+    want = forward_numpy(weights, x[0], architecture)
     scale = max(1.0, float(np.abs(want).max()))
     return net if got.shape == want.shape and np.abs(got - want).max() <= 1e-3 * scale else None
 

@@ -76,6 +76,7 @@ class DetectionResult:
     tiles_done: int = 0
     tiles_with_data: int = 0  # tiles read that held at least one valid pixel (0: nothing to count)
     canceled: bool = False
+    model: str = ""  # which detector model found the cars (model_file.DetectorModel.label)
 
     @property
     def cars(self) -> list:

@@ -147,16 +147,20 @@ def _column_spans(in_use: np.ndarray, cols: int) -> List[Tuple[int, int]]:
             for lo, hi in zip(starts, ends)]
 
 
-def frame_maps(net: FrameNet, x: np.ndarray, wanted: Optional[np.ndarray] = None) -> np.ndarray:
+def frame_maps(net: FrameNet, x: np.ndarray, wanted: Optional[np.ndarray] = None,
+               channels: Optional[int] = None) -> np.ndarray:
     """The network's maps for a whole frame input (channels, rows, cols), block by block.
 
     Only the ``wanted`` pixels are looked at (default: all): (rows,) bool for
     whole rows, or (rows, cols) bool. In each block of rows only the columns
     that hold a valid wanted pixel are: a turned tile's corners are empty.
-    Cells not looked at stay at "no car"."""
+    Cells not looked at stay at "no car". ``channels``: for a network that
+    stops short of the head (the adaptation's fixed layers), its output
+    channels; cells not looked at are then 0."""
     _, rows, cols = x.shape
-    maps = np.zeros((len(HEAD), rows // STRIDE_ROWS, cols // STRIDE_COLS), np.float32)
-    maps[0] = -30.0
+    maps = np.zeros((channels or len(HEAD), rows // STRIDE_ROWS, cols // STRIDE_COLS), np.float32)
+    if channels is None:
+        maps[0] = -30.0
     valid = x[-1] > 0.5
     if wanted is not None and wanted.ndim == 2:
         padded = np.zeros((rows, cols), bool)

@@ -125,6 +125,7 @@ class RailWatchDock(QgsDockWidget):
         layout.addWidget(image_box)
 
         self.options = DetectionOptions()
+        self.options.adapt_button.clicked.connect(self.adapt_to_imagery)
         layout.addWidget(self.options)
         self.baseline_source_box = BaselineSource(self.site_log_folder)
         self.baseline_source_box.compare_button.clicked.connect(self.start_comparison)
@@ -309,7 +310,7 @@ class RailWatchDock(QgsDockWidget):
             "acquired": acquired,
             "count": count,
             "mean_confidence": mean_confidence,
-            "parameters": parameters_for_the_record(run.parameters),
+            "parameters": dict(parameters_for_the_record(run.parameters), model=results.get("MODEL_NAME", "")),
             "layers": layers,
             "table_path": run.parameters["OUTPUT_TABLE"],
             "raster_id": raster_id,
@@ -318,6 +319,7 @@ class RailWatchDock(QgsDockWidget):
         }
         self.last_comparison = None
         self._comparison_source = None
+        self.options.adapt_button.setEnabled("points" in layers)
         self.baseline_view.clear_comparison()
         self._show_count()
         if "points" in layers:
@@ -432,6 +434,17 @@ class RailWatchDock(QgsDockWidget):
                 html = handle.read()
         self.last_comparison = {"results": results, "html": html, "history": history_label}
         self.baseline_view.show_comparison(results, svg_from_html(html))
+
+    @reports_errors
+    def adapt_to_imagery(self, *_args):
+        """Adapt the detector to the last run's reviewed cars; the model is kept beside the site's log."""
+        d = self.last_detection
+        if d is None or "points" not in d["layers"]:
+            raise ValueError("Count railcars and review them first: the adaptation learns from the reviewed cars.")
+        site = self.site_edit.text().strip() or "site"
+        os.makedirs(self.site_log_folder, exist_ok=True)  # adaptdetector checks the folder before it starts
+        path = os.path.join(self.site_log_folder, f"{site}_detector_model.npz")
+        self.options.start_adaptation(d["layers"]["points"].id(), d["raster_id"], path, self.show_message)
 
     # --- site log -------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from railwatch_plugin.core.frame_net import forward_numpy
-from scripts.frame_net_calibrate import fit_platt, fold_calibration
+from railwatch_plugin.core.calibration import fit_platt, fold_calibration
 from test_frame_net import random_weights
 
 

@@ -1,0 +1,221 @@
+"""What adapting the detector to a site's reviewed cars (core/adapt.py) buys.
+
+    nice -n 10 .venv/bin/python bench/adapt.py real        # the labelled real yard, half / half
+    nice -n 10 .venv/bin/python bench/adapt.py shift       # a synthetic look the network was not trained on
+    nice -n 10 .venv/bin/python bench/adapt.py real --train head   # the head alone instead of the last block
+
+real: on the labelled yard of ``../shared/real`` (read where it lies, never
+copied; without it the script says so and exits 0), the agreed cars of one
+half (split at their median column: west, then east; the adaptation is given
+that half of the image only) are the analyst's review: accepted cars,
+with the base model's detections there that match no label as rejected ones
+and the disputed cars as unreviewed. The model adapted on them is measured on
+the other half against its agreed cars (disputed cars are don't-cares, as in
+``bench/real.py``): F1 and count error, base and adapted.
+
+shift: one synthetic yard of a look the network was not trained on (``LOOKS``)
+is reviewed (its true cars accepted, the base model's false ones rejected),
+and base and adapted are measured on ``--scenes`` other yards of that look.
+``--save`` keeps the adapted model (for ``bench/accuracy.py --frame-net``,
+the check that it is no worse on the ordinary benchmark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench.scoring import Score, match  # noqa: E402
+
+REAL_DIR = os.environ.get("RAILWATCH_REAL_DIR", os.path.join(os.path.dirname(ROOT), "shared", "real"))
+YARD = "hsr_yard_0.5m"
+
+
+def load_yard(folder=REAL_DIR):
+    """(image, gsd, labels) of the labelled yard; labels: (col, row, length, heading, disputed)."""
+    from osgeo import gdal
+
+    dataset = gdal.Open(os.path.join(folder, YARD + ".tif"))
+    image = np.dstack([dataset.GetRasterBand(i + 1).ReadAsArray() for i in range(min(3, dataset.RasterCount))])
+    with open(os.path.join(folder, YARD + ".railcars.geojson")) as f:
+        props = [feature["properties"] for feature in json.load(f)["features"]]
+    # px, py are pixel indices; positions are continuous (pixel centre at +0.5)
+    labels = [(p["px"] + 0.5, p["py"] + 0.5, p.get("length_m") or 14.0, p.get("heading_deg") or 0.0,
+               p.get("status") == "disputed") for p in props]
+    return image, abs(dataset.GetGeoTransform()[1]), labels
+
+
+class _Car:
+    def __init__(self, col, row, length=14.0):
+        self.col_px, self.row_px, self.length_m = col, row, length
+
+
+def score_half(found, labels, gsd, inside) -> Score:
+    """Detections and agreed cars with ``inside(col)``; detections on disputed cars are don't-cares."""
+    found = [c for c in found if inside(c.col_px)]
+    half = [lab for lab in labels if inside(lab[0])]
+    truth = [_Car(c, r, length) for c, r, length, _, _ in half]
+    _, pairs = match(found, truth, gsd)
+    on_disputed = {i for i, j in pairs if half[j][4]}
+    kept = [c for i, c in enumerate(found) if i not in on_disputed]
+    agreed = [t for t, lab in zip(truth, half) if not lab[4]]
+    return match(kept, agreed, gsd)[0]
+
+
+def stage_timer():
+    """A progress callback that notes the wall time of each stage (in ``stage_timer.last``)."""
+    times, start = {}, [time.perf_counter()]
+
+    def report(fraction, stage):
+        times[stage] = round(time.perf_counter() - start[0])
+    stage_timer.last = times
+    return report
+
+
+def line(name, s: Score) -> str:
+    err = abs(s.n_found - s.n_true) / max(s.n_true, 1)
+    return (f"{name:<28} true {s.n_true:>4} found {s.n_found:>4} tp {s.tp:>4} precision {s.precision:.3f} "
+            f"recall {s.recall:.3f} F1 {s.f1:.3f} count err {100 * err:.1f} %")
+
+
+def run_real(a):
+    from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
+    from railwatch_plugin.core.adapt import IGNORE, NEGATIVE, POSITIVE, AdaptSettings, ReviewedCar, ReviewedScene, adapt
+    from railwatch_plugin.core.frame_net import FrameNet
+    from railwatch_plugin.core.model_file import DetectorModel, load_model, save_model
+
+    if not os.path.exists(os.path.join(REAL_DIR, YARD + ".tif")):
+        print(f"bench/adapt.py: no labelled yard in {REAL_DIR}; nothing to measure.")
+        return 0
+    image, gsd, labels = load_yard()
+    mid = float(np.median([lab[0] for lab in labels if not lab[4]]))  # as many agreed cars each side
+    base = load_model(a.base)
+    base_cars = detect_railcars_in_array(image, gsd, DetectionParams(), model=base).cars
+    print(f"RailWatch adaptation on the real yard ({YARD}, {image.shape[1]} x {image.shape[0]} px), "
+          f"train {a.train}, split at column {mid:.0f}")
+    totals = {"base": Score(0, 0, 0, 0, 0), "adapted": Score(0, 0, 0, 0, 0)}
+    for review_name, review_side in (("west", lambda c: c < mid), ("east", lambda c: c >= mid)):
+        if a.halves and review_name not in a.halves:
+            continue
+        other = (lambda c, side=review_side: not side(c))
+        cars = [ReviewedCar(c, r, IGNORE if disputed else POSITIVE, length, heading)
+                for c, r, length, heading, disputed in labels if review_side(c)]
+        truth = [_Car(c, r, length) for c, r, length, _, _ in labels if review_side(c)]
+        found = [c for c in base_cars if review_side(c.col_px)]
+        _, pairs = match(found, truth, gsd)
+        matched = {i for i, _ in pairs}
+        cars += [ReviewedCar(c.col_px, c.row_px, NEGATIVE, c.length_m, c.heading_deg)
+                 for i, c in enumerate(found) if i not in matched]
+        n_pos = sum(c.status == POSITIVE for c in cars)
+        n_neg = sum(c.status == NEGATIVE for c in cars)
+        # The review sees only its own half of the image: the other half stays unseen imagery.
+        c0, c1 = (0, int(mid)) if review_name == "west" else (int(mid), image.shape[1])
+        cars = [ReviewedCar(c.col_px - c0, c.row_px, c.status, c.length_m, c.heading_deg) for c in cars]
+        scene = ReviewedScene(f"{YARD} {review_name}", np.ascontiguousarray(image[:, c0:c1]), (gsd, gsd), cars)
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = adapt([scene], base, AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views, **dict(a.set or [])), progress=stage_timer())
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(f"adaptation: {seconds:.0f} s wall, {cpu:.0f} s CPU; stages: {stage_timer.last}")
+        print(f"review: {review_name} half, {n_pos} accepted, {n_neg} rejected; adaptation {seconds:.0f} s; "
+              f"{result.summary}")
+        adapted = DetectorModel(FrameNet(result.weights), "adapted", "")
+        if a.save:
+            path = a.save.replace(".npz", f"_{review_name}.npz")
+            save_model(path, result.weights, dict(result.header, name=f"{YARD} {review_name} half"))
+        for name, model in (("base", base), ("adapted", adapted)):
+            cars_found = base_cars if model is base else detect_railcars_in_array(image, gsd, DetectionParams(), model=model).cars
+            s = score_half(cars_found, labels, gsd, other)
+            totals[name] = totals[name] + s
+            print("  " + line(f"{name} on the {'east' if review_name == 'west' else 'west'} half", s))
+    for name, s in totals.items():
+        print(line(f"{name}, both halves", s))
+    return 0
+
+
+# Looks the network was not trained on (soft, hazy, flat: an old or poor product):
+# railwatch_synth SceneConfig changes to its hard yards.
+LOOKS = {
+    "hazy": dict(blur_sigma_px=(1.4, 1.7), haze=(0.35, 0.45), contrast=(0.7, 0.8), noise_sigma_dn=(5.0, 8.0)),
+    "soft-hazy": dict(blur_sigma_px=(1.8, 2.2), haze=(0.45, 0.55), contrast=(0.6, 0.7), noise_sigma_dn=(6.0, 9.0)),
+}
+REVIEWED_SEED, FIRST_TEST_SEED = 5000, 5001  # neither training's (10000 on) nor the benchmark's (1000-2999)
+
+
+def synthetic_review(scene, base, gsd):
+    """The review an analyst would make of ``scene``: its true cars accepted (or added), the
+    base model's detections that are no car rejected."""
+    from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
+    from railwatch_plugin.core.adapt import NEGATIVE, POSITIVE, ReviewedCar
+
+    found = detect_railcars_in_array(scene.image, gsd, DetectionParams(), mask=scene.valid, model=base).cars
+    _, pairs = match(found, scene.cars, gsd)
+    matched = {i for i, _ in pairs}
+    cars = [ReviewedCar(c.col_px, c.row_px, POSITIVE, c.length_m, c.heading_deg, c.width_m) for c in scene.cars]
+    return cars + [ReviewedCar(c.col_px, c.row_px, NEGATIVE, c.length_m, c.heading_deg, c.width_m)
+                   for i, c in enumerate(found) if i not in matched]
+
+
+def run_shift(a):
+    from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
+    from railwatch_plugin.core.adapt import AdaptSettings, ReviewedScene, adapt
+    from railwatch_plugin.core.frame_net import FrameNet
+    from railwatch_plugin.core.model_file import DetectorModel, load_model, save_model
+    from railwatch_synth import make_yard
+    from railwatch_synth.config import HARD
+
+    gsd = a.gsd
+    config = HARD.with_(**LOOKS[a.look])
+    base = load_model(a.base)
+    scene = make_yard(REVIEWED_SEED, gsd_m=gsd, config=config, n_cars=a.cars)
+    cars = synthetic_review(scene, base, gsd)
+    reviewed = ReviewedScene(f"{a.look} {REVIEWED_SEED}", scene.image, (gsd, gsd), cars, scene.valid)
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = adapt([reviewed], base, AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views, **dict(a.set or [])), progress=stage_timer())
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"adaptation: {seconds:.0f} s wall, {cpu:.0f} s CPU; stages: {stage_timer.last}")
+    print(f"RailWatch adaptation to a look it was not trained on ({a.look}, {gsd} m): reviewed yard seed "
+          f"{REVIEWED_SEED}, {result.positives} cars, {result.negatives} rejected; adaptation {seconds:.0f} s; "
+          f"train {a.train}; {result.summary}")
+    adapted = DetectorModel(FrameNet(result.weights), "adapted", "")
+    if a.save:
+        save_model(a.save, result.weights, dict(result.header, name=f"synthetic {a.look}"))
+    totals = {"base": Score(0, 0, 0, 0, 0), "adapted": Score(0, 0, 0, 0, 0)}
+    for seed in range(FIRST_TEST_SEED, FIRST_TEST_SEED + a.scenes):
+        test = make_yard(seed, gsd_m=gsd, config=config)
+        for name, model in (("base", base), ("adapted", adapted)):
+            found = detect_railcars_in_array(test.image, gsd, DetectionParams(), mask=test.valid, model=model).cars
+            totals[name] = totals[name] + match(found, test.cars, gsd)[0]
+    for name, s in totals.items():
+        print(line(f"{name}, {a.scenes} other yards", s))
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=("real", "shift"))
+    ap.add_argument("--train", default="last", choices=("head", "last"))
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--views", type=int, default=4, help="augmented views of every frame")
+    ap.add_argument("--set", nargs="*", type=lambda kv: (kv.split("=")[0], float(kv.split("=")[1])),
+                    help="other AdaptSettings, e.g. background_weight=3 (numbers)")
+    ap.add_argument("--base", help="model to adapt (default: the shipped one)")
+    ap.add_argument("--scenes", type=int, default=5, help="shift: scenes of the look to measure on")
+    ap.add_argument("--save", help="write the adapted model here (real: one file per reviewed half, _west/_east)")
+    ap.add_argument("--halves", nargs="*", choices=("west", "east"), help="real: review only these halves")
+    ap.add_argument("--look", default="soft-hazy", choices=sorted(LOOKS))
+    ap.add_argument("--gsd", type=float, default=0.5, help="shift: pixel size of the yards")
+    ap.add_argument("--cars", type=int, default=100, help="shift: cars in the reviewed yard")
+    a = ap.parse_args(argv)
+    return run_real(a) if a.what == "real" else run_shift(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""railwatch:adaptdetector and the MODEL parameter of detectrailcars, through processing.run on
+the easy synthetic yard (conftest): the model file it writes, the model that runs, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsProcessingException, QgsVectorLayer
+
+from railwatch_plugin.algorithms.ground_resolution import pixel_to_map
+
+UTM_GT = (500000.0, 0.5, 0.0, 4700000.0, 0.0, -0.5)  # write_geotiff's default placement
+
+
+def reviewed_layer(scene, review_of=lambda i: "accepted", with_review_field=True, bare=False):
+    fields = "&field=review:string" if with_review_field else ""
+    layer = QgsVectorLayer(f"Point?crs=EPSG:32652{fields}&field=length_m:double&field=heading_deg:double",
+                           "reviewed", "memory")
+    features = []
+    for i, car in enumerate(scene.cars):
+        feature = QgsFeature(layer.fields())
+        feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*pixel_to_map(UTM_GT, car.col_px, car.row_px))))
+        values = [None, None] if bare else [car.length_m, car.heading_deg]
+        feature.setAttributes(([review_of(i)] if with_review_field else []) + values)
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    return layer
+
+
+def blind_model(path):
+    from railwatch_plugin.core.model_file import load_model, save_model
+
+    weights = {k: np.array(v, copy=True) for k, v in load_model(None).weights.items()}
+    head = max(int(k[4:-2]) for k in weights if k.endswith("_w"))
+    weights[f"conv{head}_w"][0] = 0.0
+    weights[f"conv{head}_b"][0] = -30.0
+    save_model(str(path), weights, {"name": "blind"})
+    return str(path)
+
+
+def test_adaptdetector_writes_a_model_that_detectrailcars_runs(run_railwatch, easy_yard, easy_yard_tif, tmp_path, info_feedback):
+    out = str(tmp_path / "site.npz")
+    # Half the cars accepted, a quarter added as bare points would need a second layer: here
+    # every fourth car is left unreviewed, which must not count as a mistake.
+    layer = reviewed_layer(easy_yard, lambda i: "unreviewed" if i % 4 == 3 else "accepted")
+    result = run_railwatch("adaptdetector", {"REVIEWED": [layer], "IMAGES": [str(easy_yard_tif)], "OUTPUT_MODEL": out},
+                           feedback=info_feedback)
+    from railwatch_plugin.core.model_file import load_model
+
+    model = load_model(out)
+    assert result["MODEL_NAME"] == model.label
+    assert model.header["base_model"] == load_model(None).label
+    assert model.header["positives"] == sum(1 for i in range(len(easy_yard.cars)) if i % 4 != 3)
+    assert set(model.header["validation"]) == {"base", "adapted", "folds"}
+    for key in ("BASE_F1", "ADAPTED_F1", "BASE_COUNT_ERROR", "ADAPTED_COUNT_ERROR"):
+        assert 0.0 <= result[key] <= 1.0 + 1e-9
+    assert result["BASE_F1"] > 0.8  # the easy yard is easy for the shipped model
+    log = "\n".join(info_feedback.messages)
+    assert "base F1" in log and "adapted F1" in log
+    detected = run_railwatch("detectrailcars", {"INPUT": str(easy_yard_tif), "MODEL": out, "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert detected["MODEL_NAME"] == model.label
+    assert {f["model"] for f in detected["OUTPUT"].getFeatures()} == {model.label}
+
+
+def test_the_model_parameter_changes_which_weights_run(run_railwatch, easy_yard_tif, tmp_path):
+    path = blind_model(tmp_path / "blind.npz")
+    shipped = run_railwatch("detectrailcars", {"INPUT": str(easy_yard_tif), "OUTPUT": "TEMPORARY_OUTPUT",
+                                               "OUTPUT_TABLE": "TEMPORARY_OUTPUT"})
+    blind = run_railwatch("detectrailcars", {"INPUT": str(easy_yard_tif), "MODEL": path, "OUTPUT": "TEMPORARY_OUTPUT",
+                                             "OUTPUT_TABLE": "TEMPORARY_OUTPUT"})
+    assert shipped["COUNT"] > 20 and blind["COUNT"] == 0
+    assert shipped["MODEL_NAME"].startswith("shipped@") and blind["MODEL_NAME"].startswith("blind@")
+    assert [f["model"] for f in blind["OUTPUT_TABLE"].getFeatures()] == [blind["MODEL_NAME"]]
+    history = run_railwatch("counthistory", {"INPUTS": [str(easy_yard_tif)], "MODEL": path, "OUTPUT": "TEMPORARY_OUTPUT"})
+    rows = list(history["OUTPUT"].getFeatures())
+    assert [r["count"] for r in rows] == [0] and [r["model"] for r in rows] == [blind["MODEL_NAME"]]
+
+
+def test_a_bad_model_file_is_a_clear_error(run_railwatch, easy_yard_tif, tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not a model")
+    with pytest.raises(QgsProcessingException, match="MODEL: .*not a RailWatch detector model"):
+        run_railwatch("detectrailcars", {"INPUT": str(easy_yard_tif), "MODEL": str(bad), "OUTPUT": "TEMPORARY_OUTPUT"})
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, weights=np.zeros(3))
+    with pytest.raises(QgsProcessingException, match="MODEL: .*lacks"):
+        run_railwatch("counthistory", {"INPUTS": [str(easy_yard_tif)], "MODEL": str(foreign), "OUTPUT": "TEMPORARY_OUTPUT"})
+
+
+def test_adaptdetector_says_what_is_wrong_with_its_input(run_railwatch, easy_yard, easy_yard_tif, tmp_path):
+    out = str(tmp_path / "m.npz")
+    with pytest.raises(QgsProcessingException, match="no 'review' field"):
+        run_railwatch("adaptdetector", {"REVIEWED": [reviewed_layer(easy_yard, with_review_field=False)],
+                                        "IMAGES": [str(easy_yard_tif)], "OUTPUT_MODEL": out})
+    with pytest.raises(QgsProcessingException, match="1 layer.*IMAGES 2"):
+        run_railwatch("adaptdetector", {"REVIEWED": [reviewed_layer(easy_yard)],
+                                        "IMAGES": [str(easy_yard_tif), str(easy_yard_tif)], "OUTPUT_MODEL": out})
+    with pytest.raises(QgsProcessingException, match="at least 20"):
+        run_railwatch("adaptdetector", {"REVIEWED": [reviewed_layer(easy_yard, lambda i: "accepted" if i < 5 else "rejected")],
+                                        "IMAGES": [str(easy_yard_tif)], "OUTPUT_MODEL": out})
+    bad = tmp_path / "bad.npz"
+    bad.write_text("x")
+    with pytest.raises(QgsProcessingException, match="MODEL: .*not a RailWatch detector model"):
+        run_railwatch("adaptdetector", {"REVIEWED": [reviewed_layer(easy_yard)], "IMAGES": [str(easy_yard_tif)],
+                                        "BASE_MODEL": str(bad), "OUTPUT_MODEL": out})
+
+
+def test_review_values_and_headings_are_read_as_the_review_writes_them(tmp_path, info_feedback):
+    """The layer's review values go through issue 13's normalize_review, and its headings
+    (clockwise from north, as detectrailcars writes them) are turned to the image's up."""
+    from qgis.core import QgsProcessingContext, QgsRasterLayer
+
+    from railwatch_plugin.algorithms.adapt_algorithm import reviewed_scene
+    from railwatch_plugin.core.adapt import IGNORE, NEGATIVE, POSITIVE
+    from railwatch_synth import write_geotiff
+
+    turned_gt = (631500.0, 0.0, -0.5, 4697800.0, -0.5, 0.0)  # a quarter turn: the image's up is east
+    path = write_geotiff(np.zeros((160, 200, 3), np.uint8), str(tmp_path / "turned.tif"), geotransform=turned_gt)
+    raster = QgsRasterLayer(path, "turned")
+    assert raster.isValid()
+    layer = QgsVectorLayer("Point?crs=EPSG:32652&field=review:string&field=length_m:double&field=heading_deg:double",
+                           "reviewed", "memory")
+    features = []
+    for i, (review, heading) in enumerate((("Accepted ", 0.0), ("rejected", 90.0), ("maybe", 0.0), (None, 45.0))):
+        feature = QgsFeature(layer.fields())
+        feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*pixel_to_map(turned_gt, 50.0 + 30 * i, 80.0))))
+        feature.setAttributes([review, 15.0, heading])
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+
+    scene = reviewed_scene(layer, raster, QgsProcessingContext(), info_feedback)
+    assert [c.status for c in scene.cars] == [POSITIVE, NEGATIVE, IGNORE, IGNORE]
+    assert [c.heading_deg for c in scene.cars] == pytest.approx([90.0, 0.0, 90.0, 135.0])  # north-south lies across the image
+    assert any("['maybe']" in m and "taken as unreviewed" in m for m in info_feedback.messages)
+
+    unreviewed = QgsVectorLayer("Point?crs=EPSG:32652&field=review:string", "unreviewed", "memory")
+    feature = QgsFeature(unreviewed.fields())
+    feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*pixel_to_map(turned_gt, 50.0, 80.0))))
+    feature.setAttributes(["unreviewed"])
+    unreviewed.dataProvider().addFeatures([feature])
+    with pytest.raises(QgsProcessingException, match="has no reviewed car"):
+        reviewed_scene(unreviewed, raster, QgsProcessingContext(), info_feedback)
+
+
+def test_adaptdetector_checks_where_the_model_goes_before_it_adapts(run_railwatch, easy_yard, easy_yard_tif, tmp_path):
+    out = str(tmp_path / "no such folder" / "m.npz")
+    with pytest.raises(QgsProcessingException, match="OUTPUT_MODEL .*does not exist"):
+        run_railwatch("adaptdetector", {"REVIEWED": [reviewed_layer(easy_yard)], "IMAGES": [str(easy_yard_tif)],
+                                        "OUTPUT_MODEL": out})
+    assert not (tmp_path / "no such folder").exists()
