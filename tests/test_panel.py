@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 import pytest
-from qgis.core import Qgis, QgsProject, QgsRasterLayer, QgsVectorLayer, QgsFeature
+from qgis.core import Qgis, QgsFeature, QgsGeometry, QgsPointXY, QgsProject, QgsRasterLayer, QgsVectorLayer
 from qgis.PyQt.QtCore import QCoreApplication, QEvent, Qt
 from osgeo import gdal, osr
 
@@ -184,6 +184,24 @@ def test_count_shown_matches_the_ground_truth(panel, qgis_iface, qtbot, yard):
     count, truth = panel.last_detection["count"], len(scene.cars)
     assert abs(count - truth) <= max(2, 0.15 * truth), f"{count} railcars counted, {truth} in the scene"
     assert panel.count_label.text().startswith(f"<b>{count} railcar")
+
+
+def test_a_warning_of_a_successful_run_reaches_the_message_bar(panel, qgis_iface, qtbot, yard):
+    """Rail centre lines 100 km away keep no car: the count of 0 must say why in the panel too."""
+    raster = _add_raster(yard[1])
+    extent = raster.extent()
+    tracks = QgsVectorLayer(f"LineString?crs={raster.crs().authid()}", "far tracks", "memory")
+    line = QgsFeature(tracks.fields())
+    x, y = extent.xMinimum() + 100000.0, extent.yMinimum()
+    line.setGeometry(QgsGeometry.fromPolylineXY([QgsPointXY(x, y), QgsPointXY(x + 500.0, y + 300.0)]))
+    assert tracks.dataProvider().addFeatures([line])[0]
+    QgsProject.instance().addMapLayer(tracks)
+    _activate(qgis_iface, raster)
+    panel.options.tracks_combo.setLayer(tracks)
+    _run(panel, qtbot)
+    assert panel.last_detection["count"] == 0
+    warnings = [text for level, text in panel.messages if level == Qgis.MessageLevel.Warning]
+    assert any("TRACKS" in text and "crosses this raster" in text for text in warnings), warnings
 
 
 def test_cancel_leaves_no_layers(panel, qgis_iface, qtbot, yard):

@@ -296,6 +296,8 @@ class RailWatchDock(QgsDockWidget):
             self.count_label.setText("Canceled: nothing was added." if message == "Canceled." else "The run failed.")
             self.show_message(message, Qgis.MessageLevel.Info if message == "Canceled." else Qgis.MessageLevel.Critical)
             return
+        for warning in run.warnings:  # the count stands, but the analyst must know why it may be low
+            self.show_message(warning, Qgis.MessageLevel.Warning)
         raster = QgsProject.instance().mapLayer(raster_id)
         layers = add_result_layers(scene, run.parameters, results)
         table = layers.get("table")
@@ -391,6 +393,8 @@ class RailWatchDock(QgsDockWidget):
             self._set_busy(False)
             self.show_message(f"Counting {name}: {message}", Qgis.MessageLevel.Info if message == "Canceled." else Qgis.MessageLevel.Critical)
             return
+        for warning in run.warnings:
+            self.show_message(f"Counting {name}: {warning}", Qgis.MessageLevel.Warning)
         self._run_comparison(run.parameters["OUTPUT_TABLE"], f"{name}, counted the same way")
 
     def build_comparison_parameters(self, history, output_folder: str) -> dict:

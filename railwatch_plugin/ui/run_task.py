@@ -26,15 +26,22 @@ from qgis.PyQt.QtCore import QObject, pyqtSignal
 
 
 class _CollectingFeedback(QgsProcessingFeedback):
-    """Keeps the algorithm's error messages so the panel can show them in words."""
+    """Keeps the algorithm's errors and warnings so the panel can show them in
+    words: a run can succeed and still say why its count is suspect (no rail
+    centre line of TRACKS crosses the image, for example)."""
 
     def __init__(self):
         super().__init__()
         self.errors = []
+        self.warnings = []
 
     def reportError(self, error, fatalError=False):  # noqa: N802, N803 (QGIS's names)
         self.errors.append(str(error))
         super().reportError(error, fatalError)
+
+    def pushWarning(self, warning):  # noqa: N802 (QGIS's name)
+        self.warnings.append(str(warning))
+        super().pushWarning(warning)
 
 
 # Runs whose task is still with the task manager. The task holds raw pointers to
@@ -101,6 +108,11 @@ class AlgorithmRun(QObject):
             self.done.emit(False, {}, f"{self.algorithm_id} failed: {message}")
             return
         self.done.emit(True, dict(results or {}), "")
+
+    @property
+    def warnings(self) -> list:
+        """What the algorithm warned about, in its words, in order."""
+        return list(self.feedback.warnings)
 
     def discard_outputs(self) -> None:
         if self.output_folder and os.path.isdir(self.output_folder):
