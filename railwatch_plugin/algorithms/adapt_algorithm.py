@@ -10,7 +10,6 @@ import numpy as np
 from qgis.core import (
     QgsCoordinateTransform,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputBoolean,
     QgsProcessingOutputNumber,
@@ -23,16 +22,16 @@ from qgis.core import (
 
 from ..review import ACCEPTED, ADDED, REJECTED, REVIEW_FIELD, UNREVIEWED, normalize_review, number_or
 from . import detection_parameters as dp
+from .base import RailWatchAlgorithm
 from .destinations import check_destinations, removing_new_files_on_failure
 from .ground_resolution import NoCrsError, ground_gsd_m, heading_in_pixels
-from .plugin_info import algorithm_icon
 from .raster_reading import RasterReadError, open_raster
 from .track_lines import inverse_geotransform, map_to_pixel
 
 WINDOW_MARGIN_M = 150.0  # the image is read this far around the reviewed cars
 
 
-class AdaptDetectorAlgorithm(QgsProcessingAlgorithm):
+class AdaptDetectorAlgorithm(RailWatchAlgorithm):
     REVIEWED = "REVIEWED"
     IMAGES = "IMAGES"
     BASE_MODEL = "BASE_MODEL"
@@ -48,12 +47,6 @@ class AdaptDetectorAlgorithm(QgsProcessingAlgorithm):
     def displayName(self):  # noqa: N802 (QGIS's name)
         return "Adapt the detector to reviewed cars"
 
-    def group(self):
-        return "Detection"
-
-    def groupId(self):  # noqa: N802 (QGIS's name)
-        return "detection"
-
     def shortHelpString(self):  # noqa: N802 (QGIS's name)
         return (
             "Learns from an analyst's review: makes a detector model for this site's imagery from railcar layers "
@@ -68,12 +61,6 @@ class AdaptDetectorAlgorithm(QgsProcessingAlgorithm):
             "Give the written model as MODEL to 'Detect railcars' or 'Count railcars across dated images' for the "
             "next images of this site; their outputs name the model that made each count."
         )
-
-    def icon(self):
-        return algorithm_icon()
-
-    def createInstance(self):  # noqa: N802 (QGIS's name)
-        return AdaptDetectorAlgorithm()
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
         self.addParameter(dp.with_help(

@@ -7,7 +7,6 @@ this module only reads the tables, checks the input and writes the outputs.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -16,7 +15,6 @@ from qgis.core import (
     QgsField,
     QgsFields,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputBoolean,
     QgsProcessingOutputNumber,
@@ -30,15 +28,14 @@ from qgis.core import (
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QCoreApplication, QDate, QDateTime, QVariant
-from qgis.PyQt.QtGui import QIcon
 
 from ..core.baseline import compare_with_baseline, parse_observation_date
 from ..report import write_html_report
+from .base import RailWatchAlgorithm
 from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
 from .history_reading import find_field, read_current_table, read_history
 from .input_checks import input_table_problem, unreadable_number
 
-ICON_PATH = os.path.join(os.path.dirname(__file__), "..", "icons", "railwatch.svg")
 
 # (name in the results, field name in OUTPUT, QVariant type, attribute of BaselineComparison)
 FIGURES = (
@@ -59,7 +56,8 @@ def _qdate(day):
     return QDate(day.year, day.month, day.day) if day is not None else QVariant()
 
 
-class CompareBaselineAlgorithm(QgsProcessingAlgorithm):
+class CompareBaselineAlgorithm(RailWatchAlgorithm):
+    GROUP = ("Baseline", "baseline")
     HISTORY = "HISTORY"
     DATE_FIELD = "DATE_FIELD"
     COUNT_FIELD = "COUNT_FIELD"
@@ -74,23 +72,11 @@ class CompareBaselineAlgorithm(QgsProcessingAlgorithm):
     def tr(self, text):
         return QCoreApplication.translate("CompareBaselineAlgorithm", text)
 
-    def createInstance(self):  # noqa: N802 (QGIS's name)
-        return CompareBaselineAlgorithm()
-
     def name(self):
         return "comparebaseline"
 
     def displayName(self):  # noqa: N802
         return self.tr("Compare a count with its baseline")
-
-    def group(self):
-        return self.tr("Baseline")
-
-    def groupId(self):  # noqa: N802
-        return "baseline"
-
-    def icon(self):
-        return QIcon(ICON_PATH)
 
     def shortHelpString(self):  # noqa: N802
         return self.tr(

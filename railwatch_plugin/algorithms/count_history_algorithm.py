@@ -10,7 +10,6 @@ from qgis.core import (
     QgsFeature,
     QgsFeatureSink,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingMultiStepFeedback,
     QgsProcessingOutputNumber,
@@ -22,9 +21,9 @@ from qgis.core import (
 )
 
 from . import detection_parameters as dp
+from .base import RailWatchAlgorithm
 from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
 from .input_checks import input_raster_problem
-from .plugin_info import algorithm_icon
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt")
 
@@ -41,7 +40,7 @@ def history_order(row):
     return (acquired is None, acquired or datetime.date.min, scene)
 
 
-class CountHistoryAlgorithm(QgsProcessingAlgorithm):
+class CountHistoryAlgorithm(RailWatchAlgorithm):
     INPUTS = "INPUTS"
     FOLDER = "FOLDER"
     OUTPUT = "OUTPUT"
@@ -52,12 +51,6 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
 
     def displayName(self):  # noqa: N802 (QGIS's name)
         return "Count railcars across dated images"
-
-    def group(self):
-        return "Detection"
-
-    def groupId(self):  # noqa: N802 (QGIS's name)
-        return "detection"
 
     def shortHelpString(self):  # noqa: N802 (QGIS's name)
         return (
@@ -71,12 +64,6 @@ class CountHistoryAlgorithm(QgsProcessingAlgorithm):
             "With AOI, only cars inside the polygons are counted. "
             "The table is ready for 'Compare a count with its baseline' (HISTORY)."
         )
-
-    def icon(self):
-        return algorithm_icon()
-
-    def createInstance(self):  # noqa: N802 (QGIS's name)
-        return CountHistoryAlgorithm()
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
         self.addParameter(dp.with_help(

@@ -6,7 +6,6 @@ from qgis.core import (
     QgsFeature,
     QgsFeatureSink,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingMultiStepFeedback,
     QgsProcessingOutputNumber,
@@ -17,12 +16,12 @@ from qgis.core import (
 )
 
 from . import detection_parameters as dp
+from .base import RailWatchAlgorithm
 from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
 from .input_checks import input_raster_problem
-from .plugin_info import algorithm_icon
 
 
-class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
+class DetectRailcarsAlgorithm(RailWatchAlgorithm):
     INPUT = "INPUT"
     OUTPUT = "OUTPUT"
     OUTPUT_BOXES = "OUTPUT_BOXES"
@@ -36,12 +35,6 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
 
     def displayName(self):  # noqa: N802 (QGIS's name)
         return "Detect railcars"
-
-    def group(self):
-        return "Detection"
-
-    def groupId(self):  # noqa: N802 (QGIS's name)
-        return "detection"
 
     def shortHelpString(self):  # noqa: N802 (QGIS's name)
         return (
@@ -57,12 +50,6 @@ class DetectRailcarsAlgorithm(QgsProcessingAlgorithm):
             "OUTPUT_CANDIDATES optionally keeps the detections below the minimum confidence, which the panel's "
             "review offers too: they are where missed cars hide. They are never in OUTPUT or the count."
         )
-
-    def icon(self):
-        return algorithm_icon()
-
-    def createInstance(self):  # noqa: N802 (QGIS's name)
-        return DetectRailcarsAlgorithm()
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
         self.addParameter(dp.with_help(

@@ -19,7 +19,6 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsFeatureRequest,
     QgsProcessing,
-    QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingOutputFolder,
     QgsProcessingOutputNumber,
@@ -30,14 +29,15 @@ from qgis.core import (
 
 from ..core.labels import LOOKALIKE, RAILCAR, WINDOWS_FOLDER, LabelCar, LabelWindow, write_labels
 from ..review import ACCEPTED, ADDED, REJECTED, REVIEW_FIELD, normalize_review, number_or
+from .base import RailWatchAlgorithm
 from .detection_parameters import with_help
 from .ground_resolution import ground_gsd_m, heading_in_pixels
-from .plugin_info import algorithm_icon
 
 LABEL_OF = {ACCEPTED: RAILCAR, ADDED: RAILCAR, REJECTED: LOOKALIKE}
 
 
-class ExportLabelsAlgorithm(QgsProcessingAlgorithm):
+class ExportLabelsAlgorithm(RailWatchAlgorithm):
+    GROUP = ("Review", "review")
     INPUTS = "INPUTS"
     IMAGES = "IMAGES"
     MARGIN_M = "MARGIN_M"
@@ -51,18 +51,6 @@ class ExportLabelsAlgorithm(QgsProcessingAlgorithm):
 
     def displayName(self):  # noqa: N802 (QGIS's name)
         return "Export reviewed cars as training labels"
-
-    def group(self):
-        return "Review"
-
-    def groupId(self):  # noqa: N802 (QGIS's name)
-        return "review"
-
-    def icon(self):
-        return algorithm_icon()
-
-    def createInstance(self):  # noqa: N802 (QGIS's name)
-        return ExportLabelsAlgorithm()
 
     def shortHelpString(self):  # noqa: N802 (QGIS's name)
         return (
