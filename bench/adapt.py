@@ -23,7 +23,6 @@ the check that it is no worse on the ordinary benchmark).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -33,24 +32,18 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.real import REAL_DIR, LabelledCar, RealScene, load_real_scene, score_scene  # noqa: E402
 from bench.scoring import Score, match  # noqa: E402
 
-REAL_DIR = os.environ.get("RAILWATCH_REAL_DIR", os.path.join(os.path.dirname(ROOT), "shared", "real"))
 YARD = "hsr_yard_0.5m"
 
 
 def load_yard(folder=REAL_DIR):
-    """(image, gsd, labels) of the labelled yard; labels: (col, row, length, heading, disputed)."""
-    from osgeo import gdal
-
-    dataset = gdal.Open(os.path.join(folder, YARD + ".tif"))
-    image = np.dstack([dataset.GetRasterBand(i + 1).ReadAsArray() for i in range(min(3, dataset.RasterCount))])
-    with open(os.path.join(folder, YARD + ".railcars.geojson")) as f:
-        props = [feature["properties"] for feature in json.load(f)["features"]]
-    # px, py are pixel indices; positions are continuous (pixel centre at +0.5)
-    labels = [(p["px"] + 0.5, p["py"] + 0.5, p.get("length_m") or 14.0, p.get("heading_deg") or 0.0,
-               p.get("status") == "disputed") for p in props]
-    return image, abs(dataset.GetGeoTransform()[1]), labels
+    """(image, gsd, labels) of the labelled yard as ``bench/real.py`` loads it;
+    labels: (col, row, length, heading, disputed)."""
+    scene = load_real_scene(YARD, folder)
+    labels = [(c.col_px, c.row_px, c.length_m, c.heading_deg, c.disputed) for c in scene.cars]
+    return scene.image, scene.gsd_m, labels
 
 
 class _Car:
@@ -59,15 +52,12 @@ class _Car:
 
 
 def score_half(found, labels, gsd, inside) -> Score:
-    """Detections and agreed cars with ``inside(col)``; detections on disputed cars are don't-cares."""
-    found = [c for c in found if inside(c.col_px)]
-    half = [lab for lab in labels if inside(lab[0])]
-    truth = [_Car(c, r, length) for c, r, length, _, _ in half]
-    _, pairs = match(found, truth, gsd)
-    on_disputed = {i for i, j in pairs if half[j][4]}
-    kept = [c for i, c in enumerate(found) if i not in on_disputed]
-    agreed = [t for t, lab in zip(truth, half) if not lab[4]]
-    return match(kept, agreed, gsd)[0]
+    """Detections and agreed cars with ``inside(col)``; detections on disputed
+    cars are don't-cares (``bench.real.score_scene``)."""
+    half = [LabelledCar(c, r, length, heading, "unknown", disputed)
+            for c, r, length, heading, disputed in labels if inside(c)]
+    return score_scene([c for c in found if inside(c.col_px)],
+                       RealScene("half", np.empty((0, 0, 3), np.uint8), gsd, half, rough=False))
 
 
 def stage_timer():
