@@ -43,6 +43,8 @@ class SceneConfig:
     identical_string_probability: float = 0.0  # a unit train: every car of the string alike
     coarse_detail_probability: float = 0.0  # real detail coarser than the pixels (upsampled products)
     coarse_detail_factor: Tuple[float, float] = (1.3, 2.6)
+    any_colour_string_probability: float = 0.0  # a string painted in any colour at all (domain randomisation)
+    vehicle_depot_probability: float = 0.0  # rows of buses parked side by side: the classic look-alike, no rails
 
     def with_(self, **changes) -> "SceneConfig":
         return replace(self, **changes)
@@ -76,8 +78,8 @@ EASY = SceneConfig(
 # What real yards showed that the hard preset lacks (bench/real.py: whole
 # strings of passenger coaches and of dark wagons missed on a Chinese yard;
 # dense parallel tracks, near-invisible gaps and unit trains on a European
-# one; imagery whose real detail is about twice its pixel size). For
-# training; the benchmark stays on HARD.
+# one; imagery whose real detail is about twice its pixel size; a bus depot
+# read as tank cars). For training; the benchmark stays on HARD.
 VARIED = HARD.with_(
     n_tracks=(3, 20),
     n_cars=(30, 140),
@@ -87,6 +89,8 @@ VARIED = HARD.with_(
     dark_string_probability=0.25,
     identical_string_probability=0.35,
     coarse_detail_probability=0.5,
+    any_colour_string_probability=0.15,
+    vehicle_depot_probability=0.4,
 )
 
 PRESETS = {"hard": HARD, "easy": EASY, "varied": VARIED}

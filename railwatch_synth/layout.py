@@ -14,7 +14,7 @@ import numpy as np
 
 from .canvas import heading_vectors, rect
 from .config import SceneConfig
-from .looks import COACH_COLOURS, car_style, restyled
+from .looks import COACH_COLOURS, any_colour, car_style, restyled
 
 TRACK_GAUGE_M = 1.435
 
@@ -279,7 +279,8 @@ def _string_looks(rng, cfg: SceneConfig) -> dict:
     """What a whole string shares, for the looks the hard preset lacks. No
     number is drawn where the config asks for none of them, so hard scenes
     are the same as before these looks existed."""
-    if not (cfg.coach_string_probability or cfg.dark_string_probability or cfg.identical_string_probability):
+    if not (cfg.coach_string_probability or cfg.dark_string_probability or cfg.identical_string_probability
+            or cfg.any_colour_string_probability):
         return {}
     looks = {}
     if rng.random() < cfg.coach_string_probability:
@@ -288,6 +289,8 @@ def _string_looks(rng, cfg: SceneConfig) -> dict:
         looks.update(dark=True, identical=rng.random() < 0.7)
     elif rng.random() < cfg.identical_string_probability:
         looks.update(identical=True)
+    if not looks.get("coach") and cfg.any_colour_string_probability and rng.random() < cfg.any_colour_string_probability:
+        looks.update(any_colour=any_colour(rng), identical=rng.random() < 0.5)
     return looks
 
 

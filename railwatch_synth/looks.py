@@ -95,6 +95,12 @@ def car_style(kind: str, rng, low_contrast: bool) -> dict:
     return style
 
 
+def any_colour(rng) -> tuple:
+    """A colour from anywhere in the RGB cube short of pure black and white:
+    real fleets paint wagons in colours no list here holds."""
+    return tuple(float(v) for v in rng.uniform(15, 240, 3))
+
+
 def restyled(style: dict, looks: dict, rng) -> dict:
     """A car's style changed for its string's looks (``layout._string_looks``)."""
     if looks.get("coach"):
@@ -109,4 +115,11 @@ def restyled(style: dict, looks: dict, rng) -> dict:
         if style.get("load") in ("sand", "gravel"):
             style["load"] = "coal"
         style.pop("tarp", None)
+    if looks.get("any_colour") is not None:
+        style = dict(style)
+        for key in ("roof", "rim", "body", "deck"):
+            if key in style:
+                style[key] = _jitter(rng, looks["any_colour"], 6)
+        if "containers" in style:
+            style["containers"] = [_jitter(rng, looks["any_colour"], 12) for _ in style["containers"]]
     return style

@@ -12,10 +12,10 @@ from .layout import Layout, Occupancy, build_tracks, place_cars
 from .model import TrueCar, YardScene
 from .render import render_layout
 from .sensor import apply_sensor
-from .surroundings import build_surroundings
+from .surroundings import build_surroundings, vehicle_depot
 
 # Independent random streams: the layout does not change with GSD, bands or dtype.
-STREAM_LAYOUT, STREAM_CARS, STREAM_SURROUND, STREAM_RENDER, STREAM_SENSOR, STREAM_SUN, STREAM_TERRAIN = range(7)
+STREAM_LAYOUT, STREAM_CARS, STREAM_SURROUND, STREAM_RENDER, STREAM_SENSOR, STREAM_SUN, STREAM_TERRAIN, STREAM_DEPOT = range(8)
 
 
 def _rng(seed: int, stream: int):
@@ -93,6 +93,11 @@ def make_yard(
         things, ground, masts, wires = build_surroundings(
             _rng(seed, STREAM_SURROUND), w, h, heading_deg, tracks, offsets, centre, electrified, occ, sun_dir
         )
+        if cfg.vehicle_depot_probability:  # its own stream: hard scenes stay as they were
+            depot = _rng(seed, STREAM_DEPOT)
+            if depot.random() < cfg.vehicle_depot_probability:
+                buses, lot = vehicle_depot(depot, w, h, heading_deg, occ)
+                things, ground = things + buses, ground + lot
     layout = Layout(w, h, heading_deg, tracks, segments, cars + hidden, things, ground, masts, wires, sun_az, sun_el, nodata_poly)
 
     img, ss = render_layout(layout, _rng(look, STREAM_RENDER), _rng(seed, STREAM_TERRAIN), gsd_m, cfg, shadow_factor)

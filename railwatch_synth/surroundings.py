@@ -53,6 +53,50 @@ def lorry(rng, front_centre, along, across):
     return Thing("lorry", whole, parts)
 
 
+BUS_COLOURS = [(228, 178, 32), (232, 232, 228), (204, 206, 210), (236, 200, 60), (40, 90, 150), (180, 40, 36)]
+
+
+def bus(rng, centre, along, across, colour):
+    """A bus or coach from above: 10.5-13.5 x 2.55 m, a roof of one colour with
+    lighter air-conditioning boxes on it, about the size and brightness of a tank car."""
+    length = rng.uniform(10.5, 13.5)
+    whole = rect(centre, along, across, length, 2.55)
+    parts = [Part(whole, _jit(rng, colour, 6), 10.0, 3.2)]
+    for u in rng.uniform(-length / 3, length / 3, int(rng.integers(0, 3))):
+        parts.append(Part(rect(centre + along * u, along, across, 1.8, 1.6), _jit(rng, (220, 222, 224), 8), 6.0))
+    return Thing("bus", whole, parts)
+
+
+def vehicle_depot(rng, w, h, heading_deg, occ: Occupancy):
+    """Rows of buses parked side by side on an asphalt lot: a look-alike of a
+    string of tank cars across several tracks, with no rails under it (the
+    real bus depot of ../shared/real is read as railcars). Returns (things, ground)."""
+    things, ground = [], []
+    angle = heading_deg if rng.random() < 0.5 else rng.uniform(0.0, 180.0)
+    along, across = heading_vectors(angle)  # buses point along ``along``, stand side by side along ``across``
+    n_rows, per_row = int(rng.integers(1, 5)), int(rng.integers(6, 26))
+    pitch = rng.uniform(3.1, 4.2)
+    row_step = rng.uniform(14.0, 19.0)
+    lot_w, lot_l = per_row * pitch + 6.0, n_rows * row_step + 6.0
+    for _attempt in range(12):  # somewhere off the tracks, roads and buildings
+        centre = np.array([rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h])
+        lot = rect(centre, across, along, lot_w, lot_l)
+        if occ.is_free(lot):
+            break
+    else:
+        return things, ground
+    ground.append(GroundPatch(lot, None, 0, _jit(rng, _pick(rng, [(96, 96, 98), (120, 118, 114), (150, 148, 142)]), 6), 20.0))
+    colour = _pick(rng, BUS_COLOURS)
+    for i in range(n_rows):
+        for j in range(per_row):
+            if rng.random() < 0.12:
+                continue  # an empty bay
+            c = centre + along * ((i - (n_rows - 1) / 2) * row_step) + across * ((j - (per_row - 1) / 2) * pitch)
+            things.append(bus(rng, c, along, across, colour if rng.random() < 0.85 else _pick(rng, BUS_COLOURS)))
+    occ.mark_poly(lot)
+    return things, ground
+
+
 def gable_building(rng, centre, along, across, length_m, width_m, height_m, kind, sun_across):
     """Long roof with a ridge along its length; the sun side is brighter."""
     base = np.array(_jit(rng, _pick(rng, ROOF_COLOURS), 8))

@@ -298,15 +298,31 @@ def test_hard_preset_draws_none_of_the_varied_looks():
     scene = make_yard(1000, gsd_m=0.5)
     assert all(c.length_m <= 27.0 for c in scene.cars)
     assert HARD.coach_string_probability == HARD.dark_string_probability == HARD.coarse_detail_probability == 0.0
+    assert HARD.any_colour_string_probability == HARD.vehicle_depot_probability == 0.0
+    assert not any(d["kind"] == "bus" for d in scene.distractors)
 
 
-def test_coarse_detail_keeps_the_size_and_loses_fine_texture():
-    from railwatch_synth.sensor import _coarser_detail
+def test_a_bus_depot_is_rows_of_bright_buses_off_the_tracks():
+    from railwatch_synth.config import VARIED
 
-    fine = np.random.default_rng(0).uniform(0, 255, (90, 120, 3)).astype(np.float32)
-    for blocky in (True, False):
-        coarse = _coarser_detail(fine, 2.0, blocky)
-        assert coarse.shape == fine.shape
-        assert np.abs(np.diff(coarse, axis=1)).mean() < 0.6 * np.abs(np.diff(fine, axis=1)).mean()
-    doubled = _coarser_detail(fine, 2.0, True)
-    assert np.array_equal(doubled[:, 0::2], doubled[:, 1::2])  # pixel doubling: pairs of equal columns
+    scene = make_yard(40, gsd_m=0.5, config=VARIED.with_(vehicle_depot_probability=1.0))
+    buses = [d for d in scene.distractors if d["kind"] == "bus"]
+    assert len(buses) >= 10
+    car_xy = np.array([(c.col_px, c.row_px) for c in scene.cars])
+    for bus in buses:
+        xy = np.mean(bus["corners_px"], axis=0)
+        assert np.hypot(*(car_xy - xy).T).min() > 10 / 0.5  # no bus within 10 m of a railcar: it stands off the tracks
+
+
+def test_any_colour_strings_leave_the_palettes():
+    """Wagon palettes are greys, browns and muted colours; a string painted in
+    any colour is often strongly saturated (seed 34: none above 42 without it)."""
+    from railwatch_synth.config import VARIED
+
+    scene = make_yard(34, gsd_m=0.5, config=VARIED.with_(any_colour_string_probability=1.0, coach_string_probability=0.0,
+                                                         dark_string_probability=0.0))
+    img = scene.image.astype(np.float32)
+    string_rgb = np.array([np.median([img[int(c.row_px), int(c.col_px)] for c in cars], axis=0)
+                           for cars in _strings(scene).values()])
+    saturation = string_rgb.max(axis=1) - string_rgb.min(axis=1)
+    assert (saturation > 80).sum() >= 2, saturation
