@@ -9,13 +9,14 @@ from typing import List
 from qgis.core import (
     QgsFeature,
     QgsFeatureSink,
+    QgsMapLayer,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingMultiStepFeedback,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
-    QgsProcessingParameterMultipleLayers,
+    QgsProcessingUtils,
     QgsRasterLayer,
     QgsWkbTypes,
 )
@@ -23,7 +24,7 @@ from qgis.core import (
 from . import detection_parameters as dp
 from .base import RailWatchAlgorithm
 from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
-from .input_checks import input_raster_problem
+from .input_checks import RasterLayersParameter, input_raster_problem
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt")
 
@@ -67,7 +68,7 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
         self.addParameter(dp.with_help(
-            QgsProcessingParameterMultipleLayers(self.INPUTS, "Images", QgsProcessing.TypeRaster, optional=True),
+            RasterLayersParameter(self.INPUTS, "Images", optional=True),
             "Images of the site taken on different dates.",
         ))
         self.addParameter(dp.with_help(
@@ -135,7 +136,7 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
         return {self.OUTPUT: dest_id, self.IMAGES: len(rows)}
 
     def _layers(self, parameters, context) -> List[QgsRasterLayer]:
-        layers = [l for l in self.parameterAsLayerList(parameters, self.INPUTS, context) if isinstance(l, QgsRasterLayer)]
+        layers = self._input_layers(parameters, context)
         folder = self.parameterAsFile(parameters, self.FOLDER, context)
         if folder:
             if not os.path.isdir(folder):
@@ -154,3 +155,24 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
             )
         return layers
 
+    def _input_layers(self, parameters, context) -> List[QgsRasterLayer]:
+        """Each INPUTS value as a valid raster layer, or a QgsProcessingException
+        naming the one that is not. A path is opened as a raster only: QGIS's
+        ``parameterAsLayerList`` tries it as a vector, a raster and a mesh layer
+        (printing "Unable to load mesh (null)" for a corrupt file) and silently
+        leaves out what it cannot load, which would count a shorter history."""
+        raw = parameters.get(self.INPUTS)
+        values = list(raw) if isinstance(raw, (list, tuple)) else ([] if raw in (None, "") else [raw])
+        layers = []
+        for value in values:
+            if isinstance(value, QgsMapLayer):
+                layer = value
+            elif isinstance(value, str) and value:
+                layer = QgsProcessingUtils.mapLayerFromString(value, context, True, QgsProcessingUtils.LayerHint.Raster)
+            else:
+                layer = None
+            if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
+                problem = input_raster_problem(value, context) or f"{value!r} is not a raster layer QGIS can open"
+                raise QgsProcessingException(f"INPUTS: {problem}")
+            layers.append(layer)
+        return layers

@@ -12,7 +12,7 @@ import os
 from typing import Iterable, Optional
 
 from osgeo import gdal
-from qgis.core import QgsMapLayer, QgsProcessingUtils, QgsRasterLayer
+from qgis.core import QgsMapLayer, QgsProcessing, QgsProcessingParameterMultipleLayers, QgsProcessingUtils, QgsRasterLayer
 
 
 def _gdal_open(path: str, kind: int):
@@ -72,6 +72,37 @@ def _raster_file_problem(value: str) -> Optional[str]:
             "Check the file, or download or export it again"
         )
     return ""
+
+
+class RasterLayersParameter(QgsProcessingParameterMultipleLayers):
+    """A multiple raster layers parameter whose generic check does not probe a
+    file that is no raster.
+
+    qgis_process checks every parameter value with the definition's own
+    ``checkValueIsAcceptable`` before the algorithm's ``checkParameterValues``.
+    QGIS's check loads each path as a vector, a raster and then a mesh layer,
+    so a corrupt image printed GDAL's errors and "Unable to load mesh (null)"
+    before RailWatch's message said what is wrong with the file. Here a path
+    that GDAL cannot open as a raster is refused without loading it; the
+    algorithm's ``checkParameterValues`` (``input_raster_problem``) then says why.
+    """
+
+    def __init__(self, name: str, description: str, optional: bool = False):
+        super().__init__(name, description, QgsProcessing.TypeRaster, None, optional)
+
+    def clone(self):
+        copy = RasterLayersParameter(self.name(), self.description(), bool(self.flags() & self.FlagOptional))
+        copy.setFlags(self.flags())
+        copy.setHelp(self.help())
+        copy.setMinimumNumberInputs(self.minimumNumberInputs())
+        copy.setDefaultValue(self.defaultValue())
+        return copy
+
+    def checkValueIsAcceptable(self, value, context=None):  # noqa: N802 (QGIS's name)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, str) and _raster_file_problem(v) for v in values):
+            return False
+        return super().checkValueIsAcceptable(value, context)
 
 
 def input_table_problem(value, parameter: str) -> Optional[str]:
