@@ -87,6 +87,56 @@ def test_a_bad_model_file_is_a_clear_error(run_railwatch, easy_yard_tif, tmp_pat
         run_railwatch("counthistory", {"INPUTS": [str(easy_yard_tif)], "MODEL": str(foreign), "OUTPUT": "TEMPORARY_OUTPUT"})
 
 
+def bad_model(kind, tmp_path):
+    """A MODEL file that cannot be used: missing, text, cut short, or another program's .npz."""
+    path = tmp_path / f"{kind}.npz"
+    if kind == "text":
+        path.write_text("weights: see the attached spreadsheet\n")
+    elif kind == "truncated":
+        whole = open(blind_model(tmp_path / "whole.npz"), "rb").read()
+        path.write_bytes(whole[: len(whole) // 2])
+    elif kind == "foreign":
+        np.savez(path, coef=np.zeros((3, 4)), intercept=np.zeros(3))  # a scikit-learn export, say
+    return str(path)
+
+
+MODEL_WORDS = {
+    "missing": "does not exist",
+    "text": "is no .npz archive at all",
+    "truncated": "cut short",
+    "foreign": "lacks conv0_w",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MODEL_WORDS))
+@pytest.mark.parametrize("algorithm", ["detectrailcars", "counthistory"])
+def test_a_bad_model_is_refused_before_the_run_and_leaves_no_file(algorithm, kind, railwatch_plugin, easy_yard_tif,
+                                                                   tmp_path, info_feedback):
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    path = bad_model(kind, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    if algorithm == "detectrailcars":
+        parameters = {"INPUT": str(easy_yard_tif), "OUTPUT": str(out / "cars.gpkg"),
+                      "OUTPUT_TABLE": str(out / "counts.csv")}
+    else:
+        parameters = {"INPUTS": [str(easy_yard_tif)], "OUTPUT": str(out / "history.csv")}
+    parameters["MODEL"] = path
+    expected = f"MODEL: {'the model file ' if kind == 'missing' else ''}{path}"
+    fix = "or leave MODEL empty to use the model shipped with RailWatch"
+    instance = QgsApplication.processingRegistry().createAlgorithmById(f"railwatch:{algorithm}")
+    # the toolbox and processing.run: refused before the run starts
+    ok, message = instance.checkParameterValues(parameters, QgsProcessingContext())
+    assert not ok
+    assert message.startswith(expected) and MODEL_WORDS[kind] in message and fix in message
+    # the panel's background task runs without checkParameterValues: refused first thing all the same
+    results, ok = instance.run(parameters, QgsProcessingContext(), info_feedback)
+    assert not ok and results == {}
+    assert any(m.startswith(expected) and fix in m for m in info_feedback.messages), info_feedback.messages
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
 def test_adaptdetector_says_what_is_wrong_with_its_input(run_railwatch, easy_yard, easy_yard_tif, tmp_path):
     out = str(tmp_path / "m.npz")
     with pytest.raises(QgsProcessingException, match="no 'review' field"):

@@ -88,8 +88,15 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
                           (self.ADAPTED_COUNT_ERROR, "Count error of the adapted model on the held-out cars (fraction)")):
             self.addOutput(QgsProcessingOutputNumber(key, text))
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
+        problem = dp.model_problem(self, parameters, context, self.BASE_MODEL)
+        if problem:
+            return False, problem
+        return super().checkParameterValues(parameters, context)
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         dp.require_dependencies()
+        dp.require_model(self, parameters, context, self.BASE_MODEL)
         # the folder is checked before minutes of adapting, not when the model is written
         destinations = check_destinations(self, parameters, context, (self.OUTPUT_MODEL,))
         return removing_new_files_on_failure(destinations, lambda: self._adapt(parameters, context, feedback))
@@ -108,7 +115,7 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
                 f"REVIEWED has {len(reviewed)} layer(s) and IMAGES {len(images)}: give each reviewed layer its image, "
                 "in the same order")
         base_path = self.parameterAsFile(parameters, self.BASE_MODEL, context) or None
-        base = detector_model(base_path)
+        base = detector_model(base_path, self.BASE_MODEL)
         out_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
         if not out_path:
             raise QgsProcessingException("OUTPUT_MODEL: give a file to write the model to")
@@ -131,7 +138,7 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
             save_model(out_path, result.weights, header)
         except OSError as exc:
             raise QgsProcessingException(f"OUTPUT_MODEL: cannot write {out_path}: {exc}") from exc
-        model = detector_model(out_path)
+        model = detector_model(out_path, self.OUTPUT_MODEL)
         feedback.pushInfo(result.summary)
         feedback.pushInfo(f"Wrote {model.label} to {out_path} ({result.seconds:.0f} s)")
         b, a = result.figures.base, result.figures.adapted

@@ -91,13 +91,14 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
             problem = input_raster_problem(value, context)
             if problem:
                 return False, f"INPUTS: {problem}"
-        problem = dp.parameter_problem(parameters)
+        problem = dp.parameter_problem(parameters) or dp.model_problem(self, parameters, context)
         if problem:
             return False, problem
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         dp.require_dependencies()
+        dp.require_model(self, parameters, context)
         destinations = check_destinations(self, parameters, context, (self.OUTPUT,))
         results = removing_new_files_on_failure(destinations, lambda: self._count(parameters, context, feedback))
         tidy_if_csv(destinations, self.OUTPUT, ["acquired"])
