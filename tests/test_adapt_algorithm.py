@@ -198,3 +198,32 @@ def test_adaptdetector_checks_where_the_model_goes_before_it_adapts(run_railwatc
         run_railwatch("adaptdetector", {"REVIEWED": [reviewed_layer(easy_yard)], "IMAGES": [str(easy_yard_tif)],
                                         "OUTPUT_MODEL": out})
     assert not (tmp_path / "no such folder").exists()
+
+
+def test_adaptdetector_names_the_layer_or_image_that_is_wrong(run_railwatch, railwatch_plugin, easy_yard, easy_yard_tif,
+                                                              tmp_path, info_feedback, capfd):
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    out = str(tmp_path / "m.npz")
+    empty = QgsVectorLayer("Point?crs=EPSG:32652&field=review:string", "empty", "memory")
+    with pytest.raises(QgsProcessingException, match="REVIEWED: empty has no reviewed car: it holds no car at all"):
+        run_railwatch("adaptdetector", {"REVIEWED": [empty], "IMAGES": [str(easy_yard_tif)], "OUTPUT_MODEL": out})
+    with pytest.raises(QgsProcessingException, match=f"REVIEWED: {easy_yard_tif} is an image, not a layer of railcars"):
+        run_railwatch("adaptdetector", {"REVIEWED": [str(easy_yard_tif)], "IMAGES": [str(easy_yard_tif)], "OUTPUT_MODEL": out})
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"\x00garbage" * 500)
+    parameters = {"REVIEWED": [reviewed_layer(easy_yard), reviewed_layer(easy_yard)],
+                  "IMAGES": [str(easy_yard_tif), str(broken)], "OUTPUT_MODEL": out}
+    capfd.readouterr()
+    with pytest.raises(QgsProcessingException, match=f"IMAGES: {broken} is not an image GDAL can read"):
+        run_railwatch("adaptdetector", parameters)
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("railwatch:adaptdetector")
+    for name in ("REVIEWED", "IMAGES"):  # qgis_process's first check: no file loaded as every kind of layer
+        assert algorithm.parameterDefinition(name).checkValueIsAcceptable(str(broken), QgsProcessingContext()) is False
+    assert "Unable to load mesh" not in capfd.readouterr().err
+    # without checkParameterValues (a background task): the image is named, not taken for a missing one
+    results, ok = algorithm.run(parameters, QgsProcessingContext(), info_feedback)
+    assert not ok and results == {}
+    assert any(m.startswith(f"IMAGES: {broken} is not an image GDAL can read") for m in info_feedback.messages)
+    assert not any("REVIEWED has 2 layer(s) and IMAGES 1" in m for m in info_feedback.messages)
+    assert not (tmp_path / "m.npz").exists()

@@ -9,14 +9,12 @@ from typing import List
 from qgis.core import (
     QgsFeature,
     QgsFeatureSink,
-    QgsMapLayer,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingMultiStepFeedback,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
-    QgsProcessingUtils,
     QgsRasterLayer,
     QgsWkbTypes,
 )
@@ -24,7 +22,7 @@ from qgis.core import (
 from . import detection_parameters as dp
 from .base import RailWatchAlgorithm
 from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
-from .input_checks import RasterLayersParameter, input_raster_problem
+from .input_checks import RasterLayersParameter, input_raster_problem, parameter_values, raster_layers
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt")
 
@@ -86,8 +84,7 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.IMAGES, "Number of images counted"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
-        values = parameters.get(self.INPUTS) or []
-        for value in values if isinstance(values, (list, tuple)) else [values]:
+        for value in parameter_values(parameters, self.INPUTS):
             problem = input_raster_problem(value, context)
             if problem:
                 return False, f"INPUTS: {problem}"
@@ -137,7 +134,7 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
         return {self.OUTPUT: dest_id, self.IMAGES: len(rows)}
 
     def _layers(self, parameters, context) -> List[QgsRasterLayer]:
-        layers = self._input_layers(parameters, context)
+        layers = raster_layers(parameters, self.INPUTS, context)
         folder = self.parameterAsFile(parameters, self.FOLDER, context)
         if folder:
             if not os.path.isdir(folder):
@@ -154,26 +151,4 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
             raise QgsProcessingException(
                 "No images to count: give raster layers in INPUTS or a FOLDER holding .tif, .tiff, .jp2 or .vrt files"
             )
-        return layers
-
-    def _input_layers(self, parameters, context) -> List[QgsRasterLayer]:
-        """Each INPUTS value as a valid raster layer, or a QgsProcessingException
-        naming the one that is not. A path is opened as a raster only: QGIS's
-        ``parameterAsLayerList`` tries it as a vector, a raster and a mesh layer
-        (printing "Unable to load mesh (null)" for a corrupt file) and silently
-        leaves out what it cannot load, which would count a shorter history."""
-        raw = parameters.get(self.INPUTS)
-        values = list(raw) if isinstance(raw, (list, tuple)) else ([] if raw in (None, "") else [raw])
-        layers = []
-        for value in values:
-            if isinstance(value, QgsMapLayer):
-                layer = value
-            elif isinstance(value, str) and value:
-                layer = QgsProcessingUtils.mapLayerFromString(value, context, True, QgsProcessingUtils.LayerHint.Raster)
-            else:
-                layer = None
-            if not isinstance(layer, QgsRasterLayer) or not layer.isValid():
-                problem = input_raster_problem(value, context) or f"{value!r} is not a raster layer QGIS can open"
-                raise QgsProcessingException(f"INPUTS: {problem}")
-            layers.append(layer)
         return layers
