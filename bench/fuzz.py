@@ -20,7 +20,9 @@ its peak resident set comes from ``os.wait4``. A run is
   output that does not hold what it should;
 * traceback: a Python traceback reached the user;
 * half-written output: a failed run left a new output file;
-* over 1 GB: peak RSS above 1,024 MB.
+* over 1 GB: peak RSS above 1,024 MB;
+* QGIS's mesh probe: QGIS loaded an input file as every kind of layer and
+  printed "Unable to load mesh (null)" before RailWatch's message.
 
 Issue 15: "a fuzz set ... finds no wrong result, no half-written output, no
 raw traceback and no run above 1 GB".
@@ -53,9 +55,10 @@ UTM = "EPSG:32652"
 X0, Y0 = 500000.0, 4700000.0
 GSD = 0.5
 
-OK, CLEAR, REFUSED, WRONG, TRACEBACK, HALF, OVER = (
-    "ok", "clear error", "refused, a count was due", "wrong result", "traceback", "half-written output", "over 1 GB")
-FAILURES = (REFUSED, WRONG, TRACEBACK, HALF, OVER)
+OK, CLEAR, REFUSED, WRONG, TRACEBACK, HALF, OVER, MESH = (
+    "ok", "clear error", "refused, a count was due", "wrong result", "traceback", "half-written output", "over 1 GB",
+    "QGIS's mesh probe")
+FAILURES = (REFUSED, WRONG, TRACEBACK, HALF, OVER, MESH)
 
 
 @dataclass
@@ -562,7 +565,78 @@ def build_cases(inp: Inputs, out: str) -> List[Case]:  # noqa: C901 (one list, r
     history_case("history_output_missing_folder", expect="error", error_has="does not exist", FOLDER=folder, OUTPUT=o("nowhere/history.csv"))
     history_case("history_gsd_abc", expect="error", error_has="not a number", FOLDER=folder, GSD="abc")
 
-    # --- H. fine images (memory)
+    # --- H. detector model files (MODEL): refused before the run, naming the file and the fix
+    from railwatch_plugin.core.model_file import load_model, save_model
+
+    whole = inp.path("model_whole.npz")
+    save_model(whole, load_model(None).weights, {"name": "whole"})
+    with open(whole, "rb") as f:
+        model_bytes = f.read()
+    with open(inp.path("model_truncated.npz"), "wb") as f:
+        f.write(model_bytes[: len(model_bytes) // 2])
+    np.savez(inp.path("model_foreign.npz"), coef=np.zeros((3, 4)), intercept=np.zeros(3))  # another program's .npz
+    models = {
+        "missing": (inp.path("model_nowhere.npz"), "does not exist"),
+        "text": (inp.text("model_text.npz", "weights: see the attached spreadsheet\n"), "no .npz archive"),
+        "truncated": (inp.path("model_truncated.npz"), "cut short"),
+        "foreign": (inp.path("model_foreign.npz"), "lacks conv0_w"),
+    }
+    for kind, (model, words) in models.items():
+        detect(f"model_{kind}", yard, expect="error", error_has=words,
+               extra={"MODEL": model, "OUTPUT_TABLE": o(f"model_{kind}.csv")}, outputs=[o(f"model_{kind}.gpkg"), o(f"model_{kind}.csv")])
+        history_case(f"history_model_{kind}", expect="error", error_has=words, INPUTS=yard, MODEL=model)
+
+    # --- I. adaptdetector: bad reviewed layers, images and destinations
+    def reviewed_layer(name, with_review=True, cars=None) -> str:
+        """A GeoPackage of the yard's cars as the review leaves them (all accepted)."""
+        from osgeo import ogr, osr
+
+        path = inp.path(name)
+        srs = osr.SpatialReference()
+        srs.SetFromUserInput(UTM)
+        source = ogr.GetDriverByName("GPKG").CreateDataSource(path)
+        layer = source.CreateLayer(os.path.splitext(name)[0], srs, ogr.wkbPoint)
+        if with_review:
+            layer.CreateField(ogr.FieldDefn("review", ogr.OFTString))
+        layer.CreateField(ogr.FieldDefn("length_m", ogr.OFTReal))
+        for car in inp.scene.cars if cars is None else cars:
+            feature = ogr.Feature(layer.GetLayerDefn())
+            if with_review:
+                feature.SetField("review", "accepted")
+            feature.SetField("length_m", float(car.length_m))
+            feature.SetGeometry(ogr.CreateGeometryFromWkt("POINT({} {})".format(*inp.map_xy(car.col_px, car.row_px))))
+            layer.CreateFeature(feature)
+        source = None
+        return path
+
+    def adapt_case(name, error_has="", outputs=None, **parameters):
+        model = o(f"{name}.npz")
+        p = {"OUTPUT_MODEL": model}
+        p.update(parameters)
+        cases.append(Case(name, "railwatch:adaptdetector", p, "error", None, error_has,
+                          outputs if outputs is not None else [model]))
+
+    reviewed = reviewed_layer("reviewed.gpkg")
+    adapt_case("adapt_empty_reviewed_layer", error_has="no car", REVIEWED=reviewed_layer("reviewed_empty.gpkg", cars=[]),
+               IMAGES=yard)
+    adapt_case("adapt_two_images_one_layer", error_has="give each reviewed layer its image", REVIEWED=reviewed,
+               IMAGES=[yard, inp.path("lzw.tif")])
+    adapt_case("adapt_two_layers_one_image", error_has="give each reviewed layer its image",
+               REVIEWED=[reviewed, reviewed_layer("reviewed_b.gpkg")], IMAGES=yard)
+    adapt_case("adapt_no_review_field", error_has="no 'review' field",
+               REVIEWED=reviewed_layer("reviewed_no_field.gpkg", with_review=False), IMAGES=yard)
+    adapt_case("adapt_output_in_proc", error_has="cannot write", REVIEWED=reviewed, IMAGES=yard,
+               OUTPUT_MODEL="/proc/model.npz", outputs=["/proc/model.npz"])
+    adapt_case("adapt_output_missing_folder", error_has="does not exist", REVIEWED=reviewed, IMAGES=yard,
+               OUTPUT_MODEL=o("nowhere/model.npz"), outputs=[o("nowhere/model.npz")])
+    adapt_case("adapt_base_model_text", error_has="BASE_MODEL", REVIEWED=reviewed, IMAGES=yard,
+               BASE_MODEL=inp.path("model_text.npz"))
+    adapt_case("adapt_image_not_an_image", error_has="IMAGES: ", REVIEWED=[reviewed, reviewed],
+               IMAGES=[yard, inp.path("text.tif")])
+    adapt_case("adapt_reviewed_is_an_image", error_has="is an image", REVIEWED=yard, IMAGES=yard)
+    adapt_case("adapt_reviewed_not_a_layer", error_has="REVIEWED: ", REVIEWED=inp.path("text.tif"), IMAGES=yard)
+
+    # --- J. fine images (memory)
     demo = os.path.join(ROOT, "demo", "tumangang_2023-10-05.tif")
     fine = inp.gdal_copy("demo_0.1m.tif", demo, xRes=0.1, yRes=0.1, resampleAlg="bilinear",
                          creationOptions=["TILED=YES", "COMPRESS=JPEG", "PHOTOMETRIC=YCBCR"])
@@ -686,7 +760,11 @@ def all_of(checks):
 
 
 def command_line(case: Case) -> List[str]:
-    return [QGIS_PROCESS, "--json", "run", case.algorithm, "--"] + [f"{k}={v}" for k, v in case.parameters.items()]
+    """qgis_process's arguments; a list value is given as the parameter repeated, as qgis_process takes several layers."""
+    arguments = []
+    for key, value in case.parameters.items():
+        arguments += [f"{key}={v}" for v in value] if isinstance(value, (list, tuple)) else [f"{key}={value}"]
+    return [QGIS_PROCESS, "--json", "run", case.algorithm, "--"] + arguments
 
 
 def classify(case: Case, code: int, out: str, err: str, seconds: float, peak: float, before: set) -> Outcome:
@@ -714,6 +792,8 @@ def classify(case: Case, code: int, out: str, err: str, seconds: float, peak: fl
         return outcome(OVER, f"{peak:.0f} MB")
     if "Traceback (most recent call last)" in text:
         return outcome(TRACEBACK, next((m for m in reversed(messages) if "Error" in m), "traceback"))
+    if "Unable to load mesh" in err:  # QGIS tried a file as every kind of layer before RailWatch said what is wrong
+        return outcome(MESH, f"stderr holds QGIS's \"Unable to load mesh\" before: {error[:150]}")
     if code != 0:
         left = [p for p in case.outputs if os.path.exists(p) and p not in before]
         if left:

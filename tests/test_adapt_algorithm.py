@@ -87,6 +87,56 @@ def test_a_bad_model_file_is_a_clear_error(run_railwatch, easy_yard_tif, tmp_pat
         run_railwatch("counthistory", {"INPUTS": [str(easy_yard_tif)], "MODEL": str(foreign), "OUTPUT": "TEMPORARY_OUTPUT"})
 
 
+def bad_model(kind, tmp_path):
+    """A MODEL file that cannot be used: missing, text, cut short, or another program's .npz."""
+    path = tmp_path / f"{kind}.npz"
+    if kind == "text":
+        path.write_text("weights: see the attached spreadsheet\n")
+    elif kind == "truncated":
+        whole = open(blind_model(tmp_path / "whole.npz"), "rb").read()
+        path.write_bytes(whole[: len(whole) // 2])
+    elif kind == "foreign":
+        np.savez(path, coef=np.zeros((3, 4)), intercept=np.zeros(3))  # a scikit-learn export, say
+    return str(path)
+
+
+MODEL_WORDS = {
+    "missing": "does not exist",
+    "text": "is no .npz archive at all",
+    "truncated": "cut short",
+    "foreign": "lacks conv0_w",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MODEL_WORDS))
+@pytest.mark.parametrize("algorithm", ["detectrailcars", "counthistory"])
+def test_a_bad_model_is_refused_before_the_run_and_leaves_no_file(algorithm, kind, railwatch_plugin, easy_yard_tif,
+                                                                   tmp_path, info_feedback):
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    path = bad_model(kind, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    if algorithm == "detectrailcars":
+        parameters = {"INPUT": str(easy_yard_tif), "OUTPUT": str(out / "cars.gpkg"),
+                      "OUTPUT_TABLE": str(out / "counts.csv")}
+    else:
+        parameters = {"INPUTS": [str(easy_yard_tif)], "OUTPUT": str(out / "history.csv")}
+    parameters["MODEL"] = path
+    expected = f"MODEL: {'the model file ' if kind == 'missing' else ''}{path}"
+    fix = "or leave MODEL empty to use the model shipped with RailWatch"
+    instance = QgsApplication.processingRegistry().createAlgorithmById(f"railwatch:{algorithm}")
+    # the toolbox and processing.run: refused before the run starts
+    ok, message = instance.checkParameterValues(parameters, QgsProcessingContext())
+    assert not ok
+    assert message.startswith(expected) and MODEL_WORDS[kind] in message and fix in message
+    # the panel's background task runs without checkParameterValues: refused first thing all the same
+    results, ok = instance.run(parameters, QgsProcessingContext(), info_feedback)
+    assert not ok and results == {}
+    assert any(m.startswith(expected) and fix in m for m in info_feedback.messages), info_feedback.messages
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
 def test_adaptdetector_says_what_is_wrong_with_its_input(run_railwatch, easy_yard, easy_yard_tif, tmp_path):
     out = str(tmp_path / "m.npz")
     with pytest.raises(QgsProcessingException, match="no 'review' field"):
@@ -148,3 +198,32 @@ def test_adaptdetector_checks_where_the_model_goes_before_it_adapts(run_railwatc
         run_railwatch("adaptdetector", {"REVIEWED": [reviewed_layer(easy_yard)], "IMAGES": [str(easy_yard_tif)],
                                         "OUTPUT_MODEL": out})
     assert not (tmp_path / "no such folder").exists()
+
+
+def test_adaptdetector_names_the_layer_or_image_that_is_wrong(run_railwatch, railwatch_plugin, easy_yard, easy_yard_tif,
+                                                              tmp_path, info_feedback, capfd):
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    out = str(tmp_path / "m.npz")
+    empty = QgsVectorLayer("Point?crs=EPSG:32652&field=review:string", "empty", "memory")
+    with pytest.raises(QgsProcessingException, match="REVIEWED: empty has no reviewed car: it holds no car at all"):
+        run_railwatch("adaptdetector", {"REVIEWED": [empty], "IMAGES": [str(easy_yard_tif)], "OUTPUT_MODEL": out})
+    with pytest.raises(QgsProcessingException, match=f"REVIEWED: {easy_yard_tif} is an image, not a layer of railcars"):
+        run_railwatch("adaptdetector", {"REVIEWED": [str(easy_yard_tif)], "IMAGES": [str(easy_yard_tif)], "OUTPUT_MODEL": out})
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"\x00garbage" * 500)
+    parameters = {"REVIEWED": [reviewed_layer(easy_yard), reviewed_layer(easy_yard)],
+                  "IMAGES": [str(easy_yard_tif), str(broken)], "OUTPUT_MODEL": out}
+    capfd.readouterr()
+    with pytest.raises(QgsProcessingException, match=f"IMAGES: {broken} is not an image GDAL can read"):
+        run_railwatch("adaptdetector", parameters)
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("railwatch:adaptdetector")
+    for name in ("REVIEWED", "IMAGES"):  # qgis_process's first check: no file loaded as every kind of layer
+        assert algorithm.parameterDefinition(name).checkValueIsAcceptable(str(broken), QgsProcessingContext()) is False
+    assert "Unable to load mesh" not in capfd.readouterr().err
+    # without checkParameterValues (a background task): the image is named, not taken for a missing one
+    results, ok = algorithm.run(parameters, QgsProcessingContext(), info_feedback)
+    assert not ok and results == {}
+    assert any(m.startswith(f"IMAGES: {broken} is not an image GDAL can read") for m in info_feedback.messages)
+    assert not any("REVIEWED has 2 layer(s) and IMAGES 1" in m for m in info_feedback.messages)
+    assert not (tmp_path / "m.npz").exists()

@@ -175,6 +175,15 @@ def test_an_image_given_as_history_is_named(run_railwatch, easy_yard_tif):
     assert "not found" not in message
 
 
+def test_a_folder_given_as_the_image_is_named_without_qgis_probing_it(run_railwatch, tmp_path, capfd):
+    """It was "opens in GDAL but QGIS cannot load it as a raster layer", after QGIS
+    had tried the folder as every kind of layer ("Unable to load mesh (null)")."""
+    capfd.readouterr()
+    message = error_of(run_railwatch, "detectrailcars", {"INPUT": str(tmp_path), "OUTPUT": "TEMPORARY_OUTPUT"})
+    assert f"INPUT: {tmp_path} is a folder, not an image: choose an image file in it" in message
+    assert "Unable to load mesh" not in capfd.readouterr().err
+
+
 # --- 11. tables spreadsheets read; the verdict alone ----------------------------------------------
 
 

@@ -109,3 +109,45 @@ def test_corrupt_image_in_the_folder_is_named(run_railwatch, tmp_path):
     with pytest.raises(QgsProcessingException) as raised:
         run_railwatch("counthistory", {"FOLDER": str(tmp_path), "OUTPUT": "TEMPORARY_OUTPUT"})
     assert "broken_2020-01-01.tif is not an image GDAL can read" in str(raised.value)
+
+
+def test_a_corrupt_image_in_inputs_is_named_without_qgis_probing_it_as_a_mesh(railwatch_plugin, tmp_path, capfd):
+    """qgis_process checks INPUTS with the parameter's own check before the
+    algorithm's: QGIS's loaded a corrupt file as a vector, a raster and a
+    mesh layer, and MDAL printed "Unable to load mesh (null)" on stderr
+    before RailWatch's message."""
+    from qgis.core import QgsApplication, QgsProcessing, QgsProcessingContext, QgsProcessingParameterMultipleLayers
+
+    broken = tmp_path / "broken_2020-01-01.tif"
+    broken.write_bytes(b"\x00garbage" * 500)
+    context = QgsProcessingContext()
+    capfd.readouterr()
+    # QGIS's own check does print it (so this test sees MDAL's stderr) ...
+    QgsProcessingParameterMultipleLayers("INPUTS", "Images", QgsProcessing.TypeRaster).checkValueIsAcceptable(str(broken), context)
+    assert "Unable to load mesh" in capfd.readouterr().err
+    # ... the algorithm's parameter refuses the file without loading it
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("railwatch:counthistory")
+    definition = algorithm.parameterDefinition("INPUTS")
+    assert definition.checkValueIsAcceptable(str(broken), context) is False
+    assert definition.checkValueIsAcceptable([str(broken)], context) is False
+    ok, message = algorithm.checkParameterValues({"INPUTS": [str(broken)], "OUTPUT": "TEMPORARY_OUTPUT"}, context)
+    assert not ok and f"INPUTS: {broken} is not an image GDAL can read" in message
+    assert "Unable to load mesh" not in capfd.readouterr().err
+    copy = definition.clone()  # the model designer copies definitions
+    assert copy.checkValueIsAcceptable(str(broken), context) is False and copy.type() == "multilayer"
+
+
+def test_an_unreadable_input_is_never_left_out_of_the_history(railwatch_plugin, dated_images, tmp_path, info_feedback):
+    """Run as QgsProcessingAlgRunnerTask runs it (no checkParameterValues), a
+    corrupt image among INPUTS stops the run naming it: QGIS's
+    parameterAsLayerList left out what it could not load, and the history
+    was one image short with no word said."""
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    broken = tmp_path / "broken_2020-01-01.tif"
+    broken.write_bytes(b"\x00garbage" * 500)
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("railwatch:counthistory")
+    parameters = {"INPUTS": [dated_images["paths"]["meta"], str(broken)], "OUTPUT": "TEMPORARY_OUTPUT"}
+    results, ok = algorithm.run(parameters, QgsProcessingContext(), info_feedback)
+    assert not ok and results == {}
+    assert any(f"INPUTS: {broken} is not an image GDAL can read" in m for m in info_feedback.messages)

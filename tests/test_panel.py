@@ -16,7 +16,17 @@ import sys
 
 import numpy as np
 import pytest
-from qgis.core import Qgis, QgsFeature, QgsGeometry, QgsPointXY, QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.core import (
+    Qgis,
+    QgsCoordinateReferenceSystem,
+    QgsFeature,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProject,
+    QgsRasterLayer,
+    QgsVectorLayer,
+)
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QCoreApplication, QEvent, Qt
 from osgeo import gdal, osr
 
@@ -309,6 +319,80 @@ def test_the_chosen_model_runs_and_adapting_asks_for_a_review_first(panel, qgis_
     qtbot.mouseClick(panel.options.adapt_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(_critical(panel)), timeout=RUN_TIMEOUT_MS)
     assert "has no reviewed car" in _critical(panel)[-1]  # the run's layer has not been reviewed
+
+
+def test_the_run_never_uses_the_live_layer(panel, qgis_iface, qtbot, yard, tmp_path):
+    """The analyst may remove the layer (or QGIS change it) on the main thread while the
+    task thread counts: the count stands. Given the layer id, the task thread looked the
+    layer up in the project ("INPUT is not a raster layer QGIS can open" every time here);
+    given its path, Processing gave back the project layer with that source all the same
+    ("wrapped C/C++ object of type QgsRasterLayer has been deleted", once in six runs of
+    the panel's tests)."""
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    raster = _add_raster(yard[1])
+    _activate(qgis_iface, raster)
+    # what the task thread resolves INPUT to, in a context holding the project as the run's does
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("railwatch:detectrailcars")
+    parameters = panel.build_detection_parameters(raster, str(tmp_path))
+    assert algorithm.parameterAsRasterLayer(parameters, "INPUT", context).id() not in QgsProject.instance().mapLayers()
+    assert algorithm.parameterAsRasterLayer({"INPUT": raster.source()}, "INPUT", context).id() == raster.id()
+    del parameters
+
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    run = panel.detection_run
+    given = run.parameters["INPUT"]
+    assert isinstance(given, QgsRasterLayer) and given.id() != raster.id() and given.source() == yard[1]
+    assert given.id() not in QgsProject.instance().mapLayers()
+    del given
+    QgsProject.instance().removeMapLayer(raster.id())
+    qtbot.waitUntil(lambda: not panel._busy(), timeout=RUN_TIMEOUT_MS)
+
+    assert _critical(panel) == []
+    assert run.parameters["INPUT"] == yard[1]  # named by its file once the run is over (as the site log keeps it)
+    detection = panel.last_detection
+    assert detection["count"] == detection["layers"]["points"].featureCount() > 0
+    assert {f["scene"] for f in detection["layers"]["points"].getFeatures()} == {"yard_2023-10-05"}
+    assert detection["acquired"] == "2023-10-05"
+
+
+def test_a_layer_renamed_and_placed_in_qgis_is_counted_as_it_is_shown(panel, qgis_iface, qtbot, tmp_path):
+    """Its file alone has no CRS and another name: the task's private copy of the layer
+    has the CRS set in QGIS and the layer's name (the outputs' scene, and the date in it),
+    as when the panel passed the layer id; a new layer read from the path would have neither."""
+    rng = np.random.default_rng(11)
+    ground = np.clip(rng.normal(110, 6, size=(200, 200, 3)), 0, 255).astype(np.uint8)
+    path = str(tmp_path / "img_0042.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 200, 200, 3, gdal.GDT_Byte)
+    ds.SetGeoTransform((500000.0, 0.5, 0.0, 4700000.0, 0.0, -0.5))  # placed, but no CRS in the file
+    for band in range(3):
+        ds.GetRasterBand(band + 1).WriteArray(ground[:, :, band])
+    ds = None
+    raster = QgsRasterLayer(path, "Depot east 2022-10-04")
+    raster.setCrs(QgsCoordinateReferenceSystem("EPSG:32652"))  # Layer Properties > Source, as the panel asks
+    QgsProject.instance().addMapLayer(raster)
+    _activate(qgis_iface, raster)
+    assert panel.site_edit.text() == "Depot east"
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    run = panel.detection_run
+    given = run.parameters["INPUT"]
+    assert isinstance(given, QgsRasterLayer) and given.id() not in QgsProject.instance().mapLayers()
+    assert given.source() == path and given.crs().authid() == "EPSG:32652"
+    qtbot.waitUntil(lambda: not panel._busy(), timeout=RUN_TIMEOUT_MS)
+
+    assert _critical(panel) == []
+    assert sip.isdeleted(given) and run.parameters["INPUT"] == path  # deleted when the run ended, on the main thread
+    detection = panel.last_detection
+    assert detection["parameters"]["INPUT"] == path
+    assert [f["scene"] for f in detection["layers"]["table"].getFeatures()] == ["Depot east 2022-10-04"]
+    assert detection["acquired"] == "2022-10-04"
+    assert _group("Depot east 2022-10-04") is not None
+    qtbot.mouseClick(panel.save_log_button, Qt.MouseButton.LeftButton)
+    runs = site_log.read_runs(panel.site_log_path())
+    assert [(r.scene, r.acquired) for r in runs] == [("Depot east 2022-10-04", "2022-10-04")]
+    assert runs[0].parameters["INPUT"] == path
 
 
 def test_earlier_raster_is_counted_the_same_way(panel, qgis_iface, qtbot, tmp_path, empty_ground):

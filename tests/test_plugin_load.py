@@ -150,3 +150,19 @@ def test_qgis_process_lists_and_runs_the_algorithms(qgis_process_env, easy_yard_
     assert rows[0]["scene"] == "yard_utm"
     assert rows[0]["acquired"] == "2023-10-05"  # ISO, as spreadsheets read it (OGR alone writes 2023/10/05)
     assert int(rows[0]["count"]) == results["COUNT"]
+
+
+@pytest.mark.skipif(not shutil.which(QGIS_PROCESS), reason="qgis_process is not installed")
+def test_qgis_process_names_a_corrupt_image_in_inputs_and_nothing_else(qgis_process_env, tmp_path):
+    """Only RailWatch's message: before, QGIS probed the file as a mesh first and
+    printed "ERROR: Status 3: Unable to load mesh (null)" and four GDAL errors."""
+    broken = tmp_path / "broken_2020-01-01.tif"
+    broken.write_bytes(b"\x00garbage" * 500)
+    ran = subprocess.run(
+        [QGIS_PROCESS, "run", "railwatch:counthistory", "--", f"INPUTS={broken}", f"OUTPUT={tmp_path / 'history.csv'}"],
+        capture_output=True, text=True, env=qgis_process_env, timeout=300,
+    )
+    assert ran.returncode != 0
+    assert f"INPUTS: {broken} is not an image GDAL can read" in ran.stderr
+    assert "mesh" not in ran.stderr and "not recognized as a supported file format" not in ran.stderr, ran.stderr
+    assert not (tmp_path / "history.csv").exists()

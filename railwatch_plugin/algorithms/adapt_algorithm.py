@@ -9,13 +9,11 @@ from typing import List
 import numpy as np
 from qgis.core import (
     QgsCoordinateTransform,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputBoolean,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterFileDestination,
-    QgsProcessingParameterMultipleLayers,
     QgsRasterLayer,
     QgsVectorLayer,
 )
@@ -25,6 +23,15 @@ from . import detection_parameters as dp
 from .base import RailWatchAlgorithm
 from .destinations import check_destinations, removing_new_files_on_failure
 from .ground_resolution import NoCrsError, ground_gsd_m, heading_in_pixels
+from .input_checks import (
+    RasterLayersParameter,
+    VectorLayersParameter,
+    input_raster_problem,
+    input_vector_problem,
+    parameter_values,
+    raster_layers,
+    vector_layers,
+)
 from .raster_reading import RasterReadError, open_raster
 from .track_lines import inverse_geotransform, map_to_pixel
 
@@ -64,12 +71,12 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
         self.addParameter(dp.with_help(
-            QgsProcessingParameterMultipleLayers(self.REVIEWED, "Reviewed railcar layers", QgsProcessing.TypeVectorAnyGeometry),
+            VectorLayersParameter(self.REVIEWED, "Reviewed railcar layers"),
             "Railcar layers (points or outlines) with a 'review' field: accepted, added, rejected or unreviewed. "
             "Length_m and heading_deg are used where filled in.",
         ))
         self.addParameter(dp.with_help(
-            QgsProcessingParameterMultipleLayers(self.IMAGES, "Their images", QgsProcessing.TypeRaster),
+            RasterLayersParameter(self.IMAGES, "Their images"),
             "The image each reviewed layer was found on, in the same order as the layers.",
         ))
         self.addParameter(dp.model_parameter(
@@ -88,8 +95,20 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
                           (self.ADAPTED_COUNT_ERROR, "Count error of the adapted model on the held-out cars (fraction)")):
             self.addOutput(QgsProcessingOutputNumber(key, text))
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
+        for name, problem_of in ((self.REVIEWED, input_vector_problem), (self.IMAGES, input_raster_problem)):
+            for value in parameter_values(parameters, name):
+                problem = problem_of(value, context)
+                if problem:
+                    return False, f"{name}: {problem}"
+        problem = dp.model_problem(self, parameters, context, self.BASE_MODEL)
+        if problem:
+            return False, problem
+        return super().checkParameterValues(parameters, context)
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         dp.require_dependencies()
+        dp.require_model(self, parameters, context, self.BASE_MODEL)
         # the folder is checked before minutes of adapting, not when the model is written
         destinations = check_destinations(self, parameters, context, (self.OUTPUT_MODEL,))
         return removing_new_files_on_failure(destinations, lambda: self._adapt(parameters, context, feedback))
@@ -99,8 +118,8 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
         from ..core.model_file import save_model
         from .scene_detection import detector_model
 
-        reviewed = [l for l in self.parameterAsLayerList(parameters, self.REVIEWED, context) if isinstance(l, QgsVectorLayer)]
-        images = [l for l in self.parameterAsLayerList(parameters, self.IMAGES, context) if isinstance(l, QgsRasterLayer)]
+        reviewed = vector_layers(parameters, self.REVIEWED, context)
+        images = raster_layers(parameters, self.IMAGES, context)
         if not reviewed:
             raise QgsProcessingException("REVIEWED: give at least one railcar layer with a 'review' field")
         if len(reviewed) != len(images):
@@ -108,7 +127,7 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
                 f"REVIEWED has {len(reviewed)} layer(s) and IMAGES {len(images)}: give each reviewed layer its image, "
                 "in the same order")
         base_path = self.parameterAsFile(parameters, self.BASE_MODEL, context) or None
-        base = detector_model(base_path)
+        base = detector_model(base_path, self.BASE_MODEL)
         out_path = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
         if not out_path:
             raise QgsProcessingException("OUTPUT_MODEL: give a file to write the model to")
@@ -131,7 +150,7 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
             save_model(out_path, result.weights, header)
         except OSError as exc:
             raise QgsProcessingException(f"OUTPUT_MODEL: cannot write {out_path}: {exc}") from exc
-        model = detector_model(out_path)
+        model = detector_model(out_path, self.OUTPUT_MODEL)
         feedback.pushInfo(result.summary)
         feedback.pushInfo(f"Wrote {model.label} to {out_path} ({result.seconds:.0f} s)")
         b, a = result.figures.base, result.figures.adapted
@@ -174,11 +193,12 @@ def reviewed_scene(layer: QgsVectorLayer, image: QgsRasterLayer, context, feedba
     status_of = {ACCEPTED: POSITIVE, ADDED: POSITIVE, REJECTED: NEGATIVE, UNREVIEWED: IGNORE}
     rows: List[tuple] = []
     unknown = set()
-    decided = 0
+    decided = placed = 0
     for feature in layer.getFeatures():
         geometry = feature.geometry()
         if geometry.isNull() or geometry.isEmpty():
             continue
+        placed += 1
         value = feature[REVIEW_FIELD]
         review = normalize_review(value)
         is_null = value is None or (hasattr(value, "isNull") and value.isNull())
@@ -199,6 +219,10 @@ def reviewed_scene(layer: QgsVectorLayer, image: QgsRasterLayer, context, feedba
     if unknown:
         feedback.pushWarning(f"{layer.name()}: review values {sorted(unknown)} are none of accepted, added, rejected, "
                              "unreviewed; those cars are taken as unreviewed")
+    if not placed:
+        raise QgsProcessingException(
+            f"REVIEWED: {layer.name()} has no reviewed car: it holds no car at all (no feature with a geometry). "
+            "Give the railcar layer of a run whose cars were reviewed in the RailWatch panel")
     if not decided:  # every RailWatch layer has the field: an unreviewed run's cars are all unreviewed
         raise QgsProcessingException(
             f"REVIEWED: {layer.name()} has no reviewed car (every car is unreviewed): review its cars in the "

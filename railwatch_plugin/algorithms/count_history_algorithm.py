@@ -15,7 +15,6 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
-    QgsProcessingParameterMultipleLayers,
     QgsRasterLayer,
     QgsWkbTypes,
 )
@@ -23,7 +22,7 @@ from qgis.core import (
 from . import detection_parameters as dp
 from .base import RailWatchAlgorithm
 from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
-from .input_checks import input_raster_problem
+from .input_checks import RasterLayersParameter, input_raster_problem, parameter_values, raster_layers
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt")
 
@@ -67,7 +66,7 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
         self.addParameter(dp.with_help(
-            QgsProcessingParameterMultipleLayers(self.INPUTS, "Images", QgsProcessing.TypeRaster, optional=True),
+            RasterLayersParameter(self.INPUTS, "Images", optional=True),
             "Images of the site taken on different dates.",
         ))
         self.addParameter(dp.with_help(
@@ -85,18 +84,18 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.IMAGES, "Number of images counted"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
-        values = parameters.get(self.INPUTS) or []
-        for value in values if isinstance(values, (list, tuple)) else [values]:
+        for value in parameter_values(parameters, self.INPUTS):
             problem = input_raster_problem(value, context)
             if problem:
                 return False, f"INPUTS: {problem}"
-        problem = dp.parameter_problem(parameters)
+        problem = dp.parameter_problem(parameters) or dp.model_problem(self, parameters, context)
         if problem:
             return False, problem
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         dp.require_dependencies()
+        dp.require_model(self, parameters, context)
         destinations = check_destinations(self, parameters, context, (self.OUTPUT,))
         results = removing_new_files_on_failure(destinations, lambda: self._count(parameters, context, feedback))
         tidy_if_csv(destinations, self.OUTPUT, ["acquired"])
@@ -135,7 +134,7 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
         return {self.OUTPUT: dest_id, self.IMAGES: len(rows)}
 
     def _layers(self, parameters, context) -> List[QgsRasterLayer]:
-        layers = [l for l in self.parameterAsLayerList(parameters, self.INPUTS, context) if isinstance(l, QgsRasterLayer)]
+        layers = raster_layers(parameters, self.INPUTS, context)
         folder = self.parameterAsFile(parameters, self.FOLDER, context)
         if folder:
             if not os.path.isdir(folder):
@@ -153,4 +152,3 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
                 "No images to count: give raster layers in INPUTS or a FOLDER holding .tif, .tiff, .jp2 or .vrt files"
             )
         return layers
-

@@ -95,13 +95,14 @@ class DetectRailcarsAlgorithm(RailWatchAlgorithm):
         problem = input_raster_problem(parameters.get(self.INPUT), context)
         if problem:
             return False, f"INPUT: {problem}"
-        problem = dp.parameter_problem(parameters)
+        problem = dp.parameter_problem(parameters) or dp.model_problem(self, parameters, context)
         if problem:
             return False, problem
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         dp.require_dependencies()
+        dp.require_model(self, parameters, context)
         destinations = check_destinations(
             self, parameters, context, (self.OUTPUT, self.OUTPUT_BOXES, self.OUTPUT_CANDIDATES, self.OUTPUT_TABLE))
         results = removing_new_files_on_failure(destinations, lambda: self._detect(parameters, context, feedback))

@@ -141,6 +141,41 @@ def model_parameter(name: str, description: str, optional: bool, text: str):
                                                 optional=optional, fileFilter="RailWatch detector model (*.npz)"), text)
 
 
+def model_error_message(name: str, error) -> str:
+    """A model file problem (a core ModelFileError) as the parameter ``name``'s, with the fix."""
+    return (f"{name}: {str(error).rstrip('.')}. Choose a model file written by 'Adapt the detector to reviewed "
+            f"cars', or leave {name} empty to use the model shipped with RailWatch.")
+
+
+def model_problem(algorithm, parameters, context, name: str = MODEL) -> Optional[str]:
+    """Why the detector model file given as ``name`` cannot be used, naming the file
+    and the fix; None when it can, when none is given, or when OpenCV (which the
+    detector needs) is missing: that is reported on its own. Reads the file once;
+    the run then uses the cached model (core.model_file.load_model)."""
+    if parameters.get(name) in (None, "") or missing_dependency_message():
+        return None
+    path = algorithm.parameterAsFile(parameters, name, context)
+    if not path:
+        return None
+    from ..core.model_file import ModelFileError, load_model
+
+    try:
+        load_model(path)
+    except ModelFileError as exc:
+        return model_error_message(name, exc)
+    return None
+
+
+def require_model(algorithm, parameters, context, name: str = MODEL) -> None:
+    """Raise a QgsProcessingException naming the file and the fix when the model
+    file given as ``name`` cannot be used: called first thing in processAlgorithm,
+    before any image is read or any output created (a background task runs the
+    algorithm without checkParameterValues)."""
+    problem = model_problem(algorithm, parameters, context, name)
+    if problem:
+        raise QgsProcessingException(problem)
+
+
 def require_dependencies() -> None:
     """Raise a QgsProcessingException naming the fix when OpenCV is missing."""
     message = missing_dependency_message()

@@ -1,4 +1,4 @@
-"""Say clearly why a raster input cannot be used, before the run starts.
+"""Say clearly why a raster (or vector) input cannot be used, before the run starts.
 
 QGIS's own message for a corrupt file, a vector file or a missing file is the
 same "... not found"; users need to know which it is. Imports neither the core
@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional
 
 from osgeo import gdal
-from qgis.core import QgsMapLayer, QgsProcessingUtils, QgsRasterLayer
+from qgis.core import (
+    QgsMapLayer,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingUtils,
+    QgsRasterLayer,
+    QgsVectorLayer,
+)
 
 
 def _gdal_open(path: str, kind: int):
@@ -56,13 +64,15 @@ def input_raster_problem(value, context) -> Optional[str]:
 
 
 def _raster_file_problem(value: str) -> Optional[str]:
-    """For a path to an existing file: why it is no raster ("" when it is one);
-    None for anything else (a layer id, a URI). Loading a corrupt file as a
+    """For a path to an existing file or folder: why it is no raster ("" when it
+    is one); None for anything else (a layer id, a URI). Loading a corrupt file as a
     layer would print QGIS's own "Unable to load mesh (null)" first."""
     path = value.split("|")[0]
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         return None
     raster, raster_error = _gdal_open(path, gdal.OF_RASTER)
+    if raster is None and os.path.isdir(path):
+        return f"{path} is a folder, not an image: choose an image file in it"
     if raster is None:
         vector, _ = _gdal_open(path, gdal.OF_VECTOR)
         if vector is not None:
@@ -72,6 +82,135 @@ def _raster_file_problem(value: str) -> Optional[str]:
             "Check the file, or download or export it again"
         )
     return ""
+
+
+def _vector_file_problem(value: str) -> Optional[str]:
+    """For a path to an existing file or folder: why it is no vector layer (""
+    when it is one); None for anything else (a layer id, a URI)."""
+    path = value.split("|")[0]
+    if not os.path.exists(path):
+        return None
+    vector, vector_error = _gdal_open(path, gdal.OF_VECTOR)
+    if vector is not None:
+        return ""
+    if os.path.isdir(path):
+        return f"{path} is a folder, not a layer: choose the railcar layer's file in it"
+    raster, _ = _gdal_open(path, gdal.OF_RASTER)
+    if raster is not None:
+        return f"{path} is an image, not a layer of railcars: give the railcar layer (points or outlines) that was reviewed"
+    return (
+        f"{path} is not a layer GDAL can read (a corrupt or incomplete file?): "
+        f"{vector_error or 'GDAL does not recognise the format'}. Check the file, or export it again"
+    )
+
+
+def input_vector_problem(value, context) -> Optional[str]:
+    """``input_raster_problem`` for a vector input: why ``value`` (a layer, layer id
+    or path) cannot be read as a vector layer; None when it can."""
+    if isinstance(value, QgsMapLayer):
+        layer = value
+    elif isinstance(value, str) and value:
+        problem = _vector_file_problem(value)
+        if problem is not None:
+            return problem or None
+        layer = QgsProcessingUtils.mapLayerFromString(value, context)
+    else:
+        return None
+    if isinstance(layer, QgsVectorLayer) and layer.isValid():
+        return None
+    if layer is not None and layer.type() != QgsMapLayer.VectorLayer:
+        return f"{layer.name()} is not a layer of features: give the railcar layer (points or outlines) that was reviewed"
+    path = str(value).split("|")[0]
+    if not os.path.exists(path):
+        return f"file not found: {path}"
+    return _vector_file_problem(path) or f"{path} opens in GDAL but QGIS cannot load it as a vector layer"
+
+
+class _CheckedLayersParameter(QgsProcessingParameterMultipleLayers):
+    """A multiple layers parameter whose generic check does not probe a file of
+    the wrong kind.
+
+    qgis_process checks every parameter value with the definition's own
+    ``checkValueIsAcceptable`` before the algorithm's ``checkParameterValues``.
+    QGIS's check loads each path as a vector, a raster and then a mesh layer,
+    so a corrupt image printed GDAL's errors and "Unable to load mesh (null)"
+    before RailWatch's message said what is wrong with the file. Here a path
+    GDAL cannot open as the right kind of layer is refused without loading it;
+    the algorithm's ``checkParameterValues`` then says why.
+    """
+
+    LAYER_TYPE = QgsProcessing.TypeMapLayer
+
+    def __init__(self, name: str, description: str, optional: bool = False):
+        super().__init__(name, description, self.LAYER_TYPE, None, optional)
+
+    @staticmethod
+    def file_problem(value: str) -> Optional[str]:
+        return None
+
+    def clone(self):
+        copy = type(self)(self.name(), self.description(), bool(self.flags() & self.FlagOptional))
+        copy.setFlags(self.flags())
+        copy.setHelp(self.help())
+        copy.setMinimumNumberInputs(self.minimumNumberInputs())
+        copy.setDefaultValue(self.defaultValue())
+        return copy
+
+    def checkValueIsAcceptable(self, value, context=None):  # noqa: N802 (QGIS's name)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, str) and self.file_problem(v) for v in values):
+            return False
+        return super().checkValueIsAcceptable(value, context)
+
+
+class RasterLayersParameter(_CheckedLayersParameter):
+    """Several raster layers; a file GDAL cannot read as a raster is refused unloaded."""
+
+    LAYER_TYPE = QgsProcessing.TypeRaster
+    file_problem = staticmethod(_raster_file_problem)
+
+
+class VectorLayersParameter(_CheckedLayersParameter):
+    """Several vector layers (any geometry); a file GDAL cannot read as a vector is refused unloaded."""
+
+    LAYER_TYPE = QgsProcessing.TypeVectorAnyGeometry
+    file_problem = staticmethod(_vector_file_problem)
+
+
+def parameter_values(parameters, name: str) -> list:
+    """The values given for a multiple layers parameter, as a list."""
+    raw = parameters.get(name)
+    return list(raw) if isinstance(raw, (list, tuple)) else ([] if raw in (None, "") else [raw])
+
+
+def raster_layers(parameters, name: str, context) -> List[QgsRasterLayer]:
+    """Each value of the multiple layers parameter ``name`` as a valid raster layer,
+    or a QgsProcessingException naming the one that is not. A path is opened as a
+    raster only: QGIS's ``parameterAsLayerList`` tries it as a vector, a raster and
+    a mesh layer (printing "Unable to load mesh (null)" for a corrupt file) and
+    silently leaves out what it cannot load."""
+    return _layers(parameters, name, context, QgsRasterLayer, QgsProcessingUtils.LayerHint.Raster, input_raster_problem)
+
+
+def vector_layers(parameters, name: str, context) -> List[QgsVectorLayer]:
+    """``raster_layers`` for vector layers."""
+    return _layers(parameters, name, context, QgsVectorLayer, QgsProcessingUtils.LayerHint.Vector, input_vector_problem)
+
+
+def _layers(parameters, name, context, kind, hint, problem_of) -> list:
+    layers = []
+    for value in parameter_values(parameters, name):
+        if isinstance(value, QgsMapLayer):
+            layer = value
+        elif isinstance(value, str) and value:
+            layer = QgsProcessingUtils.mapLayerFromString(value, context, True, hint)
+        else:
+            layer = None
+        if not isinstance(layer, kind) or not layer.isValid():
+            problem = problem_of(value, context) or f"{value!r} is not a layer QGIS can open as this input"
+            raise QgsProcessingException(f"{name}: {problem}")
+        layers.append(layer)
+    return layers
 
 
 def input_table_problem(value, parameter: str) -> Optional[str]:

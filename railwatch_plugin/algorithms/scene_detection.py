@@ -25,7 +25,13 @@ from qgis.core import (
 )
 
 from .acquired_date import acquired_date, date_in_text
-from .detection_parameters import DEFAULT_LENGTH_M, DEFAULT_WIDTH_M, DetectionSettings, require_dependencies
+from .detection_parameters import (
+    DEFAULT_LENGTH_M,
+    DEFAULT_WIDTH_M,
+    DetectionSettings,
+    model_error_message,
+    require_dependencies,
+)
 from .ground_resolution import NoCrsError, ground_gsd_m, pixel_to_map
 from .raster_reading import RasterReadError, bounded_block_cache, open_raster, reading_steps
 from .track_lines import raster_extent, track_lines_px
@@ -205,14 +211,15 @@ def _aoi_off_the_image(aois, geotransform, width, height, crs) -> Optional[str]:
     )
 
 
-def detector_model(path: Optional[str]):
-    """The detector model in ``path`` (None: the shipped one); a bad file raises QgsProcessingException."""
+def detector_model(path: Optional[str], parameter: str = "MODEL"):
+    """The detector model in ``path`` (None: the shipped one); a bad file raises
+    QgsProcessingException naming ``parameter``, the file and the fix."""
     from ..core.model_file import ModelFileError, load_model
 
     try:
         return load_model(path)
     except ModelFileError as exc:
-        raise QgsProcessingException(f"MODEL: {exc}") from exc
+        raise QgsProcessingException(model_error_message(parameter, exc)) from exc
 
 
 @dataclass

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
@@ -89,7 +90,7 @@ def check_weights(weights: Dict[str, np.ndarray], where: str) -> None:
     wrong = [f"{k} is {tuple(weights[k].shape)}, not {shape}" for k, shape in want.items() if tuple(weights[k].shape) != shape]
     if wrong:
         raise ModelFileError(f"{where} was made for another network layout than this RailWatch's: {wrong[0]}")
-    if not all(np.all(np.isfinite(weights[k])) for k in want):
+    if not all(weights[k].dtype.kind in "fiu" and np.all(np.isfinite(weights[k])) for k in want):
         raise ModelFileError(f"{where} holds weights that are not numbers (NaN or infinite): the model is broken")
 
 
@@ -110,12 +111,18 @@ def read_model_file(path: str) -> tuple:
     """(weights, header) of a model file; header is {} for bare weights (the shipped file)."""
     if not os.path.exists(path):
         raise ModelFileError(f"the model file {path} does not exist")
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path} is a folder, not a model file")
+    if not os.access(path, os.R_OK):
+        raise ModelFileError(f"the model file {path} cannot be read: permission denied")
+    if not zipfile.is_zipfile(path):  # numpy would call a text file "pickled data"
+        raise ModelFileError(f"{path} is not a RailWatch detector model: it is no .npz archive at all "
+                             "(a text or other file, or a model file cut short while it was copied)")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: np.array(z[k]) for k in z.files}
     except Exception as exc:  # noqa: BLE001 - zip, pickle or format errors all mean the same to a user
-        raise ModelFileError(f"{path} is not a RailWatch detector model (an .npz file made by "
-                             f"'Adapt the detector to an image'): {exc}") from exc
+        raise ModelFileError(f"{path} is not a RailWatch detector model: numpy cannot read its arrays ({exc})") from exc
     header = {}
     if HEADER_KEY in arrays:
         try:
@@ -124,7 +131,10 @@ def read_model_file(path: str) -> tuple:
             raise ModelFileError(f"{path}: its header is not readable JSON: {exc}") from exc
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise ModelFileError(f"{path}: its header is not a RailWatch detector model's")
-        if int(header.get("format_version", 0)) > FORMAT_VERSION:
+        version = header.get("format_version", 0)
+        if not isinstance(version, int):
+            raise ModelFileError(f"{path}: its header's format_version {version!r} is not a number")
+        if version > FORMAT_VERSION:
             raise ModelFileError(f"{path} was written by a newer RailWatch (model format "
                                  f"{header.get('format_version')}); update the plugin to use it")
     check_weights(arrays, path)
@@ -145,6 +155,8 @@ def load_model(path: Optional[str] = None) -> DetectorModel:
     path = os.path.abspath(path)
     try:
         stat = os.stat(path)
+    except FileNotFoundError:
+        raise ModelFileError(f"the model file {path} does not exist") from None
     except OSError as exc:
         raise ModelFileError(f"the model file {path} cannot be read: {exc.strerror or exc}") from exc
     key = (path, stat.st_mtime_ns, stat.st_size)

@@ -43,7 +43,7 @@ from .report_export import add_map_to_report, count_only_report, render_map_png,
 from .result_layers import add_result_layers, parameters_for_the_record, summarize_count_table
 from .results_view import CountTableView
 from .review_panel import ReviewPanel
-from .run_task import AlgorithmRun, new_output_folder
+from .run_task import AlgorithmRun, image_for_a_task, new_output_folder
 
 __all__ = ["RailWatchDock", "BASELINE_CSV", "BASELINE_RASTER", "BASELINE_SITE_LOG", "BASELINE_TABLE"]
 
@@ -252,7 +252,7 @@ class RailWatchDock(QgsDockWidget):
     def build_detection_parameters(self, raster: QgsRasterLayer, output_folder: str, with_layers: bool = True) -> dict:
         """The same dict a toolbox user or a script would pass to railwatch:detectrailcars."""
         params = {
-            "INPUT": raster.id() if QgsProject.instance().mapLayer(raster.id()) else raster.source(),
+            "INPUT": image_for_a_task(raster),  # a private copy: the task runs in another thread
             "OUTPUT": os.path.join(output_folder, "railcars.gpkg"),
             "OUTPUT_TABLE": os.path.join(output_folder, "counts.gpkg"),
         }
@@ -448,7 +448,11 @@ class RailWatchDock(QgsDockWidget):
         site = self.site_edit.text().strip() or "site"
         os.makedirs(self.site_log_folder, exist_ok=True)  # adaptdetector checks the folder before it starts
         path = os.path.join(self.site_log_folder, f"{site}_detector_model.npz")
-        self.options.start_adaptation(d["layers"]["points"].id(), d["raster_id"], path, self.show_message)
+        raster = QgsProject.instance().mapLayer(d["raster_id"])
+        if raster is None:
+            raise ValueError("The image of the last count is no longer in the project: add it again and count "
+                             "its cars first.")
+        self.options.start_adaptation(d["layers"]["points"].id(), image_for_a_task(raster), path, self.show_message)
 
     # --- site log -------------------------------------------------------------------
 

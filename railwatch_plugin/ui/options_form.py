@@ -71,12 +71,13 @@ class DetectionOptions(QgsCollapsibleGroupBox):
             params["TRACK_BUFFER"] = self.track_buffer_spin.value()
         return params
 
-    def start_adaptation(self, reviewed_layer_id: str, raster_id: str, model_path: str, show_message) -> None:
+    def start_adaptation(self, reviewed_layer_id: str, image, model_path: str, show_message) -> None:
         """Run railwatch:adaptdetector in the background on a reviewed run; choose the model it writes
-        when adapting helped. ``show_message(text, level)`` tells the analyst how it went."""
+        when adapting helped. ``image``: the run's image as run_task.image_for_a_task gives it.
+        ``show_message(text, level)`` tells the analyst how it went."""
         from .run_task import AlgorithmRun
 
-        params = {"REVIEWED": [reviewed_layer_id], "IMAGES": [raster_id], "OUTPUT_MODEL": model_path}
+        params = {"REVIEWED": [reviewed_layer_id], "IMAGES": [image], "OUTPUT_MODEL": model_path}
         if self.model_widget.filePath():
             params["BASE_MODEL"] = self.model_widget.filePath()
         run = AlgorithmRun("railwatch:adaptdetector", params, parent=self)

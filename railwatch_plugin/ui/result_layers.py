@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Optional, Tuple
 
-from qgis.core import QgsProject, QgsVectorLayer
+from qgis.core import QgsMapLayer, QgsProject, QgsVectorLayer
 
 GROUP_PROPERTY = "railwatch/result_group"
 
@@ -73,13 +73,14 @@ def summarize_count_table(table) -> Tuple[Optional[str], Optional[float]]:
 
 def parameters_for_the_record(params: dict) -> dict:
     """The run's parameters as a site log keeps them: no temporary output paths, and
-    layers named by their source rather than this session's layer ids."""
+    layers named by their source rather than this session's layer ids (or the private
+    copy of a layer a run was given)."""
     project = QgsProject.instance()
     record = {}
     for name, value in params.items():
         if name.startswith("OUTPUT"):
             continue
-        layer = project.mapLayer(value) if isinstance(value, str) else None
+        layer = value if isinstance(value, QgsMapLayer) else project.mapLayer(value) if isinstance(value, str) else None
         record[name] = layer.source() if layer is not None else value
     return record
 

@@ -16,12 +16,15 @@ import tempfile
 
 from qgis.core import (
     QgsApplication,
+    QgsMapLayer,
     QgsProcessingAlgRunnerTask,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingUtils,
     QgsProject,
+    QgsRasterLayer,
 )
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QObject, pyqtSignal
 
 
@@ -48,6 +51,40 @@ class _CollectingFeedback(QgsProcessingFeedback):
 # the run's context and feedback, so the run must outlive the panel that started
 # it (unloading the plugin mid-run must not free them under a running thread).
 _IN_FLIGHT = set()
+
+
+def _layers_in(values) -> list:
+    """The map layers among ``values`` and the lists in them."""
+    found = []
+    for value in values:
+        if isinstance(value, QgsMapLayer):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found += _layers_in(value)
+    return found
+
+
+def _sources(value):
+    """``value`` with map layers (also in a list) replaced by their sources."""
+    if isinstance(value, QgsMapLayer):
+        return value.source()
+    if isinstance(value, (list, tuple)):
+        return [_sources(v) for v in value]
+    return value
+
+
+def image_for_a_task(layer: QgsRasterLayer) -> QgsRasterLayer:
+    """What to give a background run as the image ``layer``: a private copy, made here
+    on the main thread and never added to the project, that the task thread alone uses.
+
+    Not the layer's id: the task thread would look the live project layer up and use it
+    while the main thread may change or delete it. Not its path either: Processing
+    (QgsProcessingUtils.mapLayerFromString) gives back the project layer whose source is
+    that path, so the task thread used the live layer all the same. The copy has the
+    layer's name (the outputs' scene, and the date found in it), the CRS set in QGIS,
+    and sources Processing cannot load from text (/vsi paths, GPKG:file:table).
+    ``AlgorithmRun`` deletes it when the run ends, on the main thread."""
+    return layer.clone()
 
 
 def new_output_folder(prefix: str = "railwatch_") -> str:
@@ -98,6 +135,14 @@ class AlgorithmRun(QObject):
         self.finished = True
         self.task = None  # owned (and deleted) by the task manager from here on
         _IN_FLIGHT.discard(self)
+        # A layer the run was given and owns (image_for_a_task's copy) is deleted here, on the
+        # main thread, and named by its source from now on (as the site log records it). Not
+        # left to Python: a failed run's traceback keeps the task thread's parameters, and
+        # the garbage collector would delete the copy whenever, in whatever thread it runs.
+        given = [layer for layer in _layers_in(self.parameters.values()) if sip.ispyowned(layer)]
+        self.parameters = {name: _sources(value) for name, value in self.parameters.items()}
+        for layer in given:
+            sip.delete(layer)
         if self.canceled or self.feedback.isCanceled():
             self.discard_outputs()
             self.done.emit(False, {}, "Canceled.")

@@ -55,6 +55,11 @@ def test_a_model_file_round_trips_with_its_header(tmp_path, shipped):
     (lambda p, w: np.savez(p, **dict(w, conv0_w=np.zeros((3, 3, 3, 3), np.float32))), "another network layout"),
     (lambda p, w: np.savez(p, **dict(w, conv0_b=np.full(w["conv0_b"].shape, np.nan, np.float32))), "not numbers"),
     (lambda p, w: np.savez(p, **w, **{HEADER_KEY: np.frombuffer(b'{"format": "other"}', np.uint8)}), "header"),
+    (lambda p, w: np.savez(p, **w, **{HEADER_KEY: np.frombuffer(
+        b'{"format": "railwatch-frame-net", "format_version": "x"}', np.uint8)}), "format_version 'x' is not a number"),
+    (lambda p, w: (np.savez(p, **w), open(p, "r+b").truncate(40_000)), "cut short while it was copied"),
+    (lambda p, w: np.save(open(p, "wb"), w["conv0_w"]), "no .npz archive at all"),  # a bare .npy saved under an .npz name
+    (lambda p, w: np.savez(p, **dict(w, conv0_b=np.array(["x"] * len(w["conv0_b"])))), "not numbers"),
 ])
 def test_a_bad_or_foreign_model_file_gets_a_clear_message(tmp_path, shipped, make, words):
     path = str(tmp_path / "bad.npz")
