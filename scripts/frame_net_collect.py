@@ -59,7 +59,21 @@ def frame_truth(scene, work, frame):
     return np.array(rows, np.float64).reshape(-1, 6)
 
 
-def crops_of_scene(seed: int, varied_share: float = 0.0):
+LOOK_ALIKES = ("bus", "lorry", "container_stack")
+
+
+def look_alike_centres(scene, work, frame) -> np.ndarray:
+    """(n, 2) col, row in frame pixels of the scene's railcar look-alikes
+    (``LOOK_ALIKES``), for crops that show the network what is not a car."""
+    fwd = cv2.invertAffineTransform(frame.to_tile)
+    centres = [np.mean(d["corners_px"], axis=0) for d in scene.distractors if d["kind"] in LOOK_ALIKES]
+    if not centres:
+        return np.zeros((0, 2))
+    xy = np.array(centres) * [work.scale_col, work.scale_row]
+    return xy @ fwd[:, :2].T + fwd[:, 2]
+
+
+def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float = 0.0):
     from railwatch_plugin.core.frame import rotate_to_horizontal
     from railwatch_plugin.core.frame_net import NET_GSD_M
     from railwatch_plugin.core.net_input import frame_input
@@ -91,8 +105,14 @@ def crops_of_scene(seed: int, varied_share: float = 0.0):
         label = (turn_deg[turn_deg < IGNORE_TURN_DEG] < FIND_TURN_DEG).astype(np.float64)
         rows, cols = frame.valid.shape
         n_crops = 6 if label.sum() >= 5 else 2
+        alikes = np.zeros((0, 2))
+        if look_alike_share:  # no extra draw otherwise: earlier collections stay reproducible
+            alikes = look_alike_centres(scene, work, frame)
+            alikes = alikes[(alikes[:, 0] >= 0) & (alikes[:, 0] < cols) & (alikes[:, 1] >= 0) & (alikes[:, 1] < rows)]
         for _ in range(n_crops):
-            if label.sum() and rng.random() < 0.65:
+            if len(alikes) and rng.random() < look_alike_share:
+                cc, rc = alikes[rng.integers(len(alikes))] + [rng.uniform(-100, 100), rng.uniform(-20, 20)]
+            elif label.sum() and rng.random() < 0.65:
                 pick = near[rng.choice(np.nonzero(label)[0])]
                 cc, rc = pick[0] + rng.uniform(-150, 150), pick[1] + rng.uniform(-30, 30)
             else:
@@ -121,6 +141,8 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--varied-share", type=float, default=0.0,
                     help="share of scenes drawn with real yards' looks (railwatch_synth VARIED), 0-0.85")
+    ap.add_argument("--look-alike-share", type=float, default=0.0,
+                    help="share of crops centred on a look-alike (bus, lorry, container stack) where a frame has one")
     a = ap.parse_args(argv)
     seeds = list(range(a.first_seed, a.first_seed + a.scenes))
     if any(s in RESERVED_SEEDS for s in seeds):
@@ -133,7 +155,7 @@ def main(argv=None):
             if os.path.exists(path):
                 continue
             xs, cars = [], []
-            for seed, x, c in pool.map(partial(crops_of_scene, varied_share=a.varied_share), part):
+            for seed, x, c in pool.map(partial(crops_of_scene, varied_share=a.varied_share, look_alike_share=a.look_alike_share), part):
                 c[:, 0] += sum(len(v) for v in xs)
                 xs.append(x)
                 cars.append(c)
