@@ -44,23 +44,8 @@ def input_raster_problem(value, context) -> Optional[str]:
     QGIS's own message for all of these is "... not found", even when the file
     exists but is corrupt or a vector file.
     """
-    if isinstance(value, QgsMapLayer):
-        layer = value
-    elif isinstance(value, str) and value:
-        problem = _raster_file_problem(value)
-        if problem is not None:  # a file: judged by GDAL before QGIS tries it as every kind of layer
-            return problem or None
-        layer = QgsProcessingUtils.mapLayerFromString(value, context)
-    else:
-        return None  # QGIS reports missing or odd values itself
-    if isinstance(layer, QgsRasterLayer) and layer.isValid():
-        return None
-    if layer is not None and layer.type() != QgsMapLayer.RasterLayer:
-        return f"{layer.name()} is a vector layer, not a raster: choose a satellite or aerial image"
-    path = str(value).split("|")[0]
-    if not os.path.exists(path):
-        return f"file not found: {path}"
-    return _raster_file_problem(path) or f"{path} opens in GDAL but QGIS cannot load it as a raster layer"
+    return _input_layer_problem(value, context, QgsRasterLayer, QgsMapLayer.RasterLayer, _raster_file_problem,
+                                "is a vector layer, not a raster: choose a satellite or aerial image", "a raster")
 
 
 def _raster_file_problem(value: str) -> Optional[str]:
@@ -107,23 +92,32 @@ def _vector_file_problem(value: str) -> Optional[str]:
 def input_vector_problem(value, context) -> Optional[str]:
     """``input_raster_problem`` for a vector input: why ``value`` (a layer, layer id
     or path) cannot be read as a vector layer; None when it can."""
+    return _input_layer_problem(
+        value, context, QgsVectorLayer, QgsMapLayer.VectorLayer, _vector_file_problem,
+        "is not a layer of features: give the railcar layer (points or outlines) that was reviewed", "a vector")
+
+
+def _input_layer_problem(value, context, layer_class, layer_type, file_problem, wrong_type: str,
+                         kind_words: str) -> Optional[str]:
+    """The check behind both: a file is judged by GDAL (``file_problem``) before
+    QGIS tries it as every kind of layer; a layer of the other type is named."""
     if isinstance(value, QgsMapLayer):
         layer = value
     elif isinstance(value, str) and value:
-        problem = _vector_file_problem(value)
+        problem = file_problem(value)
         if problem is not None:
             return problem or None
         layer = QgsProcessingUtils.mapLayerFromString(value, context)
     else:
+        return None  # QGIS reports missing or odd values itself
+    if isinstance(layer, layer_class) and layer.isValid():
         return None
-    if isinstance(layer, QgsVectorLayer) and layer.isValid():
-        return None
-    if layer is not None and layer.type() != QgsMapLayer.VectorLayer:
-        return f"{layer.name()} is not a layer of features: give the railcar layer (points or outlines) that was reviewed"
+    if layer is not None and layer.type() != layer_type:
+        return f"{layer.name()} {wrong_type}"
     path = str(value).split("|")[0]
     if not os.path.exists(path):
         return f"file not found: {path}"
-    return _vector_file_problem(path) or f"{path} opens in GDAL but QGIS cannot load it as a vector layer"
+    return file_problem(path) or f"{path} opens in GDAL but QGIS cannot load it as {kind_words} layer"
 
 
 class _CheckedLayersParameter(QgsProcessingParameterMultipleLayers):
