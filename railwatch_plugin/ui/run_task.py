@@ -11,7 +11,6 @@ half-made layers behind.
 from __future__ import annotations
 
 import gc
-
 import os
 import shutil
 import tempfile
