@@ -26,9 +26,9 @@ from .ground_resolution import NoCrsError, ground_gsd_m, heading_in_pixels
 from .input_checks import (
     RasterLayersParameter,
     VectorLayersParameter,
+    first_layers_problem,
     input_raster_problem,
     input_vector_problem,
-    parameter_values,
     raster_layers,
     vector_layers,
 )
@@ -96,12 +96,9 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
             self.addOutput(QgsProcessingOutputNumber(key, text))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
-        for name, problem_of in ((self.REVIEWED, input_vector_problem), (self.IMAGES, input_raster_problem)):
-            for value in parameter_values(parameters, name):
-                problem = problem_of(value, context)
-                if problem:
-                    return False, f"{name}: {problem}"
-        problem = dp.model_problem(self, parameters, context, self.BASE_MODEL)
+        problem = (first_layers_problem(parameters, self.REVIEWED, context, input_vector_problem)
+                   or first_layers_problem(parameters, self.IMAGES, context, input_raster_problem)
+                   or dp.model_problem(self, parameters, context, self.BASE_MODEL))
         if problem:
             return False, problem
         return super().checkParameterValues(parameters, context)

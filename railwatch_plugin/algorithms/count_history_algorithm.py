@@ -22,7 +22,7 @@ from qgis.core import (
 from . import detection_parameters as dp
 from .base import RailWatchAlgorithm
 from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
-from .input_checks import RasterLayersParameter, input_raster_problem, parameter_values, raster_layers
+from .input_checks import RasterLayersParameter, first_layers_problem, input_raster_problem, raster_layers
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt")
 
@@ -84,11 +84,8 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.IMAGES, "Number of images counted"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
-        for value in parameter_values(parameters, self.INPUTS):
-            problem = input_raster_problem(value, context)
-            if problem:
-                return False, f"INPUTS: {problem}"
-        problem = dp.parameter_problem(parameters) or dp.model_problem(self, parameters, context)
+        problem = (first_layers_problem(parameters, self.INPUTS, context, input_raster_problem)
+                   or dp.parameter_problem(parameters) or dp.model_problem(self, parameters, context))
         if problem:
             return False, problem
         return super().checkParameterValues(parameters, context)

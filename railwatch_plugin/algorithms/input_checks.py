@@ -177,6 +177,17 @@ def parameter_values(parameters, name: str) -> list:
     return list(raw) if isinstance(raw, (list, tuple)) else ([] if raw in (None, "") else [raw])
 
 
+def first_layers_problem(parameters, name: str, context, problem_of) -> Optional[str]:
+    """"NAME: why" for the first value of the multiple layers parameter ``name`` that
+    ``problem_of`` (``input_raster_problem`` or ``input_vector_problem``) refuses;
+    None when every value can be used."""
+    for value in parameter_values(parameters, name):
+        problem = problem_of(value, context)
+        if problem:
+            return f"{name}: {problem}"
+    return None
+
+
 def raster_layers(parameters, name: str, context) -> List[QgsRasterLayer]:
     """Each value of the multiple layers parameter ``name`` as a valid raster layer,
     or a QgsProcessingException naming the one that is not. A path is opened as a
