@@ -45,6 +45,7 @@ class SceneConfig:
     coarse_detail_factor: Tuple[float, float] = (1.3, 2.6)
     any_colour_string_probability: float = 0.0  # a string painted in any colour at all (domain randomisation)
     vehicle_depot_probability: float = 0.0  # rows of buses parked side by side: the classic look-alike, no rails
+    painted_out_outline_probability: float = 0.0  # every car's label outline drawn and inpainted away (retouch.py)
 
     def with_(self, **changes) -> "SceneConfig":
         return replace(self, **changes)
@@ -79,7 +80,7 @@ EASY = SceneConfig(
 # strings of passenger coaches and of dark wagons missed on a Chinese yard;
 # dense parallel tracks, near-invisible gaps and unit trains on a European
 # one; imagery whose real detail is about twice its pixel size; a bus depot
-# read as tank cars). For training; the benchmark stays on HARD.
+# read as tank cars; labelled sets whose label outlines were painted out). For training; the benchmark stays on HARD.
 VARIED = HARD.with_(
     n_tracks=(3, 20),
     n_cars=(30, 140),
@@ -91,6 +92,7 @@ VARIED = HARD.with_(
     coarse_detail_probability=0.5,
     any_colour_string_probability=0.15,
     vehicle_depot_probability=0.4,
+    painted_out_outline_probability=0.3,
 )
 
 PRESETS = {"hard": HARD, "easy": EASY, "varied": VARIED}

@@ -11,11 +11,12 @@ from .config import SceneConfig, config_for
 from .layout import Layout, Occupancy, build_tracks, place_cars
 from .model import TrueCar, YardScene
 from .render import render_layout
+from .retouch import paint_out_car_outlines
 from .sensor import apply_sensor
 from .surroundings import build_surroundings, vehicle_depot
 
 # Independent random streams: the layout does not change with GSD, bands or dtype.
-STREAM_LAYOUT, STREAM_CARS, STREAM_SURROUND, STREAM_RENDER, STREAM_SENSOR, STREAM_SUN, STREAM_TERRAIN, STREAM_DEPOT = range(8)
+STREAM_LAYOUT, STREAM_CARS, STREAM_SURROUND, STREAM_RENDER, STREAM_SENSOR, STREAM_SUN, STREAM_TERRAIN, STREAM_DEPOT, STREAM_RETOUCH = range(9)
 
 
 def _rng(seed: int, stream: int):
@@ -101,6 +102,10 @@ def make_yard(
     layout = Layout(w, h, heading_deg, tracks, segments, cars + hidden, things, ground, masts, wires, sun_az, sun_el, nodata_poly)
 
     img, ss = render_layout(layout, _rng(look, STREAM_RENDER), _rng(seed, STREAM_TERRAIN), gsd_m, cfg, shadow_factor)
+    if cfg.painted_out_outline_probability:  # its own stream: hard scenes stay as they were
+        retouch = _rng(look, STREAM_RETOUCH)
+        if retouch.random() < cfg.painted_out_outline_probability:
+            img = paint_out_car_outlines(img, cars, gsd_m, retouch)
     rows, cols = img.shape[:2]
     valid = None
     if nodata_poly is not None:

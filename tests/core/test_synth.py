@@ -299,6 +299,7 @@ def test_hard_preset_draws_none_of_the_varied_looks():
     assert all(c.length_m <= 27.0 for c in scene.cars)
     assert HARD.coach_string_probability == HARD.dark_string_probability == HARD.coarse_detail_probability == 0.0
     assert HARD.any_colour_string_probability == HARD.vehicle_depot_probability == 0.0
+    assert HARD.painted_out_outline_probability == 0.0
     assert not any(d["kind"] == "bus" for d in scene.distractors)
 
 
@@ -326,3 +327,39 @@ def test_any_colour_strings_leave_the_palettes():
                            for cars in _strings(scene).values()])
     saturation = string_rgb.max(axis=1) - string_rgb.min(axis=1)
     assert (saturation > 80).sum() >= 2, saturation
+
+
+def test_painted_out_outlines_soften_car_edges_and_leave_roofs():
+    """Label outlines drawn and inpainted away (as some labelled aerial sets
+    come): the sharpest one-pixel step across each car's long edges drops,
+    the roof's middle and the cars themselves stay as they were."""
+    from railwatch_synth.config import VARIED
+
+    plain_cfg = VARIED.with_(vehicle_depot_probability=0.0, painted_out_outline_probability=0.0, jpeg_quality=None,
+                             noise_sigma_dn=(0.0, 0.0), cloud_probability=0.0, nodata_probability=0.0)
+    plain = make_yard(34, gsd_m=0.25, config=plain_cfg)
+    painted = make_yard(34, gsd_m=0.25, config=plain_cfg.with_(painted_out_outline_probability=1.0))
+    assert [(c.col_px, c.row_px) for c in plain.cars] == [(c.col_px, c.row_px) for c in painted.cars]
+
+    def edge_step_and_centre(image, car):
+        lum = image.astype(np.float32).mean(axis=2)
+        h = np.radians(car.heading_deg)
+        across = np.array([np.cos(h), np.sin(h)])  # perpendicular to (sin h, -cos h)
+        centre = np.array([car.col_px, car.row_px]) - 0.5
+        half_w_px = car.width_m / 2 / 0.25
+
+        def at(offset_px):
+            col, row = np.round(centre + across * offset_px).astype(int)
+            return lum[row, col]
+        steps = [max(abs(at(side * (half_w_px + k + 1)) - at(side * (half_w_px + k))) for k in range(-4, 4))
+                 for side in (1, -1)]
+        return sum(steps), at(0)
+
+    plain_edges, painted_edges, centre_moves = [], [], []
+    for a, b in zip(plain.cars, painted.cars):
+        (ea, ca), (eb, cb) = edge_step_and_centre(plain.image, a), edge_step_and_centre(painted.image, b)
+        plain_edges.append(ea)
+        painted_edges.append(eb)
+        centre_moves.append(abs(ca - cb))
+    assert np.median(painted_edges) < 0.75 * np.median(plain_edges), (np.median(painted_edges), np.median(plain_edges))
+    assert np.median(centre_moves) < 2.0
