@@ -7,10 +7,13 @@ import csv
 import math
 import os
 import shutil
+import subprocess
 
 import pytest
 from osgeo import gdal
-from qgis.core import QgsProcessingException, QgsRasterLayer, QgsVectorLayer
+from qgis.core import QgsCoordinateTransformContext, QgsProcessingException, QgsRasterLayer, QgsVectorLayer
+
+from conftest import QGIS_PROCESS
 
 from railwatch_plugin.core.labels import LOOKALIKE, RAILCAR, read_labels
 from railwatch_plugin.review import ACCEPTED, ADDED, REJECTED
@@ -154,3 +157,110 @@ def test_labels_on_a_rotated_image_have_headings_from_the_windows_up(run_railwat
     accepted = next(car for car in window.cars if car.review == ACCEPTED)
     x, y = window.geotransform[0] + accepted.row_px * -0.5, window.geotransform[3] + accepted.col_px * -0.5
     assert (x, y) == pytest.approx((631460.0, 4697750.0))
+
+
+# --- never a silent wrong export (issue 15) ---------------------------------------------------
+
+SITE_GT = (631000.0, 0.5, 0.0, 4698000.0, 0.0, -0.5)  # 200 x 150 m of UTM 52N
+CAR_XY = ((631050.0, 4697950.0), (631120.0, 4697900.0))
+
+
+def _site_image(path) -> str:
+    """A 400 x 300 px one-band image of the site (every image here covers the same ground)."""
+    from osgeo import osr
+
+    image = gdal.GetDriverByName("GTiff").Create(str(path), 400, 300, 1, gdal.GDT_Byte)
+    image.SetGeoTransform(SITE_GT)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32652)
+    image.SetProjection(srs.ExportToWkt())
+    image.GetRasterBand(1).Fill(9)
+    image = None
+    return str(path)
+
+
+def _reviewed_cars(cars, path=None) -> QgsVectorLayer:
+    """A railcar layer holding ``cars`` [(scene, review)], each scene's cars at CAR_XY; in
+    memory, or written to the GeoPackage ``path``."""
+    from qgis.core import QgsFeature, QgsGeometry, QgsPointXY, QgsVectorFileWriter
+
+    from railwatch_plugin.algorithms.output_fields import car_fields
+
+    layer = QgsVectorLayer("Point?crs=EPSG:32652", "reviewed", "memory")
+    layer.dataProvider().addAttributes(car_fields().toList())
+    layer.updateFields()
+    features = []
+    for i, (scene, review) in enumerate(cars):
+        feature = QgsFeature(layer.fields())
+        feature.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(*CAR_XY[i % len(CAR_XY)])))
+        for name, value in (("length_m", 15.0), ("width_m", 3.0), ("heading_deg", 90.0), ("kind", "box"),
+                            ("scene", scene), ("review", review)):
+            feature[name] = value
+        features.append(feature)
+    assert layer.dataProvider().addFeatures(features)[0]
+    if path is None:
+        return layer
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    written = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), QgsCoordinateTransformContext(), options)
+    assert written[0] == QgsVectorFileWriter.NoError, written
+    return QgsVectorLayer(str(path), "reviewed", "ogr")
+
+
+def _broken(path) -> str:
+    path.write_bytes(b"\x00garbage" * 500)
+    return str(path)
+
+
+@pytest.mark.skipif(not shutil.which(QGIS_PROCESS), reason="qgis_process is not installed")
+def test_qgis_process_names_a_corrupt_file_in_exportlabels_and_nothing_else(qgis_process_env, tmp_path):
+    """Only RailWatch's message: QGIS's own check of INPUTS and IMAGES loaded the file as
+    every kind of layer and printed "Unable to load mesh (null)" and GDAL's errors, then
+    "Incorrect parameter value for IMAGES" without saying what is wrong with the file."""
+    image = _site_image(tmp_path / "yard_2023-10-05.tif")
+    _reviewed_cars([("yard_2023-10-05", ACCEPTED)], tmp_path / "reviewed.gpkg")
+    broken = _broken(tmp_path / "broken.tif")
+    out = tmp_path / "labels"
+    for name, arguments, words in (
+        ("IMAGES", [f"INPUTS={tmp_path / 'reviewed.gpkg'}", f"IMAGES={image}", f"IMAGES={broken}"],
+         "is not an image GDAL can read"),
+        ("INPUTS", [f"INPUTS={broken}", f"IMAGES={image}"], "is not a layer GDAL can read"),
+    ):
+        ran = subprocess.run([QGIS_PROCESS, "run", "railwatch:exportlabels", "--", *arguments, f"OUTPUT={out}"],
+                             capture_output=True, text=True, env=qgis_process_env, timeout=300)
+        assert ran.returncode != 0
+        assert f"{name}: {broken} {words}" in ran.stderr, ran.stderr
+        assert "mesh" not in ran.stderr and "not recognized as a supported file format" not in ran.stderr, ran.stderr
+        assert not out.exists()
+
+
+def _run_unchecked(algorithm_id, parameters, feedback):
+    """Run as QgsProcessingAlgRunnerTask runs it (the panel's background runs): no
+    checkParameterValues first. Returns (ok, results)."""
+    from qgis.core import QgsApplication, QgsProcessingContext
+
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById(algorithm_id)
+    results, ok = algorithm.run(parameters, QgsProcessingContext(), feedback)
+    return ok, results
+
+
+def test_an_unreadable_image_or_layer_is_never_left_out_of_the_export(railwatch_plugin, tmp_path, info_feedback):
+    """QGIS's parameterAsLayerList left out what it could not load: with the good image
+    left alone in IMAGES, every car went onto it, and a corrupt reviewed layer's cars were
+    simply missing from the labels."""
+    image = _site_image(tmp_path / "yard_2023-10-05.tif")
+    cars = _reviewed_cars([("yard_2023-10-05", ACCEPTED), ("yard_2021-06-14", REJECTED)])
+    broken = _broken(tmp_path / "yard_2021-06-14.tif")
+    out = tmp_path / "labels"
+    ok, results = _run_unchecked("railwatch:exportlabels", {"INPUTS": [cars], "IMAGES": [image, broken],
+                                                            "OUTPUT": str(out)}, info_feedback)
+    assert not ok and results == {}
+    assert any(m.startswith(f"IMAGES: {broken} is not an image GDAL can read") for m in info_feedback.messages)
+    assert not out.exists()
+
+    broken_layer = _broken(tmp_path / "more_reviews.gpkg")
+    ok, results = _run_unchecked("railwatch:exportlabels", {"INPUTS": [cars, broken_layer], "IMAGES": [image],
+                                                            "OUTPUT": str(out)}, info_feedback)
+    assert not ok and results == {}
+    assert any(m.startswith(f"INPUTS: {broken_layer} is not a layer GDAL can read") for m in info_feedback.messages)
+    assert not out.exists()

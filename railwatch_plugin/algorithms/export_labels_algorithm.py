@@ -18,12 +18,10 @@ from typing import Dict, List
 from qgis.core import (
     QgsCoordinateTransform,
     QgsFeatureRequest,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputFolder,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFolderDestination,
-    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
 )
 
@@ -32,6 +30,15 @@ from ..review import ACCEPTED, ADDED, REJECTED, REVIEW_FIELD, normalize_review, 
 from .base import RailWatchAlgorithm
 from .detection_parameters import with_help
 from .ground_resolution import ground_gsd_m, heading_in_pixels
+from .input_checks import (
+    PointLayersParameter,
+    RasterLayersParameter,
+    first_layers_problem,
+    input_raster_problem,
+    input_vector_problem,
+    raster_layers,
+    vector_layers,
+)
 
 LABEL_OF = {ACCEPTED: RAILCAR, ADDED: RAILCAR, REJECTED: LOOKALIKE}
 
@@ -67,12 +74,12 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
         self.addParameter(with_help(
-            QgsProcessingParameterMultipleLayers(self.INPUTS, "Reviewed railcar layers", QgsProcessing.TypeVectorPoint),
+            PointLayersParameter(self.INPUTS, "Reviewed railcar layers"),
             "Railcar point layers with a 'review' field (reviewed in the RailWatch panel). Several layers, and "
             "several scenes per layer, are fine.",
         ))
         self.addParameter(with_help(
-            QgsProcessingParameterMultipleLayers(self.IMAGES, "Images", QgsProcessing.TypeRaster),
+            RasterLayersParameter(self.IMAGES, "Images"),
             "The images the cars were reviewed on. A car's 'scene' field names its image (the layer name, or "
             "the file name without extension); with one image, every car is on it.",
         ))
@@ -93,6 +100,11 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.LOOKALIKES, "Number of look-alike labels"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
+        # what is wrong with a file, before QGIS's own check says only "Incorrect parameter value"
+        problem = (first_layers_problem(parameters, self.INPUTS, context, input_vector_problem)
+                   or first_layers_problem(parameters, self.IMAGES, context, input_raster_problem))
+        if problem:
+            return False, problem
         ok, message = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, message
@@ -105,8 +117,9 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
     def _plan(self, parameters, context):
         """scene -> (its reviewed cars as [(feature, layer)], its image), or QgsProcessingException
         in words that name the fix."""
-        layers = self.parameterAsLayerList(parameters, self.INPUTS, context)
-        images = self.parameterAsLayerList(parameters, self.IMAGES, context)
+        # every value or an error naming it: parameterAsLayerList leaves out what it cannot load
+        layers = vector_layers(parameters, self.INPUTS, context)
+        images = raster_layers(parameters, self.IMAGES, context)
         if not images:
             raise QgsProcessingException("IMAGES is empty: give the images the cars were reviewed on.")
         by_scene = _cars_by_scene(layers)

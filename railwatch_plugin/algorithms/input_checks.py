@@ -171,6 +171,12 @@ class VectorLayersParameter(_CheckedLayersParameter):
     file_problem = staticmethod(_vector_file_problem)
 
 
+class PointLayersParameter(VectorLayersParameter):
+    """Several point layers; a file GDAL cannot read as a vector is refused unloaded."""
+
+    LAYER_TYPE = QgsProcessing.TypeVectorPoint
+
+
 def parameter_values(parameters, name: str) -> list:
     """The values given for a multiple layers parameter, as a list."""
     raw = parameters.get(name)
