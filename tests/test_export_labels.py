@@ -16,7 +16,7 @@ from qgis.core import QgsCoordinateTransformContext, QgsProcessingException, Qgs
 from conftest import QGIS_PROCESS
 
 from railwatch_plugin.core.labels import LOOKALIKE, RAILCAR, read_labels
-from railwatch_plugin.review import ACCEPTED, ADDED, REJECTED
+from railwatch_plugin.review import ACCEPTED, ADDED, REJECTED, UNREVIEWED
 from railwatch_plugin.ui.review_layer import ReviewLayer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -264,3 +264,76 @@ def test_an_unreadable_image_or_layer_is_never_left_out_of_the_export(railwatch_
     assert not ok and results == {}
     assert any(m.startswith(f"INPUTS: {broken_layer} is not a layer GDAL can read") for m in info_feedback.messages)
     assert not out.exists()
+
+
+def test_one_image_is_not_taken_for_the_image_of_every_scene(run_railwatch, tmp_path):
+    """With cars of two scenes and one image, the other scene's cars were cut out of that
+    image as a window of their own: labels on a picture taken on another date."""
+    image = _site_image(tmp_path / "yard_2023-10-05.tif")
+    cars = _reviewed_cars([("yard_2023-10-05", ACCEPTED), ("yard_2021-06-14", ACCEPTED)])
+    out = tmp_path / "labels"
+    with pytest.raises(QgsProcessingException) as raised:
+        run_railwatch("exportlabels", {"INPUTS": [cars], "IMAGES": [image], "OUTPUT": str(out)})
+    assert "No image for scene 'yard_2021-06-14'" in str(raised.value)
+    assert "add its image to IMAGES" in str(raised.value)
+    assert not out.exists()
+    # One scene and one image: its cars are on it, whatever the image is called.
+    result = run_railwatch("exportlabels", {"INPUTS": [_reviewed_cars([("yard", ACCEPTED)])], "IMAGES": [image],
+                                            "OUTPUT": str(out)})
+    assert (result["WINDOWS"], result["RAILCARS"]) == (1, 1)
+    assert [w.scene for w in read_labels(str(out))] == ["yard"]
+
+
+def test_an_image_of_no_scene_is_named_not_ignored(run_railwatch, tmp_path, info_feedback):
+    """An image in IMAGES that no car's scene names was left out without a word (its
+    reviewed layer missing from INPUTS, or the cars' scene spelt otherwise)."""
+    newer = _site_image(tmp_path / "yard_2023-10-05.tif")
+    older = _site_image(tmp_path / "yard_2021-06-14.tif")
+    out = tmp_path / "labels"
+    with pytest.raises(QgsProcessingException) as raised:
+        run_railwatch("exportlabels", {"INPUTS": [_reviewed_cars([("yard_2023-10-05", ACCEPTED)])],
+                                       "IMAGES": [newer, older], "OUTPUT": str(out)})
+    message = str(raised.value)
+    assert f"IMAGES: {older} is the image of no scene in INPUTS" in message
+    assert "yard_2023-10-05" in message and "leave it out of IMAGES" in message
+    assert not out.exists()
+    # Its scene is there but none of its cars is reviewed yet: no window, and the log says so.
+    cars = _reviewed_cars([("yard_2023-10-05", ACCEPTED), ("yard_2021-06-14", UNREVIEWED)])
+    result = run_railwatch("exportlabels", {"INPUTS": [cars], "IMAGES": [newer, older], "OUTPUT": str(out)},
+                           feedback=info_feedback)
+    assert (result["WINDOWS"], result["RAILCARS"]) == (1, 1)
+    assert any("yard_2021-06-14: no reviewed car, so no window" in m for m in info_feedback.messages)
+
+
+def test_two_images_of_one_name_are_refused(run_railwatch, tmp_path):
+    """Two images both named after one scene: the last one given was used, silently."""
+    first = QgsRasterLayer(_site_image(tmp_path / "a.tif"), "yard_2023-10-05")
+    second = QgsRasterLayer(_site_image(tmp_path / "b.tif"), "yard_2023-10-05")
+    out = tmp_path / "labels"
+    with pytest.raises(QgsProcessingException) as raised:
+        run_railwatch("exportlabels", {"INPUTS": [_reviewed_cars([("yard_2023-10-05", ACCEPTED)])],
+                                       "IMAGES": [first, second], "OUTPUT": str(out)})
+    message = str(raised.value)
+    assert "IMAGES: 2 images are named 'yard_2023-10-05'" in message
+    assert str(tmp_path / "a.tif") in message and str(tmp_path / "b.tif") in message
+    assert not out.exists()
+    # The same image given twice is one image.
+    result = run_railwatch("exportlabels", {"INPUTS": [_reviewed_cars([("yard_2023-10-05", ACCEPTED)])],
+                                            "IMAGES": [first, str(tmp_path / "a.tif")], "OUTPUT": str(out)})
+    assert result["WINDOWS"] == 1
+
+
+def test_cars_off_their_image_leave_no_window_written(run_railwatch, tmp_path):
+    """The check that a scene's cars are on its image came while the windows were being
+    written: an earlier export's windows were gone and the first scene's new one written."""
+    near = _site_image(tmp_path / "near.tif")
+    far_path = str(tmp_path / "far.tif")
+    gdal.Translate(far_path, near, outputBounds=[700000.0, 4698000.0, 700200.0, 4697850.0])  # same pixels, elsewhere
+    out = tmp_path / "labels"
+    os.makedirs(out / "windows")
+    earlier = out / "windows" / "000_earlier.tif"
+    shutil.copy(near, earlier)
+    cars = _reviewed_cars([("near", ACCEPTED), ("far", ACCEPTED)])
+    with pytest.raises(QgsProcessingException, match="IMAGES: the reviewed cars of 'far' are not on far "):
+        run_railwatch("exportlabels", {"INPUTS": [cars], "IMAGES": [near, far_path], "OUTPUT": str(out)})
+    assert os.listdir(out / "windows") == ["000_earlier.tif"] and not (out / "labels.json").exists()
