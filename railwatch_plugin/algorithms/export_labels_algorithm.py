@@ -33,6 +33,7 @@ from .ground_resolution import ground_gsd_m, heading_in_pixels
 from .input_checks import (
     PointLayersParameter,
     RasterLayersParameter,
+    file_layer_name,
     first_layers_problem,
     input_raster_problem,
     input_vector_problem,
@@ -208,7 +209,7 @@ class _Image:
         self.names: Set[str] = set()
 
     def add_names(self, layer) -> None:
-        self.names |= {layer.name(), os.path.splitext(os.path.basename(layer.source().split("|")[0]))[0]}
+        self.names |= {layer.name(), file_layer_name(layer.source())}
 
 
 def _distinct_images(images) -> List[_Image]:
