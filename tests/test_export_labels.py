@@ -95,6 +95,20 @@ TURNED_GT = (631500.0, 0.0, -0.5, 4697800.0, -0.5, 0.0)
 SOUTH_UP_GT = (631000.0, 0.5, 0.0, 4697000.0, 0.0, 0.5)
 
 
+def _one_band_image(path, geotransform, size, value) -> str:
+    """A one-band UTM 52N GeoTIFF of ``size`` (columns, rows) pixels, every pixel ``value``."""
+    from osgeo import osr
+
+    image = gdal.GetDriverByName("GTiff").Create(str(path), size[0], size[1], 1, gdal.GDT_Byte)
+    image.SetGeoTransform(geotransform)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32652)
+    image.SetProjection(srs.ExportToWkt())
+    image.GetRasterBand(1).Fill(value)
+    image = None
+    return str(path)
+
+
 def test_headings_turn_between_the_image_and_the_map():
     from railwatch_plugin.algorithms.ground_resolution import heading_in_pixels, heading_on_map
     from railwatch_plugin.algorithms.output_fields import car_attributes
@@ -114,20 +128,11 @@ def test_headings_turn_between_the_image_and_the_map():
 
 
 def test_labels_on_a_rotated_image_have_headings_from_the_windows_up(run_railwatch, tmp_path):
-    from osgeo import osr
     from qgis.core import QgsFeature, QgsGeometry, QgsPointXY
 
     from railwatch_plugin.algorithms.output_fields import car_fields
 
-    path = str(tmp_path / "turned.tif")
-    image = gdal.GetDriverByName("GTiff").Create(path, 200, 160, 1, gdal.GDT_Byte)
-    image.SetGeoTransform(TURNED_GT)
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32652)
-    image.SetProjection(srs.ExportToWkt())
-    image.GetRasterBand(1).Fill(7)
-    image = None
-    raster = QgsRasterLayer(path, "turned")
+    raster = QgsRasterLayer(_one_band_image(tmp_path / "turned.tif", TURNED_GT, (200, 160), 7), "turned")
     assert raster.isValid()
 
     layer = QgsVectorLayer("Point?crs=EPSG:32652", "turned railcars", "memory")
@@ -167,16 +172,7 @@ CAR_XY = ((631050.0, 4697950.0), (631120.0, 4697900.0))
 
 def _site_image(path) -> str:
     """A 400 x 300 px one-band image of the site (every image here covers the same ground)."""
-    from osgeo import osr
-
-    image = gdal.GetDriverByName("GTiff").Create(str(path), 400, 300, 1, gdal.GDT_Byte)
-    image.SetGeoTransform(SITE_GT)
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(32652)
-    image.SetProjection(srs.ExportToWkt())
-    image.GetRasterBand(1).Fill(9)
-    image = None
-    return str(path)
+    return _one_band_image(path, SITE_GT, (400, 300), 9)
 
 
 def _reviewed_cars(cars, path=None) -> QgsVectorLayer:
