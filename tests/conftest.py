@@ -7,6 +7,7 @@ Core tests (tests/core) do not use these and never import QGIS.
 from __future__ import annotations
 
 import os
+import subprocess
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -29,6 +30,32 @@ import processing, railwatch_plugin
 plugin = railwatch_plugin.classFactory(None)
 plugin.initProcessing()
 """
+
+
+QGIS_PROCESS = "/usr/bin/qgis_process.bin"
+
+
+@pytest.fixture(scope="module")
+def qgis_process_env(tmp_path_factory):
+    """A private QGIS profile with the plugin (symlinked) enabled, and the venv's
+    packages (OpenCV) visible to qgis_process's Python."""
+    root = tmp_path_factory.mktemp("qgis_process")
+    plugins = root / "plugins"
+    plugins.mkdir()
+    os.symlink(os.path.join(REPO, "railwatch_plugin"), plugins / "railwatch_plugin")
+    import cv2
+
+    site_packages = os.path.dirname(os.path.dirname(cv2.__file__))
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        QGIS_PLUGINPATH=str(plugins),
+        QGIS_CUSTOM_CONFIG_PATH=str(root / "profile"),
+        PYTHONPATH=os.pathsep.join([site_packages, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
+    enabled = subprocess.run([QGIS_PROCESS, "plugins", "enable", "railwatch_plugin"], capture_output=True, text=True, env=env, timeout=120)
+    assert enabled.returncode == 0, enabled.stdout + enabled.stderr
+    return env
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -151,3 +151,36 @@ def test_an_unreadable_input_is_never_left_out_of_the_history(railwatch_plugin, 
     results, ok = algorithm.run(parameters, QgsProcessingContext(), info_feedback)
     assert not ok and results == {}
     assert any(f"INPUTS: {broken} is not an image GDAL can read" in m for m in info_feedback.messages)
+
+
+def test_a_scene_is_named_alike_from_inputs_and_from_folder(run_railwatch, tmp_path):
+    """A file name with a dot before its extension: an image given in INPUTS (or as
+    detectrailcars's INPUT) was named up to the first dot, so site.2019-06-12.tif and
+    site.2021-03-01.tif were both "site"; from FOLDER it was the file name without its
+    extension, as QGIS names a layer added from that file and exportlabels finds a scene's image."""
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    from railwatch_synth import make_yard, write_geotiff
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    paths = [write_geotiff(make_yard(seed, size_m=(200.0, 150.0), difficulty="easy"), str(folder / name))
+             for seed, name in ((11, "site.2019-06-12.tif"), (12, "site.2021-03-01.v2.tif"))]
+    expected = ["site.2019-06-12", "site.2021-03-01.v2"]
+    for parameters in ({"INPUTS": paths}, {"FOLDER": str(folder)}):
+        result = run_railwatch("counthistory", dict(parameters, OUTPUT="TEMPORARY_OUTPUT"))
+        rows = list(result["OUTPUT"].getFeatures())
+        assert [r["scene"] for r in rows] == expected, parameters
+        assert [r["acquired"].toPyDate().isoformat() for r in rows] == ["2019-06-12", "2021-03-01"]
+    single = run_railwatch("detectrailcars", {"INPUT": paths[1], "OUTPUT": "TEMPORARY_OUTPUT",
+                                              "OUTPUT_TABLE": "TEMPORARY_OUTPUT"})
+    assert [r["scene"] for r in single["OUTPUT_TABLE"].getFeatures()] == [expected[1]]
+    # A path naming a layer of the project is that layer, under the name the analyst gave it.
+    layer = QgsRasterLayer(paths[0], "site before the works")
+    QgsProject.instance().addMapLayer(layer)
+    try:
+        result = run_railwatch("counthistory", {"INPUTS": [paths[0]], "OUTPUT": "TEMPORARY_OUTPUT"})
+        assert [r["scene"] for r in result["OUTPUT"].getFeatures()] == ["site before the works"]
+        assert layer.name() == "site before the works"
+    finally:
+        QgsProject.instance().removeMapLayer(layer.id())

@@ -358,6 +358,60 @@ def test_the_run_never_uses_the_live_layer(panel, qgis_iface, qtbot, yard, tmp_p
     assert detection["acquired"] == "2023-10-05"
 
 
+def test_the_run_never_uses_the_live_aoi_tracks_or_history(panel, qgis_iface, qtbot, yard):
+    """AOI, TRACKS and a history table went to the task thread as project layer ids, looked up
+    there in the live project: an AOI removed from the project as the run started failed the
+    run ("Could not load source layer for AOI"), and removed a moment later, the task thread
+    would read a deleted layer. Each is now a private copy made on the main thread, with the
+    features QGIS shows (a polygon drawn but not saved yet too, which a clone of the layer
+    would miss), so the count per polygon stands whatever happens to the layers."""
+    raster = _add_raster(yard[1])
+    extent = raster.extent()
+    aoi = QgsVectorLayer(f"Polygon?crs={raster.crs().authid()}&field=name:string", "yard halves", "memory")
+    middle = extent.center().x()
+    halves = {"west": (extent.xMinimum(), middle), "east": (middle, extent.xMaximum())}
+    features = {}
+    for name, (x0, x1) in halves.items():
+        feature = QgsFeature(aoi.fields())
+        corners = [QgsPointXY(x, y) for x, y in ((x0, extent.yMinimum()), (x1, extent.yMinimum()),
+                                                 (x1, extent.yMaximum()), (x0, extent.yMaximum()))]
+        feature.setGeometry(QgsGeometry.fromPolygonXY([corners + corners[:1]]))
+        feature["name"] = name
+        features[name] = feature
+    assert aoi.dataProvider().addFeatures([features["west"]])[0]
+    assert aoi.startEditing() and aoi.addFeature(features["east"])  # drawn in QGIS, not saved yet
+    tracks = QgsVectorLayer(f"LineString?crs={raster.crs().authid()}", "tracks", "memory")
+    QgsProject.instance().addMapLayers([aoi, tracks])
+    panel.options.aoi_combo.setLayer(aoi)
+    _activate(qgis_iface, raster)
+    panel.options.tracks_combo.setLayer(tracks)
+    given = panel.options.add_to_parameters({})
+    for name, live in (("AOI", aoi), ("TRACKS", tracks)):
+        assert isinstance(given[name], QgsVectorLayer) and given[name].id() not in QgsProject.instance().mapLayers()
+        assert given[name].name() == live.name() and given[name].crs() == live.crs()
+    assert sorted(f["name"] for f in given["AOI"].getFeatures()) == ["east", "west"]
+    del given
+    panel.options.tracks_combo.setLayer(None)
+
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    run = panel.detection_run
+    aoi_id = aoi.id()
+    assert isinstance(run.parameters["AOI"], QgsVectorLayer) and run.parameters["AOI"].id() != aoi_id
+    QgsProject.instance().removeMapLayer(aoi_id)
+    qtbot.waitUntil(lambda: not panel._busy(), timeout=RUN_TIMEOUT_MS)
+
+    assert _critical(panel) == []
+    assert run.parameters["AOI"] == aoi_id  # once the run is over, named as the panel chose it
+    detection = panel.last_detection
+    counts = {row["aoi"]: row["count"] for row in detection["layers"]["table"].getFeatures()}
+    assert set(counts) == {"west", "east"} and all(n > 0 for n in counts.values()), counts
+    assert sum(counts.values()) == detection["count"] == detection["layers"]["points"].featureCount()
+    history = _history_layer()
+    copy = panel.build_comparison_parameters(history.id(), "/nowhere")["HISTORY"]
+    assert isinstance(copy, QgsVectorLayer) and copy.id() not in QgsProject.instance().mapLayers()
+    assert copy.featureCount() == len(HISTORY)
+
+
 def test_a_layer_renamed_and_placed_in_qgis_is_counted_as_it_is_shown(panel, qgis_iface, qtbot, tmp_path):
     """Its file alone has no CRS and another name: the task's private copy of the layer
     has the CRS set in QGIS and the layer's name (the outputs' scene, and the date in it),

@@ -14,13 +14,12 @@ import sys
 import pytest
 from qgis.core import QgsApplication, QgsProcessingParameterDefinition
 
-from conftest import FRESH_QGIS_WITH_THE_PLUGIN, REPO
+from conftest import FRESH_QGIS_WITH_THE_PLUGIN, QGIS_PROCESS, REPO
 
 ALGORITHM_IDS = {
     "railwatch:detectrailcars", "railwatch:counthistory", "railwatch:comparebaseline", "railwatch:exportlabels",
     "railwatch:adaptdetector",
 }
-QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 
 
 def registry():
@@ -105,29 +104,6 @@ def test_missing_opencv_still_loads_and_names_the_fix(easy_yard_tif):
     assert "railwatch:detectrailcars" in lines.get("ALGORITHMS", ""), done.stdout + done.stderr
     assert "railwatch:counthistory" in lines["ALGORITHMS"] and "railwatch:exportlabels" in lines["ALGORITHMS"]
     assert "RailWatch needs OpenCV: install the opencv-python-headless package" in lines["ERROR"]
-
-
-@pytest.fixture(scope="module")
-def qgis_process_env(tmp_path_factory):
-    """A private QGIS profile with the plugin (symlinked) enabled, and the venv's
-    packages (OpenCV) visible to qgis_process's Python."""
-    root = tmp_path_factory.mktemp("qgis_process")
-    plugins = root / "plugins"
-    plugins.mkdir()
-    os.symlink(os.path.join(REPO, "railwatch_plugin"), plugins / "railwatch_plugin")
-    import cv2
-
-    site_packages = os.path.dirname(os.path.dirname(cv2.__file__))
-    env = dict(
-        os.environ,
-        QT_QPA_PLATFORM="offscreen",
-        QGIS_PLUGINPATH=str(plugins),
-        QGIS_CUSTOM_CONFIG_PATH=str(root / "profile"),
-        PYTHONPATH=os.pathsep.join([site_packages, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-    )
-    enabled = subprocess.run([QGIS_PROCESS, "plugins", "enable", "railwatch_plugin"], capture_output=True, text=True, env=env, timeout=120)
-    assert enabled.returncode == 0, enabled.stdout + enabled.stderr
-    return env
 
 
 @pytest.mark.skipif(not shutil.which(QGIS_PROCESS), reason="qgis_process is not installed")

@@ -22,7 +22,13 @@ from qgis.core import (
 from . import detection_parameters as dp
 from .base import RailWatchAlgorithm
 from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
-from .input_checks import RasterLayersParameter, first_layers_problem, input_raster_problem, raster_layers
+from .input_checks import (
+    RasterLayersParameter,
+    file_layer_name,
+    first_layers_problem,
+    input_raster_problem,
+    raster_layers,
+)
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt")
 
@@ -57,8 +63,10 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
             "scene, acquired date, count, mean confidence and the count of each kind, oldest first.\n\n"
             "Give the images as layers (INPUTS), as a folder of .tif/.tiff/.jp2/.vrt files (FOLDER), or both. "
             "The date comes from each image's metadata or a YYYY-MM-DD / YYYYMMDD in its file name; "
-            "images without one are listed last with an empty date. An image with nothing to count (no valid "
-            "pixel, or no AOI polygon over it) gets a row with an empty count, which comparebaseline skips.\n\n"
+            "images without one are listed last with an empty date. An image file's scene is its file name "
+            "without the extension, whether it is given in INPUTS or found in FOLDER; a layer of the project keeps "
+            "its name. An image with nothing to count (no valid pixel, or no AOI polygon over it) gets a row with "
+            "an empty count, which comparebaseline skips.\n\n"
             "Detection is exactly that of 'Detect railcars', with the same parameters. "
             "With AOI, only cars inside the polygons are counted. "
             "The table is ready for 'Compare a count with its baseline' (HISTORY)."
@@ -143,7 +151,7 @@ class CountHistoryAlgorithm(RailWatchAlgorithm):
                 problem = input_raster_problem(path, context)
                 if problem:
                     raise QgsProcessingException(f"FOLDER: {problem} (or move it out of the folder)")
-                layers.append(QgsRasterLayer(path, os.path.splitext(os.path.basename(path))[0], "gdal"))
+                layers.append(QgsRasterLayer(path, file_layer_name(path), "gdal"))
         if not layers:
             raise QgsProcessingException(
                 "No images to count: give raster layers in INPUTS or a FOLDER holding .tif, .tiff, .jp2 or .vrt files"

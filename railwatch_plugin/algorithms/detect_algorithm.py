@@ -18,7 +18,7 @@ from qgis.core import (
 from . import detection_parameters as dp
 from .base import RailWatchAlgorithm
 from .destinations import check_destinations, removing_new_files_on_failure, tidy_if_csv
-from .input_checks import input_raster_problem
+from .input_checks import input_raster_problem, name_as_its_file
 
 
 class DetectRailcarsAlgorithm(RailWatchAlgorithm):
@@ -120,6 +120,7 @@ class DetectRailcarsAlgorithm(RailWatchAlgorithm):
                 f"INPUT is not a raster layer QGIS can open ({parameters.get(self.INPUT)!r}): "
                 "choose a GeoTIFF or another image GDAL reads"
             )
+        name_as_its_file(layer, parameters.get(self.INPUT), context)  # the scene, as counthistory names it
         settings = dp.read_detection_settings(self, parameters, context)
         steps = QgsProcessingMultiStepFeedback(2, feedback)
 

@@ -13,17 +13,15 @@ import math
 import os
 import re
 from collections import OrderedDict
-from typing import Dict, List
+from typing import Dict, List, NamedTuple, Set, Tuple
 
 from qgis.core import (
     QgsCoordinateTransform,
     QgsFeatureRequest,
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputFolder,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFolderDestination,
-    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
 )
 
@@ -32,6 +30,16 @@ from ..review import ACCEPTED, ADDED, REJECTED, REVIEW_FIELD, normalize_review, 
 from .base import RailWatchAlgorithm
 from .detection_parameters import with_help
 from .ground_resolution import ground_gsd_m, heading_in_pixels
+from .input_checks import (
+    PointLayersParameter,
+    RasterLayersParameter,
+    file_layer_name,
+    first_layers_problem,
+    input_raster_problem,
+    input_vector_problem,
+    raster_layers,
+    vector_layers,
+)
 
 LABEL_OF = {ACCEPTED: RAILCAR, ADDED: RAILCAR, REJECTED: LOOKALIKE}
 
@@ -62,19 +70,24 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
             "metres per pixel (gsd_m), size, CRS and geotransform, and each car's centre in window pixels "
             "(col_px, row_px), length_m, width_m, heading_deg (clockwise from the window's up, which is north only on "
             "north-up images; null when unknown), kind, label and "
-            "review. Python can read it with railwatch_plugin.core.labels.read_labels(folder), without QGIS."
+            "review. Python can read it with railwatch_plugin.core.labels.read_labels(folder), without QGIS.\n\n"
+            "Nothing is written unless every scene with reviewed cars has exactly one image in IMAGES with its "
+            "cars on it, and every image in IMAGES is the image of a scene in INPUTS (an image whose scene has no "
+            "reviewed car yet gets no window, and the log says so). One image given for the cars of one scene is "
+            "their image whatever its name."
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS's name)
         self.addParameter(with_help(
-            QgsProcessingParameterMultipleLayers(self.INPUTS, "Reviewed railcar layers", QgsProcessing.TypeVectorPoint),
+            PointLayersParameter(self.INPUTS, "Reviewed railcar layers"),
             "Railcar point layers with a 'review' field (reviewed in the RailWatch panel). Several layers, and "
             "several scenes per layer, are fine.",
         ))
         self.addParameter(with_help(
-            QgsProcessingParameterMultipleLayers(self.IMAGES, "Images", QgsProcessing.TypeRaster),
+            RasterLayersParameter(self.IMAGES, "Images"),
             "The images the cars were reviewed on. A car's 'scene' field names its image (the layer name, or "
-            "the file name without extension); with one image, every car is on it.",
+            "the file name without extension); one image given for the cars of one scene is theirs whatever its "
+            "name. An image that no scene of INPUTS names, or two images of one name, stop the run.",
         ))
         margin = QgsProcessingParameterNumber(
             self.MARGIN_M, "Margin around the cars (m)", QgsProcessingParameterNumber.Double, 30.0, minValue=0.0
@@ -93,6 +106,11 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.LOOKALIKES, "Number of look-alike labels"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
+        # what is wrong with a file, before QGIS's own check says only "Incorrect parameter value"
+        problem = (first_layers_problem(parameters, self.INPUTS, context, input_vector_problem)
+                   or first_layers_problem(parameters, self.IMAGES, context, input_raster_problem))
+        if problem:
+            return False, problem
         ok, message = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, message
@@ -102,43 +120,67 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
             return False, str(exc)
         return True, ""
 
-    def _plan(self, parameters, context):
-        """scene -> (its reviewed cars as [(feature, layer)], its image), or QgsProcessingException
-        in words that name the fix."""
-        layers = self.parameterAsLayerList(parameters, self.INPUTS, context)
-        images = self.parameterAsLayerList(parameters, self.IMAGES, context)
+    def _plan(self, parameters, context) -> "_Plan":
+        """Every window to write, worked out from the inputs alone, or a
+        QgsProcessingException in words that name the fix: nothing is written
+        until every scene has its image and its cars are on it."""
+        # every value or an error naming it: parameterAsLayerList leaves out what it cannot load
+        layers = vector_layers(parameters, self.INPUTS, context)
+        images = raster_layers(parameters, self.IMAGES, context)
         if not images:
             raise QgsProcessingException("IMAGES is empty: give the images the cars were reviewed on.")
-        by_scene = _cars_by_scene(layers)
+        by_scene, every_scene = _cars_by_scene(layers)
         if not by_scene:
             raise QgsProcessingException(
                 "None of the INPUTS layers has a reviewed car (review accepted, added or rejected): review the "
                 "cars in the RailWatch panel first, or give the layers that were reviewed."
             )
-        image_of = _image_names(images)
-        plan = OrderedDict()
-        for scene, cars in by_scene.items():
-            raster = image_of.get(scene) or (images[0] if len(images) == 1 else None)
-            if raster is None:
+        distinct = _distinct_images(images)
+        # "with one image, every car is on it": one image given for the cars of one scene, when
+        # the image is not named after another scene of INPUTS
+        only = None
+        if len(images) == 1 and len(by_scene) == 1 and not distinct[0].names & every_scene:
+            only = distinct[0]
+        image_of = OrderedDict((scene, only or _image_named(scene, distinct)) for scene in by_scene)
+        used = {id(image) for image in image_of.values()}
+        for image in distinct:
+            if id(image) not in used and not image.names & every_scene:
                 raise QgsProcessingException(
-                    f"No image for scene '{scene}': add its image to IMAGES (a layer or file named {scene})."
+                    f"IMAGES: {image.source} is the image of no scene in INPUTS (its names: "
+                    f"{', '.join(sorted(image.names))}; the cars' scenes: {', '.join(sorted(every_scene))}): "
+                    "leave it out of IMAGES, or add the layer reviewed on it to INPUTS (a car's 'scene' field "
+                    "names its image)."
                 )
-            plan[scene] = (cars, raster)
-        return plan
+        margin_m = self.parameterAsDouble(parameters, self.MARGIN_M, context)
+        windows = [
+            _place_window(number, scene, by_scene[scene], image.layer, margin_m, context)
+            for number, (scene, image) in enumerate(image_of.items())
+        ]
+        idle = [scene for scene in sorted(every_scene) if scene not in by_scene and
+                any(scene in image.names for image in distinct)]
+        return _Plan(windows, idle)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         from osgeo import gdal
 
         plan = self._plan(parameters, context)
-        margin_m = self.parameterAsDouble(parameters, self.MARGIN_M, context)
+        for scene in plan.idle_scenes:
+            feedback.pushInfo(f"{scene}: no reviewed car, so no window")
         folder = self.parameterAsString(parameters, self.OUTPUT, context)
         _clear_windows(os.path.join(folder, WINDOWS_FOLDER))
-        windows: List[LabelWindow] = []
-        for number, (scene, (cars, raster)) in enumerate(plan.items()):
+        for number, placed in enumerate(plan.windows):
             if feedback.isCanceled():
                 return {}
-            windows.append(_write_window(gdal, folder, number, scene, cars, raster, margin_m, context))
-            feedback.setProgress(100.0 * (number + 1) / len(plan))
+            written = gdal.Translate(placed.window.image_path(folder), placed.window.source, srcWin=placed.src_win,
+                                     creationOptions=["COMPRESS=DEFLATE", "TILED=YES"])
+            if written is None:
+                raise QgsProcessingException(
+                    f"Cannot write {placed.window.image_path(folder)} ({gdal.GetLastErrorMsg()}): check that the "
+                    "OUTPUT folder takes files and has room."
+                )
+            written = None  # closed: the file is complete
+            feedback.setProgress(100.0 * (number + 1) / len(plan.windows))
+        windows = [placed.window for placed in plan.windows]
         write_labels(folder, windows)
         labels = [car.label for window in windows for car in window.cars]
         feedback.pushInfo(
@@ -148,9 +190,58 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
                 self.LOOKALIKES: labels.count(LOOKALIKE)}
 
 
-def _cars_by_scene(layers) -> Dict[str, list]:
-    """scene -> [(feature, layer)] of the reviewed cars, in the order the layers come."""
+class _Plan(NamedTuple):
+    windows: List["_PlacedWindow"]  # in the order of the scenes
+    idle_scenes: List[str]  # scenes of INPUTS with an image in IMAGES but no reviewed car
+
+
+class _PlacedWindow(NamedTuple):
+    window: LabelWindow  # as labels.json will hold it
+    src_win: List[int]  # x0, y0, width, height in the source image's pixels
+
+
+class _Image:
+    """One image of IMAGES (given once or more) and the names a scene may call it by."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.source = layer.source()
+        self.names: Set[str] = set()
+
+    def add_names(self, layer) -> None:
+        self.names |= {layer.name(), file_layer_name(layer.source())}
+
+
+def _distinct_images(images) -> List[_Image]:
+    """The images of IMAGES, each once (the same file given twice is one image, called by
+    all its names)."""
+    by_source: Dict[str, _Image] = OrderedDict()
+    for layer in images:
+        path = layer.source().split("|")[0]
+        key = os.path.normcase(os.path.abspath(path)) if os.path.exists(path) else layer.source()
+        by_source.setdefault(key, _Image(layer)).add_names(layer)
+    return list(by_source.values())
+
+
+def _image_named(scene: str, images: List[_Image]) -> _Image:
+    named = [image for image in images if scene in image.names]
+    if len(named) > 1:
+        raise QgsProcessingException(
+            f"IMAGES: {len(named)} images are named '{scene}' ({', '.join(image.source for image in named)}): "
+            "keep the one its cars were reviewed on, or rename the other layers."
+        )
+    if not named:
+        raise QgsProcessingException(
+            f"No image for scene '{scene}': add its image to IMAGES (a layer or file named {scene})."
+        )
+    return named[0]
+
+
+def _cars_by_scene(layers) -> Tuple[Dict[str, list], Set[str]]:
+    """scene -> [(feature, layer)] of the reviewed cars, in the order the layers come; and
+    the scene of every car, reviewed or not."""
     by_scene: Dict[str, list] = OrderedDict()
+    every_scene: Set[str] = set()
     for layer in layers:
         names = layer.fields().names()
         if REVIEW_FIELD not in names:
@@ -159,11 +250,12 @@ def _cars_by_scene(layers) -> Dict[str, list]:
                 "panel (which adds the field), or leave it out of INPUTS."
             )
         for feature in layer.getFeatures(QgsFeatureRequest()):
+            scene = str((feature["scene"] if "scene" in names else None) or layer.name())
+            every_scene.add(scene)
             if normalize_review(feature[REVIEW_FIELD]) not in LABEL_OF or feature.geometry().isEmpty():
                 continue
-            scene = feature["scene"] if "scene" in names and feature["scene"] else None
-            by_scene.setdefault(str(scene or layer.name()), []).append((feature, layer))
-    return by_scene
+            by_scene.setdefault(scene, []).append((feature, layer))
+    return by_scene, every_scene
 
 
 def _clear_windows(windows_folder: str) -> None:
@@ -175,18 +267,15 @@ def _clear_windows(windows_folder: str) -> None:
             os.remove(os.path.join(windows_folder, name))
 
 
-def _image_names(images) -> Dict[str, object]:
-    named = {}
-    for image in images:
-        named[image.name()] = image
-        named.setdefault(os.path.splitext(os.path.basename(image.source().split("|")[0]))[0], image)
-    return named
+def _place_window(number, scene, cars, raster, margin_m, context) -> _PlacedWindow:
+    """The window of ``scene`` on ``raster`` around its reviewed ``cars``, and the cars in its pixels."""
+    from osgeo import gdal
 
-
-def _write_window(gdal, folder, number, scene, cars, raster, margin_m, context) -> LabelWindow:
     dataset = gdal.Open(raster.source())
     if dataset is None:
-        raise QgsProcessingException(f"{raster.name()}: GDAL cannot open {raster.source()}; give a readable image.")
+        raise QgsProcessingException(
+            f"IMAGES: {raster.name()}: GDAL cannot open {raster.source()}; give a readable image file."
+        )
     gt = dataset.GetGeoTransform()
     inverse = gdal.InvGeoTransform(gt)
     gsd = ground_gsd_m(raster.crs(), gt, dataset.RasterXSize, dataset.RasterYSize, context.transformContext())
@@ -203,12 +292,11 @@ def _write_window(gdal, folder, number, scene, cars, raster, margin_m, context) 
     y1 = min(dataset.RasterYSize, int(math.ceil(max(w + r / gsd[1] for (_, w, _), r in zip(placed, reach)))))
     if x1 <= x0 or y1 <= y0:
         raise QgsProcessingException(
-            f"The reviewed cars of '{scene}' are not on {raster.name()}: give the image they were reviewed on."
+            f"IMAGES: the reviewed cars of '{scene}' are not on {raster.name()} ({raster.source()}): give the image "
+            "they were reviewed on."
         )
     safe = re.sub(r"[^\w\-]+", "_", scene).strip("_") or "scene"
     relative = f"{WINDOWS_FOLDER}/{number:03d}_{safe}.tif"
-    gdal.Translate(os.path.join(folder, relative), dataset, srcWin=[x0, y0, x1 - x0, y1 - y0],
-                   creationOptions=["COMPRESS=DEFLATE", "TILED=YES"])
     window_gt = (gt[0] + x0 * gt[1] + y0 * gt[2], gt[1], gt[2], gt[3] + x0 * gt[4] + y0 * gt[5], gt[4], gt[5])
     acquired = next((f["acquired"] for _, _, f in placed if "acquired" in f.fields().names() and f["acquired"]), None)
     label_cars = [
@@ -220,13 +308,13 @@ def _write_window(gdal, folder, number, scene, cars, raster, margin_m, context) 
         )
         for col, row, f in placed
     ]
-    return LabelWindow(
+    window = LabelWindow(
         image=relative, scene=scene, acquired=_iso(acquired), source=raster.source(),
         gsd_m=(round(gsd[0], 4), round(gsd[1], 4)), width_px=x1 - x0, height_px=y1 - y0,
         crs=raster.crs().authid() or raster.crs().toWkt(), geotransform=window_gt,
         cars=label_cars,
     )
-
+    return _PlacedWindow(window, [x0, y0, x1 - x0, y1 - y0])
 
 
 def _window_heading(value, geotransform):

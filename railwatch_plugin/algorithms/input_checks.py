@@ -18,6 +18,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingUtils,
+    QgsProviderUtils,
     QgsRasterLayer,
     QgsVectorLayer,
 )
@@ -171,6 +172,12 @@ class VectorLayersParameter(_CheckedLayersParameter):
     file_problem = staticmethod(_vector_file_problem)
 
 
+class PointLayersParameter(VectorLayersParameter):
+    """Several point layers; a file GDAL cannot read as a vector is refused unloaded."""
+
+    LAYER_TYPE = QgsProcessing.TypeVectorPoint
+
+
 def parameter_values(parameters, name: str) -> list:
     """The values given for a multiple layers parameter, as a list."""
     raw = parameters.get(name)
@@ -193,8 +200,13 @@ def raster_layers(parameters, name: str, context) -> List[QgsRasterLayer]:
     or a QgsProcessingException naming the one that is not. A path is opened as a
     raster only: QGIS's ``parameterAsLayerList`` tries it as a vector, a raster and
     a mesh layer (printing "Unable to load mesh (null)" for a corrupt file) and
-    silently leaves out what it cannot load."""
-    return _layers(parameters, name, context, QgsRasterLayer, QgsProcessingUtils.LayerHint.Raster, input_raster_problem)
+    silently leaves out what it cannot load. A layer loaded from a path is named as
+    ``file_layer_name`` names it."""
+    hint = QgsProcessingUtils.LayerHint.Raster
+    layers = _layers(parameters, name, context, QgsRasterLayer, hint, input_raster_problem)
+    for value, layer in zip(parameter_values(parameters, name), layers):
+        name_as_its_file(layer, value, context)
+    return layers
 
 
 def vector_layers(parameters, name: str, context) -> List[QgsVectorLayer]:
@@ -216,6 +228,26 @@ def _layers(parameters, name, context, kind, hint, problem_of) -> list:
             raise QgsProcessingException(f"{name}: {problem}")
         layers.append(layer)
     return layers
+
+
+def file_layer_name(path: str) -> str:
+    """The name QGIS gives a layer added from the file ``path``: the file name without its
+    extension ("site.2021-03-01.v2" for site.2021-03-01.v2.tif). A scene read from a file
+    is named so, whichever input it came in by."""
+    return QgsProviderUtils.suggestLayerNameFromFilePath(path.split("|")[0])
+
+
+def name_as_its_file(layer: QgsMapLayer, value, context) -> None:
+    """Name a layer that Processing loaded from the path ``value`` as ``file_layer_name``
+    does: Processing's own name stops at the first dot ("site" for site.2019-06-12.tif and
+    for site.2021-03-01.tif alike). A layer of the project (a path Processing found there)
+    keeps the name the analyst sees."""
+    if layer is None or not isinstance(value, str) or not os.path.isfile(value.split("|")[0]):
+        return
+    project = context.project()
+    if project is not None and project.mapLayer(layer.id()) is not None:
+        return
+    layer.setName(file_layer_name(value))
 
 
 def input_table_problem(value, parameter: str) -> Optional[str]:

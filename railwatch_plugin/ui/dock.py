@@ -43,7 +43,7 @@ from .report_export import add_map_to_report, count_only_report, render_map_png,
 from .result_layers import add_result_layers, parameters_for_the_record, summarize_count_table
 from .results_view import CountTableView
 from .review_panel import ReviewPanel
-from .run_task import AlgorithmRun, image_for_a_task, new_output_folder
+from .run_task import AlgorithmRun, layer_for_a_task, new_output_folder
 
 __all__ = ["RailWatchDock", "BASELINE_CSV", "BASELINE_RASTER", "BASELINE_SITE_LOG", "BASELINE_TABLE"]
 
@@ -252,7 +252,7 @@ class RailWatchDock(QgsDockWidget):
     def build_detection_parameters(self, raster: QgsRasterLayer, output_folder: str, with_layers: bool = True) -> dict:
         """The same dict a toolbox user or a script would pass to railwatch:detectrailcars."""
         params = {
-            "INPUT": image_for_a_task(raster),  # a private copy: the task runs in another thread
+            "INPUT": layer_for_a_task(raster),  # a private copy: the task runs in another thread
             "OUTPUT": os.path.join(output_folder, "railcars.gpkg"),
             "OUTPUT_TABLE": os.path.join(output_folder, "counts.gpkg"),
         }
@@ -399,8 +399,9 @@ class RailWatchDock(QgsDockWidget):
 
     def build_comparison_parameters(self, history, output_folder: str) -> dict:
         detection = self.last_detection
+        table = QgsProject.instance().mapLayer(history) if isinstance(history, str) else None  # a layer's id
         params = {
-            "HISTORY": history,
+            "HISTORY": layer_for_a_task(table) if table is not None else history,
             "DATE_FIELD": "acquired",
             "COUNT_FIELD": "count",
             "CURRENT_COUNT": self.current_count(),
@@ -452,7 +453,8 @@ class RailWatchDock(QgsDockWidget):
         if raster is None:
             raise ValueError("The image of the last count is no longer in the project: add it again and count "
                              "its cars first.")
-        self.options.start_adaptation(d["layers"]["points"].id(), image_for_a_task(raster), path, self.show_message)
+        self.options.start_adaptation(layer_for_a_task(d["layers"]["points"]), layer_for_a_task(raster), path,
+                                      self.show_message)
 
     # --- site log -------------------------------------------------------------------
 

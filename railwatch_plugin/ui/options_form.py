@@ -10,6 +10,7 @@ from qgis.gui import QgsCollapsibleGroupBox, QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QPushButton
 
 from ..algorithms.detection_parameters import DEFAULT_MIN_CONFIDENCE, DEFAULT_TRACK_BUFFER_M
+from .run_task import AlgorithmRun, layer_for_a_task
 
 
 def layer_combo(filters, allow_empty: bool, tooltip: str = "") -> QgsMapLayerComboBox:
@@ -60,24 +61,24 @@ class DetectionOptions(QgsCollapsibleGroupBox):
         self.adapt_run = None
 
     def add_to_parameters(self, params: dict) -> dict:
-        """Add the chosen options to a railwatch:detectrailcars parameter dict."""
+        """Add the chosen options to a railwatch:detectrailcars parameter dict; AOI and TRACKS
+        as private copies of the layers (the task runs in another thread)."""
         params["MIN_CONFIDENCE"] = self.min_confidence_spin.value()
         if self.aoi_combo.currentLayer() is not None:
-            params["AOI"] = self.aoi_combo.currentLayer().id()
+            params["AOI"] = layer_for_a_task(self.aoi_combo.currentLayer())
         if self.model_widget.filePath():
             params["MODEL"] = self.model_widget.filePath()
         if self.tracks_combo.currentLayer() is not None:
-            params["TRACKS"] = self.tracks_combo.currentLayer().id()
+            params["TRACKS"] = layer_for_a_task(self.tracks_combo.currentLayer())
             params["TRACK_BUFFER"] = self.track_buffer_spin.value()
         return params
 
-    def start_adaptation(self, reviewed_layer_id: str, image, model_path: str, show_message) -> None:
+    def start_adaptation(self, reviewed, image, model_path: str, show_message) -> None:
         """Run railwatch:adaptdetector in the background on a reviewed run; choose the model it writes
-        when adapting helped. ``image``: the run's image as run_task.image_for_a_task gives it.
+        when adapting helped. ``reviewed``, ``image``: the run's reviewed cars and its image as
+        run_task.layer_for_a_task gives them.
         ``show_message(text, level)`` tells the analyst how it went."""
-        from .run_task import AlgorithmRun
-
-        params = {"REVIEWED": [reviewed_layer_id], "IMAGES": [image], "OUTPUT_MODEL": model_path}
+        params = {"REVIEWED": [reviewed], "IMAGES": [image], "OUTPUT_MODEL": model_path}
         if self.model_widget.filePath():
             params["BASE_MODEL"] = self.model_widget.filePath()
         run = AlgorithmRun("railwatch:adaptdetector", params, parent=self)

@@ -17,13 +17,14 @@ import tempfile
 
 from qgis.core import (
     QgsApplication,
+    QgsFeatureRequest,
     QgsMapLayer,
     QgsProcessingAlgRunnerTask,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingUtils,
     QgsProject,
-    QgsRasterLayer,
+    QgsVectorLayer,
 )
 from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QObject, pyqtSignal
@@ -66,25 +67,40 @@ def _layers_in(values) -> list:
 
 
 def _sources(value):
-    """``value`` with map layers (also in a list) replaced by their sources."""
+    """``value`` with map layers (also in a list) replaced by their sources; a vector
+    layer's private copy by the id of the project layer it copies, as the panel chose it."""
     if isinstance(value, QgsMapLayer):
-        return value.source()
+        return value.customProperty(_COPY_OF) or value.source()
     if isinstance(value, (list, tuple)):
         return [_sources(v) for v in value]
     return value
 
 
-def image_for_a_task(layer: QgsRasterLayer) -> QgsRasterLayer:
-    """What to give a background run as the image ``layer``: a private copy, made here
-    on the main thread and never added to the project, that the task thread alone uses.
+_COPY_OF = "railwatch/copy_of"  # a vector copy's custom property: the id of the layer it copies
+
+
+def layer_for_a_task(layer: QgsMapLayer) -> QgsMapLayer:
+    """What to give a background run as the input ``layer`` (the image, AOI, TRACKS, a
+    history table, a reviewed layer): a private copy, made here on the main thread and
+    never added to the project, that the task thread alone uses.
 
     Not the layer's id: the task thread would look the live project layer up and use it
-    while the main thread may change or delete it. Not its path either: Processing
+    while the main thread may change or delete it (an AOI removed as the run started
+    failed it, "Could not load source layer for AOI"). Not its path either: Processing
     (QgsProcessingUtils.mapLayerFromString) gives back the project layer whose source is
-    that path, so the task thread used the live layer all the same. The copy has the
-    layer's name (the outputs' scene, and the date found in it), the CRS set in QGIS,
-    and sources Processing cannot load from text (/vsi paths, GPKG:file:table).
-    ``AlgorithmRun`` deletes it when the run ends, on the main thread."""
+    that path, so the task thread used the live layer all the same.
+
+    An image is cloned: the copy has the layer's name (the outputs' scene, and the date
+    found in it), the CRS set in QGIS, and sources Processing cannot load from text (/vsi
+    paths, GPKG:file:table). A vector layer is copied into a memory layer of the same
+    name, fields and CRS holding the features QGIS shows (its filter applied, edits not
+    saved yet included, which a clone reading the file would miss). ``AlgorithmRun``
+    deletes the copy when the run ends, on the main thread."""
+    if isinstance(layer, QgsVectorLayer):
+        copy = layer.materialize(QgsFeatureRequest())
+        copy.setName(layer.name())
+        copy.setCustomProperty(_COPY_OF, layer.id())
+        return copy
     return layer.clone()
 
 
@@ -142,7 +158,7 @@ class AlgorithmRun(QObject):
         self.finished = True
         self.task = None  # owned (and deleted) by the task manager from here on
         _IN_FLIGHT.discard(self)
-        # A layer the run was given and owns (image_for_a_task's copy) is deleted here, on the
+        # A layer the run was given and owns (layer_for_a_task's copy) is deleted here, on the
         # main thread, and named by its source from now on (as the site log records it). Not
         # left to Python: a failed run's traceback keeps the task thread's parameters, and
         # the garbage collector would delete the copy whenever, in whatever thread it runs.
