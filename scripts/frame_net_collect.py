@@ -4,8 +4,9 @@
 
 Each scene is drawn at a random GSD between 0.25 and 0.8 m (hard yards, one
 in seven easy, and with ``--varied-share`` that share drawn with the looks of
-real yards: ``railwatch_synth.config.VARIED``), made into frames exactly as the detector makes them
-(``prepare_tile`` at ``NET_GSD_M``, the tile's own track directions, each
+real yards: ``railwatch_synth.config.VARIED``; ``--dense-share`` that share as
+dense marshalling yards: ``DENSE``), made into frames exactly as the detector
+makes them (``prepare_tile`` at ``NET_GSD_M``, the tile's own track directions, each
 sometimes turned by a degree or two, plus now and then a direction with no
 track), and cut into crops of CROP_ROWS x CROP_COLS with every true car
 near them. Writes ``<out>/chunk_<first seed>.npz`` per CHUNK scenes: ``x``
@@ -73,7 +74,7 @@ def look_alike_centres(scene, work, frame) -> np.ndarray:
     return xy @ fwd[:, :2].T + fwd[:, 2]
 
 
-def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float = 0.0):
+def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float = 0.0, dense_share: float = 0.0):
     from railwatch_plugin.core.frame import rotate_to_horizontal
     from railwatch_plugin.core.frame_net import NET_GSD_M
     from railwatch_plugin.core.net_input import frame_input
@@ -84,7 +85,8 @@ def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float
     rng = np.random.default_rng([seed, 77])
     gsd = float(np.exp(rng.uniform(np.log(0.25), np.log(0.8))))
     pick = rng.random()
-    difficulty = "easy" if pick < 1 / 7 else ("hard" if pick >= varied_share + 1 / 7 else "varied")
+    difficulty = ("easy" if pick < 1 / 7 else "dense" if pick < 1 / 7 + dense_share
+                  else "varied" if pick < 1 / 7 + dense_share + varied_share else "hard")
     scene = make_yard(seed, gsd_m=gsd, difficulty=difficulty)
     work = prepare_tile(scene.image, scene.valid, (gsd, gsd), NET_GSD_M)
     coarse, coarse_valid, coarse_g = coarse_look(scene.image, scene.valid, (gsd, gsd), ANALYSIS_GSD_M)
@@ -141,10 +143,15 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--varied-share", type=float, default=0.0,
                     help="share of scenes drawn with real yards' looks (railwatch_synth VARIED), 0-0.85")
+    ap.add_argument("--dense-share", type=float, default=0.0,
+                    help="share of scenes drawn as dense marshalling yards (railwatch_synth DENSE); with "
+                         "--varied-share at most 0.85 together")
     ap.add_argument("--look-alike-share", type=float, default=0.0,
                     help="share of crops centred on a look-alike (bus, lorry, container stack) where a frame has one")
     a = ap.parse_args(argv)
     seeds = list(range(a.first_seed, a.first_seed + a.scenes))
+    if a.varied_share + a.dense_share > 6 / 7:
+        ap.error("--varied-share and --dense-share add up to more than 6/7 (one scene in seven is easy)")
     if any(s in RESERVED_SEEDS for s in seeds):
         ap.error("seeds 1000-2999 are the benchmark's and validation's; pick others (default 10000 on)")
     os.makedirs(a.out, exist_ok=True)
@@ -155,7 +162,8 @@ def main(argv=None):
             if os.path.exists(path):
                 continue
             xs, cars = [], []
-            for seed, x, c in pool.map(partial(crops_of_scene, varied_share=a.varied_share, look_alike_share=a.look_alike_share), part):
+            for seed, x, c in pool.map(partial(crops_of_scene, varied_share=a.varied_share, look_alike_share=a.look_alike_share,
+                                                     dense_share=a.dense_share), part):
                 c[:, 0] += sum(len(v) for v in xs)
                 xs.append(x)
                 cars.append(c)

@@ -363,3 +363,17 @@ def test_painted_out_outlines_soften_car_edges_and_leave_roofs():
         centre_moves.append(abs(ca - cb))
     assert np.median(painted_edges) < 0.75 * np.median(plain_edges), (np.median(painted_edges), np.median(plain_edges))
     assert np.median(centre_moves) < 2.0
+
+
+def test_dense_yards_hold_long_strings_on_neighbouring_tracks():
+    """The dense preset: many cars, and most strings have a string on the next track within 5.2 m."""
+    scene = make_yard(36002, gsd_m=0.5, difficulty="dense")
+    assert len(scene.cars) >= 150
+    strings = _strings(scene)
+    assert len(strings) >= 10
+    centres = {sid: np.array([(c.col_px, c.row_px) for c in cars]) * 0.5 for sid, cars in strings.items()}
+    h = np.radians(scene.meta["heading_deg"])
+    across = np.array([np.cos(h), np.sin(h)])
+    offsets = {sid: float(np.median(xy @ across)) for sid, xy in centres.items()}
+    with_neighbour = sum(any(0.5 < abs(offsets[s] - offsets[t]) < 5.2 for t in offsets if t != s) for s in offsets)
+    assert with_neighbour >= 0.6 * len(offsets), (with_neighbour, len(offsets))
