@@ -101,16 +101,9 @@ VARIED = HARD.with_(
 # them the label outlines painted out. The shipped network found 53-59 % of
 # such cars with outlines painted out against 83-90 % without (4 scenes of
 # 150 cars, 0.3 and 0.5 m). For training.
-DENSE = VARIED.with_(
-    n_tracks=(12, 24),
-    n_cars=(120, 260),
-    track_spacing_m=(4.4, 5.0),
-    catenary_probability=0.8,
-    tight_string_probability=0.6,
-    empty_track_probability=0.05,
-    vehicle_depot_probability=0.1,
-    painted_out_outline_probability=0.5,
-)
+DENSE = VARIED.with_(n_tracks=(12, 24), n_cars=(120, 260), track_spacing_m=(4.4, 5.0), catenary_probability=0.8,
+                     tight_string_probability=0.6, empty_track_probability=0.05, vehicle_depot_probability=0.1,
+                     painted_out_outline_probability=0.5)
 
 PRESETS = {"hard": HARD, "easy": EASY, "varied": VARIED, "dense": DENSE}
 
