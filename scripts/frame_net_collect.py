@@ -9,8 +9,9 @@ dense marshalling yards: ``DENSE``), made into frames exactly as the detector
 makes them (``prepare_tile`` at ``NET_GSD_M``, the tile's own track directions, each
 sometimes turned by a degree or two, plus now and then a direction with no
 track), and cut into crops of CROP_ROWS x CROP_COLS with every true car
-near them. Writes ``<out>/chunk_<first seed>.npz`` per CHUNK scenes: ``x``
-(n, channels, rows, cols) float16, and the cars as rows of ``cars`` (crop
+near them (``--look-alike-share``, ``--empty-track-share``: that share centred
+on a bus, lorry or container stack, or on track with no car near). Writes
+``<out>/chunk_<first seed>.npz`` per CHUNK scenes: ``x`` (n, channels, rows, cols) float16, and the cars as rows of ``cars`` (crop
 index, col px, row px, length m, width m, turn rad, kind index, label), where
 label 1 is a car the network must find and 0 one it is neither asked to find
 nor to miss (turned 12-20 degrees from the frame's rows: another frame's).
@@ -74,7 +75,36 @@ def look_alike_centres(scene, work, frame) -> np.ndarray:
     return xy @ fwd[:, :2].T + fwd[:, 2]
 
 
-def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float = 0.0, dense_share: float = 0.0):
+def empty_track_centres(scene, work, frame, spacing_m: float = 30.0, clear_m: float = 25.0) -> np.ndarray:
+    """(n, 2) col, row in frame pixels of points on the scene's tracks with no car
+    within ``clear_m``: bare ballast and rails, which a network that has learnt
+    soft-edged cars (painted-out outlines, coarse detail) takes for a long car."""
+    gsd = scene.gsd_m
+    cars = np.array([(c.col_px, c.row_px) for c in scene.cars]).reshape(-1, 2)
+    points = []
+    for line in scene.track_lines_px:
+        line = np.asarray(line, np.float64)
+        for a, b in zip(line[:-1], line[1:]):
+            n = max(1, int(np.hypot(*(b - a)) * gsd / spacing_m))
+            points += [a + (b - a) * (k + 0.5) / n for k in range(n)]
+    if not points:
+        return np.zeros((0, 2))
+    points = np.array(points)
+    if len(cars):
+        d = np.hypot(points[:, None, 0] - cars[None, :, 0], points[:, None, 1] - cars[None, :, 1]).min(axis=1)
+        points = points[d * gsd > clear_m]
+    if not len(points):
+        return np.zeros((0, 2))
+    fwd = cv2.invertAffineTransform(frame.to_tile)
+    return (points * [work.scale_col, work.scale_row]) @ fwd[:, :2].T + fwd[:, 2]
+
+
+def _inside_frame(xy: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    return xy[(xy[:, 0] >= 0) & (xy[:, 0] < cols) & (xy[:, 1] >= 0) & (xy[:, 1] < rows)]
+
+
+def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float = 0.0, dense_share: float = 0.0,
+                   empty_track_share: float = 0.0):
     from railwatch_plugin.core.frame import rotate_to_horizontal
     from railwatch_plugin.core.frame_net import NET_GSD_M
     from railwatch_plugin.core.net_input import frame_input
@@ -107,13 +137,16 @@ def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float
         label = (turn_deg[turn_deg < IGNORE_TURN_DEG] < FIND_TURN_DEG).astype(np.float64)
         rows, cols = frame.valid.shape
         n_crops = 6 if label.sum() >= 5 else 2
-        alikes = np.zeros((0, 2))
+        alikes, empties = np.zeros((0, 2)), np.zeros((0, 2))
         if look_alike_share:  # no extra draw otherwise: earlier collections stay reproducible
-            alikes = look_alike_centres(scene, work, frame)
-            alikes = alikes[(alikes[:, 0] >= 0) & (alikes[:, 0] < cols) & (alikes[:, 1] >= 0) & (alikes[:, 1] < rows)]
+            alikes = _inside_frame(look_alike_centres(scene, work, frame), rows, cols)
+        if empty_track_share:
+            empties = _inside_frame(empty_track_centres(scene, work, frame), rows, cols)
         for _ in range(n_crops):
             if len(alikes) and rng.random() < look_alike_share:
                 cc, rc = alikes[rng.integers(len(alikes))] + [rng.uniform(-100, 100), rng.uniform(-20, 20)]
+            elif len(empties) and rng.random() < empty_track_share:
+                cc, rc = empties[rng.integers(len(empties))] + [rng.uniform(-60, 60), rng.uniform(-6, 6)]
             elif label.sum() and rng.random() < 0.65:
                 pick = near[rng.choice(np.nonzero(label)[0])]
                 cc, rc = pick[0] + rng.uniform(-150, 150), pick[1] + rng.uniform(-30, 30)
@@ -146,6 +179,8 @@ def main(argv=None):
     ap.add_argument("--dense-share", type=float, default=0.0,
                     help="share of scenes drawn as dense marshalling yards (railwatch_synth DENSE); with "
                          "--varied-share at most 0.85 together")
+    ap.add_argument("--empty-track-share", type=float, default=0.0,
+                    help="share of crops centred on track with no car within 25 m, where a frame has some")
     ap.add_argument("--look-alike-share", type=float, default=0.0,
                     help="share of crops centred on a look-alike (bus, lorry, container stack) where a frame has one")
     a = ap.parse_args(argv)
@@ -163,7 +198,8 @@ def main(argv=None):
                 continue
             xs, cars = [], []
             for seed, x, c in pool.map(partial(crops_of_scene, varied_share=a.varied_share, look_alike_share=a.look_alike_share,
-                                                     dense_share=a.dense_share), part):
+                                                     dense_share=a.dense_share, empty_track_share=a.empty_track_share),
+                                             part):
                 c[:, 0] += sum(len(v) for v in xs)
                 xs.append(x)
                 cars.append(c)
