@@ -11,8 +11,9 @@ sometimes turned by a degree or two, plus now and then a direction with no
 track), and cut into crops of CROP_ROWS x CROP_COLS with every true car
 near them (``--look-alike-share``, ``--empty-track-share``: that share centred
 on a bus, lorry or container stack, or on track with no car near). Writes
-``<out>/chunk_<first seed>.npz`` per CHUNK scenes: ``x`` (n, channels, rows, cols) float16, and the cars as rows of ``cars`` (crop
-index, col px, row px, length m, width m, turn rad, kind index, label), where
+``<out>/chunk_<first seed>.npz`` per CHUNK scenes: ``x`` (n, channels, rows,
+cols) float16, and the cars as rows of ``cars`` (crop index, col px, row px,
+length m, width m, turn rad, kind index, label), where
 label 1 is a car the network must find and 0 one it is neither asked to find
 nor to miss (turned 12-20 degrees from the frame's rows: another frame's).
 
