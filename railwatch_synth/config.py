@@ -80,7 +80,8 @@ EASY = SceneConfig(
 # strings of passenger coaches and of dark wagons missed on a Chinese yard;
 # dense parallel tracks, near-invisible gaps and unit trains on a European
 # one; imagery whose real detail is about twice its pixel size; a bus depot
-# read as tank cars; labelled sets whose label outlines were painted out). For training; the benchmark stays on HARD.
+# read as tank cars; labelled sets whose label outlines were painted out).
+# For training; the benchmark stays on HARD.
 VARIED = HARD.with_(
     n_tracks=(3, 20),
     n_cars=(30, 140),
@@ -98,9 +99,9 @@ VARIED = HARD.with_(
 # A dense marshalling yard as European aerial sets show one: 12-24 tracks
 # 4.4-5 m apart, electrified, long strings on many neighbouring tracks at
 # once (so the sun shadow of one string falls on the next), and in half of
-# them the label outlines painted out. The shipped network found 53-59 % of
-# such cars with outlines painted out against 83-90 % without (4 scenes of
-# 150 cars, 0.3 and 0.5 m). For training.
+# them the label outlines painted out. On yards like these (4 scenes of 150
+# cars, 0.3 and 0.5 m) the shipped network found 53-59 % of the cars with
+# outlines painted out against 83-90 % without. For training.
 DENSE = VARIED.with_(n_tracks=(12, 24), n_cars=(120, 260), track_spacing_m=(4.4, 5.0), catenary_probability=0.8,
                      tight_string_probability=0.6, empty_track_probability=0.05, vehicle_depot_probability=0.1,
                      painted_out_outline_probability=0.5)

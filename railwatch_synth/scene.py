@@ -16,7 +16,8 @@ from .sensor import apply_sensor
 from .surroundings import build_surroundings, vehicle_depot
 
 # Independent random streams: the layout does not change with GSD, bands or dtype.
-STREAM_LAYOUT, STREAM_CARS, STREAM_SURROUND, STREAM_RENDER, STREAM_SENSOR, STREAM_SUN, STREAM_TERRAIN, STREAM_DEPOT, STREAM_RETOUCH = range(9)
+(STREAM_LAYOUT, STREAM_CARS, STREAM_SURROUND, STREAM_RENDER, STREAM_SENSOR, STREAM_SUN, STREAM_TERRAIN, STREAM_DEPOT,
+ STREAM_RETOUCH) = range(9)
 
 
 def _rng(seed: int, stream: int):

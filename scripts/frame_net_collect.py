@@ -198,9 +198,9 @@ def main(argv=None):
             if os.path.exists(path):
                 continue
             xs, cars = [], []
-            for seed, x, c in pool.map(partial(crops_of_scene, varied_share=a.varied_share, look_alike_share=a.look_alike_share,
-                                                     dense_share=a.dense_share, empty_track_share=a.empty_track_share),
-                                             part):
+            of_scene = partial(crops_of_scene, varied_share=a.varied_share, look_alike_share=a.look_alike_share,
+                               dense_share=a.dense_share, empty_track_share=a.empty_track_share)
+            for seed, x, c in pool.map(of_scene, part):
                 c[:, 0] += sum(len(v) for v in xs)
                 xs.append(x)
                 cars.append(c)
