@@ -301,6 +301,21 @@ def test_an_image_of_no_scene_is_named_not_ignored(run_railwatch, tmp_path, info
     assert any("yard_2021-06-14: no reviewed car, so no window" in m for m in info_feedback.messages)
 
 
+def test_a_reviewed_car_without_a_geometry_is_left_out_with_a_word(run_railwatch, tmp_path, info_feedback):
+    """A reviewed car whose point was deleted cannot be placed on the image: it is left
+    out of the labels, and the log says how many and where, never silently."""
+    from qgis.core import QgsGeometry
+
+    image = _site_image(tmp_path / "yard_2023-10-05.tif")
+    cars = _reviewed_cars([("yard_2023-10-05", ACCEPTED), ("yard_2023-10-05", REJECTED), ("yard_2023-10-05", ADDED)])
+    first = next(cars.getFeatures())
+    assert cars.dataProvider().changeGeometryValues({first.id(): QgsGeometry()})
+    result = run_railwatch("exportlabels", {"INPUTS": [cars], "IMAGES": [image], "OUTPUT": str(tmp_path / "labels")},
+                           feedback=info_feedback)
+    assert (result["WINDOWS"], result["RAILCARS"], result["LOOKALIKES"]) == (1, 1, 1)
+    assert any("yard_2023-10-05: 1 reviewed car without a geometry left out" in m for m in info_feedback.messages)
+
+
 def test_two_images_of_one_name_are_refused(run_railwatch, tmp_path):
     """Two images both named after one scene: the last one given was used, silently."""
     first = QgsRasterLayer(_site_image(tmp_path / "a.tif"), "yard_2023-10-05")

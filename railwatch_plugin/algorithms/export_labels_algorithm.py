@@ -129,7 +129,7 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
         images = raster_layers(parameters, self.IMAGES, context)
         if not images:
             raise QgsProcessingException("IMAGES is empty: give the images the cars were reviewed on.")
-        by_scene, every_scene = _cars_by_scene(layers)
+        by_scene, every_scene, no_geometry = _cars_by_scene(layers)
         if not by_scene:
             raise QgsProcessingException(
                 "None of the INPUTS layers has a reviewed car (review accepted, added or rejected): review the "
@@ -158,7 +158,7 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
         ]
         idle = [scene for scene in sorted(every_scene) if scene not in by_scene and
                 any(scene in image.names for image in distinct)]
-        return _Plan(windows, idle)
+        return _Plan(windows, idle, no_geometry)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS's name)
         from osgeo import gdal
@@ -166,6 +166,9 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
         plan = self._plan(parameters, context)
         for scene in plan.idle_scenes:
             feedback.pushInfo(f"{scene}: no reviewed car, so no window")
+        for scene, n in plan.cars_without_geometry.items():
+            feedback.pushInfo(f"{scene}: {n} reviewed car{'s' if n > 1 else ''} without a geometry left out "
+                              "(give each a point on the map to export it)")
         folder = self.parameterAsString(parameters, self.OUTPUT, context)
         _clear_windows(os.path.join(folder, WINDOWS_FOLDER))
         for number, placed in enumerate(plan.windows):
@@ -193,6 +196,7 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
 class _Plan(NamedTuple):
     windows: List["_PlacedWindow"]  # in the order of the scenes
     idle_scenes: List[str]  # scenes of INPUTS with an image in IMAGES but no reviewed car
+    cars_without_geometry: Dict[str, int]  # scene -> reviewed cars left out: nowhere to place them
 
 
 class _PlacedWindow(NamedTuple):
@@ -237,11 +241,13 @@ def _image_named(scene: str, images: List[_Image]) -> _Image:
     return named[0]
 
 
-def _cars_by_scene(layers) -> Tuple[Dict[str, list], Set[str]]:
-    """scene -> [(feature, layer)] of the reviewed cars, in the order the layers come; and
-    the scene of every car, reviewed or not."""
+def _cars_by_scene(layers) -> Tuple[Dict[str, list], Set[str], Dict[str, int]]:
+    """scene -> [(feature, layer)] of the reviewed cars, in the order the layers come; the
+    scene of every car, reviewed or not; and scene -> how many reviewed cars have no
+    geometry (they cannot be placed on an image, so they are left out, and the log says so)."""
     by_scene: Dict[str, list] = OrderedDict()
     every_scene: Set[str] = set()
+    no_geometry: Dict[str, int] = OrderedDict()
     for layer in layers:
         names = layer.fields().names()
         if REVIEW_FIELD not in names:
@@ -252,10 +258,13 @@ def _cars_by_scene(layers) -> Tuple[Dict[str, list], Set[str]]:
         for feature in layer.getFeatures(QgsFeatureRequest()):
             scene = str((feature["scene"] if "scene" in names else None) or layer.name())
             every_scene.add(scene)
-            if normalize_review(feature[REVIEW_FIELD]) not in LABEL_OF or feature.geometry().isEmpty():
+            if normalize_review(feature[REVIEW_FIELD]) not in LABEL_OF:
+                continue
+            if feature.geometry().isEmpty():
+                no_geometry[scene] = no_geometry.get(scene, 0) + 1
                 continue
             by_scene.setdefault(scene, []).append((feature, layer))
-    return by_scene, every_scene
+    return by_scene, every_scene, no_geometry
 
 
 def _clear_windows(windows_folder: str) -> None:
