@@ -107,14 +107,12 @@ def resampled(scene: RealScene, gsd_m: float) -> RealScene:
 def painted_out(scene: RealScene, gsd_m: float = 0.2, thickness_px: int = 3, width_m: float = 2.9,
                 pad_m: float = 0.3) -> RealScene:
     """``scene`` enlarged to ``gsd_m`` with every labelled car's outline drawn and inpainted away."""
-    from railwatch_synth.retouch import box_corners_px, outline_mask, paint_out
+    from railwatch_synth.canvas import heading_vectors, rect
+    from railwatch_synth.retouch import outline_mask, paint_out
 
     fine = resampled(scene, gsd_m)
-    boxes = []
-    for car in fine.cars:
-        h = np.radians(car.heading_deg)  # clockwise from north: along = (east, south) in pixels
-        boxes.append(box_corners_px((car.col_px - 0.5, car.row_px - 0.5), (np.sin(h), -np.cos(h)),
-                                    (car.length_m + 2 * pad_m) / fine.gsd_m, (width_m + 2 * pad_m) / fine.gsd_m))
+    boxes = [rect((car.col_px - 0.5, car.row_px - 0.5), *heading_vectors(car.heading_deg),
+                  (car.length_m + 2 * pad_m) / fine.gsd_m, (width_m + 2 * pad_m) / fine.gsd_m) for car in fine.cars]
     image = paint_out(fine.image[:, :, :3], outline_mask(boxes, fine.image.shape, thickness_px),
                       radius_px=max(2.0, 1.5 * thickness_px))
     return RealScene(f"{scene.name}+painted", image, fine.gsd_m, fine.cars, scene.rough, retouched=True)

@@ -16,6 +16,8 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from .canvas import rect
+
 
 def outline_mask(corners_px: Iterable[np.ndarray], shape, thickness_px: int) -> np.ndarray:
     """uint8 mask (255 on the outline) of each car's box, ``thickness_px`` wide."""
@@ -24,15 +26,6 @@ def outline_mask(corners_px: Iterable[np.ndarray], shape, thickness_px: int) -> 
     if boxes:
         cv2.polylines(mask, boxes, True, 255, max(1, int(thickness_px)), cv2.LINE_8)
     return mask
-
-
-def box_corners_px(centre_px, along, length_px: float, width_px: float) -> np.ndarray:
-    """The four corners of a box ``length_px`` along the unit vector ``along``."""
-    along = np.asarray(along, np.float64)
-    across = np.array([-along[1], along[0]])
-    c = np.asarray(centre_px, np.float64)
-    half_l, half_w = along * length_px / 2, across * width_px / 2
-    return np.array([c - half_l - half_w, c + half_l - half_w, c + half_l + half_w, c - half_l + half_w])
 
 
 def paint_out(image: np.ndarray, mask: np.ndarray, radius_px: float = 3.0) -> np.ndarray:
@@ -54,6 +47,6 @@ def paint_out_car_outlines(image: np.ndarray, cars, gsd_m: float, rng) -> np.nda
     a line 0.3-1.0 m wide running 0.2 m inside to 0.6 m outside each car's edge."""
     thickness_px = max(1, int(round(rng.uniform(0.3, 1.0) / gsd_m)))
     pad_m = float(rng.uniform(-0.2, 0.6))
-    boxes = [box_corners_px(c.centre_m / gsd_m - 0.5, c.along, (c.length_m + 2 * pad_m) / gsd_m,
-                            (c.width_m + 2 * pad_m) / gsd_m) for c in cars]
+    boxes = [rect(c.centre_m / gsd_m - 0.5, c.along, (-c.along[1], c.along[0]), (c.length_m + 2 * pad_m) / gsd_m,
+                  (c.width_m + 2 * pad_m) / gsd_m) for c in cars]
     return paint_out(image, outline_mask(boxes, image.shape, thickness_px), radius_px=max(2.0, 1.5 * thickness_px))
