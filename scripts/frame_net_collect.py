@@ -68,12 +68,16 @@ LOOK_ALIKES = ("bus", "lorry", "container_stack")
 def look_alike_centres(scene, work, frame) -> np.ndarray:
     """(n, 2) col, row in frame pixels of the scene's railcar look-alikes
     (``LOOK_ALIKES``), for crops that show the network what is not a car."""
-    fwd = cv2.invertAffineTransform(frame.to_tile)
     centres = [np.mean(d["corners_px"], axis=0) for d in scene.distractors if d["kind"] in LOOK_ALIKES]
     if not centres:
         return np.zeros((0, 2))
-    xy = np.array(centres) * [work.scale_col, work.scale_row]
-    return xy @ fwd[:, :2].T + fwd[:, 2]
+    return _scene_to_frame(np.array(centres), work, frame)
+
+
+def _scene_to_frame(xy_px: np.ndarray, work, frame) -> np.ndarray:
+    """(n, 2) scene pixels (col, row) in the frame's pixels."""
+    fwd = cv2.invertAffineTransform(frame.to_tile)
+    return (xy_px * [work.scale_col, work.scale_row]) @ fwd[:, :2].T + fwd[:, 2]
 
 
 def empty_track_centres(scene, work, frame, spacing_m: float = 30.0, clear_m: float = 25.0) -> np.ndarray:
@@ -96,8 +100,7 @@ def empty_track_centres(scene, work, frame, spacing_m: float = 30.0, clear_m: fl
         points = points[d * gsd > clear_m]
     if not len(points):
         return np.zeros((0, 2))
-    fwd = cv2.invertAffineTransform(frame.to_tile)
-    return (points * [work.scale_col, work.scale_row]) @ fwd[:, :2].T + fwd[:, 2]
+    return _scene_to_frame(points, work, frame)
 
 
 def _inside_frame(xy: np.ndarray, rows: int, cols: int) -> np.ndarray:
