@@ -59,13 +59,20 @@ def qgis_process_env(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _release_qgis_objects_before_qgis_exits(qgis_app):
+def _release_qgis_objects_before_qgis_exits(request):
     """Collect the session's dead Python wrappers (panels, layers, tasks) while
     QGIS is still running. pytest-qgis calls exitQgis() when the session ends,
     and pytest's last garbage collection comes after that: a wrapper freed
     then deletes its C++ object into an exited QGIS, and the run ends in a
     segmentation fault or heap corruption after every test has passed (about
-    one run in two of tests/test_panel.py did)."""
+    one run in two of tests/test_panel.py did).
+
+    Without pytest-qgis (``-p no:qgis``, as the core tests can run where
+    there is no QGIS) there is nothing to release."""
+    if not request.config.pluginmanager.has_plugin("qgis"):
+        yield
+        return
+    request.getfixturevalue("qgis_app")
     yield
     import gc
 
