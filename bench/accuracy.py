@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.scoring import Score, match  # noqa: E402
+from bench.scoring import Score, match, split_strings  # noqa: E402
 
 
 SWEEP = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
@@ -51,7 +51,8 @@ def run_scene(args):
     for i, j in pairs:
         kinds_right += result.cars[i].kind == scene.cars[j].kind
     sweep = {t: match(result.filtered(t), scene.cars, gsd_m)[0] for t in SWEEP}
-    return seed, gsd_m, score, seconds, kinds_right, sweep
+    strings = split_strings(result.cars, scene.cars, pairs)
+    return seed, gsd_m, score, seconds, kinds_right, sweep, strings
 
 
 def main(argv=None):
@@ -93,6 +94,8 @@ def main(argv=None):
           f"{sum(all_err) / len(all_err):>11.2f} {100 * sum(all_err) / max(total.n_true, 1):>10.1f}% "
           f"{all_kinds / max(total.tp, 1):>7.2f} {sum(all_time) / len(all_time):>7.2f}")
     print("count err % = sum over scenes of |found - true| / total true cars")
+    strings, split = (sum(r[6][k] for r in results) for k in (0, 1))
+    print(f"strings: {split} of {strings} true strings (3+ cars found) split (under 90 % of their cars in one found string)")
     if a.sweep:
         for t in SWEEP:
             for g in a.gsd + ["all"]:

@@ -103,3 +103,15 @@ def test_hard_scenes_count_error(hard):
 def test_hard_scenes_kind_is_mostly_right(hard):
     kinds_right = sum(k for _, _, k in hard)
     assert kinds_right >= HARD_MIN_KIND_RIGHT * _pooled(hard).tp, "\n" + _summary(hard)
+
+
+def test_the_bench_counts_a_string_as_split_when_its_cars_fall_into_two_found_strings():
+    from types import SimpleNamespace as Car
+
+    from bench.scoring import split_strings
+
+    truth = [Car(string_id=0)] * 5 + [Car(string_id=1)] * 3 + [Car(string_id=2)] * 2
+    found = [Car(string_id=s) for s in (7, 7, 7, 7, 8, 9, 9, 9, 4, 5)]  # string 0: 4 of 5 in one
+    pairs = [(i, i) for i in range(10)]
+    assert split_strings(found, truth, pairs) == (2, 1)  # string 2 has too few cars to judge
+    assert split_strings(found, truth, pairs, whole_share=0.8) == (2, 0)
