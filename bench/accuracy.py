@@ -45,11 +45,8 @@ def run_scene(args):
     params = DetectionParams() if min_confidence is None else DetectionParams(min_confidence=min_confidence)
     result = detect_railcars_in_array(scene.image, gsd_m, params, mask=scene.valid, workers=1)
     seconds = time.perf_counter() - t0
-    score, _ = match(result.cars, scene.cars, gsd_m)
-    kinds_right = 0
-    _, pairs = match(result.cars, scene.cars, gsd_m)
-    for i, j in pairs:
-        kinds_right += result.cars[i].kind == scene.cars[j].kind
+    score, pairs = match(result.cars, scene.cars, gsd_m)
+    kinds_right = sum(result.cars[i].kind == scene.cars[j].kind for i, j in pairs)
     sweep = {t: match(result.filtered(t), scene.cars, gsd_m)[0] for t in SWEEP}
     strings = split_strings(result.cars, scene.cars, pairs)
     return seed, gsd_m, score, seconds, kinds_right, sweep, strings

@@ -5,7 +5,6 @@ No QGIS here; GDAL (osgeo) only for the GeoTIFF round trips.
 
 from __future__ import annotations
 
-
 import cv2
 import numpy as np
 import pytest
