@@ -40,7 +40,9 @@ def run_scene(args):
     from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
     from railwatch_synth import make_yard
 
+    t0 = time.perf_counter()
     scene = make_yard(seed, gsd_m=gsd_m, difficulty=difficulty)
+    drawn_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     params = DetectionParams() if min_confidence is None else DetectionParams(min_confidence=min_confidence)
     result = detect_railcars_in_array(scene.image, gsd_m, params, mask=scene.valid, workers=1)
@@ -49,7 +51,7 @@ def run_scene(args):
     kinds_right = sum(result.cars[i].kind == scene.cars[j].kind for i, j in pairs)
     sweep = {t: match(result.filtered(t), scene.cars, gsd_m)[0] for t in SWEEP}
     strings = split_strings(result.cars, scene.cars, pairs)
-    return seed, gsd_m, score, seconds, kinds_right, sweep, strings
+    return seed, gsd_m, score, seconds, kinds_right, sweep, strings, drawn_s
 
 
 def main(argv=None):
@@ -93,6 +95,9 @@ def main(argv=None):
     print("count err % = sum over scenes of |found - true| / total true cars")
     strings, split = (sum(r[6][k] for r in results) for k in (0, 1))
     print(f"strings: {split} of {strings} true strings (3+ cars found) split (under 90 % of their cars in one found string)")
+    for g in a.gsd:  # railwatch_synth's speed (a test timed it once; a busy machine failed it)
+        drawn = [r[7] for r in results if r[1] == g]
+        print(f"generator: {sum(drawn) / len(drawn):.2f} s to draw a scene at {g:g} m")
     if a.sweep:
         for t in SWEEP:
             for g in a.gsd + ["all"]:
