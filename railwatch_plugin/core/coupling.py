@@ -16,7 +16,12 @@ from typing import Dict, List, Tuple
 
 from .model import METHOD_GAP, METHOD_SINGLE, Railcar
 
-COUPLED_GAP_M = 3.0  # end to end closer than this: coupled (coupler gaps are under 2 m)
+COUPLER_GAP_M = 2.0  # the widest gap between the bodies of two coupled cars
+# Found lengths and centres err by a share of the car's length (p90 about 1 m
+# on 14 m, 1-2 m on 24 m cars), so the gap between two found cars may look
+# wider than it is by that much: two long cars with a fixed 3 m allowance
+# came out uncoupled at 3.4-4.3 m while no separate cut stood closer than 6 m.
+LENGTH_SLACK = 0.1  # of the two cars' mean length, on top of COUPLER_GAP_M
 SAME_LINE_M = 1.5  # across-track offset of two cars on one track, at most (tracks are 4 m apart or more)
 SAME_HEADING_DEG = 5.0
 NOT_COUNTED = -1  # the string id of a car below the confidence threshold
@@ -69,4 +74,10 @@ def _coupled(a: Railcar, b: Railcar, gx: float, gy: float) -> bool:
     dx, dy = (b.col_px - a.col_px) * gx, (b.row_px - a.row_px) * gy  # metres, x right, y down
     along = dx * math.sin(h) - dy * math.cos(h)
     across = dx * math.cos(h) + dy * math.sin(h)
-    return abs(across) <= SAME_LINE_M and abs(along) - 0.5 * (a.length_m + b.length_m) < COUPLED_GAP_M
+    return abs(across) <= SAME_LINE_M and abs(along) - 0.5 * (a.length_m + b.length_m) < coupled_gap_m(a.length_m, b.length_m)
+
+
+def coupled_gap_m(length_a_m: float, length_b_m: float) -> float:
+    """The widest gap between two found cars' ends at which they count as coupled:
+    3.4 m for two 14 m cars, 4.4 m for two 24 m ones."""
+    return COUPLER_GAP_M + LENGTH_SLACK * 0.5 * (length_a_m + length_b_m)

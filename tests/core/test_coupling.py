@@ -25,9 +25,18 @@ def test_cars_end_to_end_on_one_line_are_one_string_and_a_lone_car_is_single():
 
 
 def test_a_car_on_the_next_track_or_turned_away_or_past_a_gap_is_not_coupled():
-    cars = [car(0), car(16, across_m=4.0), car(16, heading_deg=75.0), car(18.5)]  # 3.5 m gap
+    cars = [car(0), car(16, across_m=4.0), car(16, heading_deg=75.0), car(19)]  # 4 m gap
     got = with_strings(cars, G, 0.5)
     assert len({c.string_id for c in got}) == 4 and all(c.method == "single" for c in got)
+
+
+def test_the_gap_allowed_grows_with_the_cars_length_as_their_found_ends_err():
+    """Two 24 m cars found 4 m apart are coupled (their ends err by 1-2 m, their real
+    gap is under 2 m); two 14 m cars 4 m apart are not (allowed: 2 m + 10 % of 14 m)."""
+    long_pair = [car(0, length_m=24.0), car(28, length_m=24.0)]
+    short_pair = [car(0, length_m=14.0), car(18, length_m=14.0)]
+    assert len({c.string_id for c in with_strings(long_pair, G, 0.5)}) == 1
+    assert len({c.string_id for c in with_strings(short_pair, G, 0.5)}) == 2
 
 
 def test_cars_below_the_threshold_are_in_no_string_and_do_not_join_two():
