@@ -348,3 +348,38 @@ def test_cars_off_their_image_leave_no_window_written(run_railwatch, tmp_path):
     with pytest.raises(QgsProcessingException, match="IMAGES: the reviewed cars of 'far' are not on far "):
         run_railwatch("exportlabels", {"INPUTS": [cars], "IMAGES": [near, far_path], "OUTPUT": str(out)})
     assert os.listdir(out / "windows") == ["000_earlier.tif"] and not (out / "labels.json").exists()
+
+
+def test_a_run_stopped_after_its_first_window_leaves_the_earlier_export_whole(run_railwatch, tmp_path):
+    """The earlier export's windows were deleted first and the new ones written one by
+    one: a run canceled (or out of disk) after its first window left that window, none
+    of the others, and a labels.json naming images that were gone."""
+    from qgis.core import QgsProcessingFeedback
+
+    near, far = _site_image(tmp_path / "near.tif"), _site_image(tmp_path / "far.tif")
+    cars = _reviewed_cars([("near", ACCEPTED), ("far", ACCEPTED)])
+    out = tmp_path / "labels"
+    first = run_railwatch("exportlabels", {"INPUTS": [cars], "IMAGES": [near, far], "OUTPUT": str(out)})
+    assert first["WINDOWS"] == 2
+    before = {name: (out / "windows" / name).read_bytes() for name in os.listdir(out / "windows")}
+    labels_before = (out / "labels.json").read_text()
+    assert len(before) == 2
+
+    class StopsAfterOneWindow(QgsProcessingFeedback):
+        def setProgress(self, progress):  # noqa: N802 (QGIS's name)
+            super().setProgress(progress)
+            self.cancel()
+
+    feedback = StopsAfterOneWindow()
+    more = _reviewed_cars([("near", ACCEPTED), ("near", REJECTED), ("far", ACCEPTED)])
+    ok, results = _run_unchecked("railwatch:exportlabels", {"INPUTS": [more], "IMAGES": [near, far], "OUTPUT": str(out)},
+                                 feedback)
+    assert feedback.isCanceled() and not results
+    assert sorted(os.listdir(out)) == ["labels.json", "windows"]  # no staging folder left either
+    assert {name: (out / "windows" / name).read_bytes() for name in os.listdir(out / "windows")} == before
+    assert (out / "labels.json").read_text() == labels_before
+
+    # Run to the end, the new export replaces the earlier one whole.
+    result = run_railwatch("exportlabels", {"INPUTS": [more], "IMAGES": [near, far], "OUTPUT": str(out)})
+    assert (result["WINDOWS"], result["RAILCARS"], result["LOOKALIKES"]) == (2, 2, 1)
+    assert sorted(os.listdir(out / "windows")) == sorted(w.image.split("/")[-1] for w in read_labels(str(out)))

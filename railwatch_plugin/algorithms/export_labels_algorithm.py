@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
+import tempfile
 from collections import OrderedDict
 from typing import Dict, List, NamedTuple, Set, Tuple
 
@@ -170,21 +172,30 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
             feedback.pushInfo(f"{scene}: {n} reviewed car{'s' if n > 1 else ''} without a geometry left out "
                               "(give each a point on the map to export it)")
         folder = self.parameterAsString(parameters, self.OUTPUT, context)
-        _clear_windows(os.path.join(folder, WINDOWS_FOLDER))
-        for number, placed in enumerate(plan.windows):
-            if feedback.isCanceled():
-                return {}
-            written = gdal.Translate(placed.window.image_path(folder), placed.window.source, srcWin=placed.src_win,
-                                     creationOptions=["COMPRESS=DEFLATE", "TILED=YES"])
-            if written is None:
-                raise QgsProcessingException(
-                    f"Cannot write {placed.window.image_path(folder)} ({gdal.GetLastErrorMsg()}): check that the "
-                    "OUTPUT folder takes files and has room."
-                )
-            written = None  # closed: the file is complete
-            feedback.setProgress(100.0 * (number + 1) / len(plan.windows))
-        windows = [placed.window for placed in plan.windows]
-        write_labels(folder, windows)
+        os.makedirs(folder, exist_ok=True)
+        # The windows are written beside the earlier export first, and take its place only
+        # when every one is complete: a canceled or failed run (a full disk) leaves the
+        # earlier export as it was, not half of each.
+        staging = tempfile.mkdtemp(prefix=".exportlabels-", dir=folder)
+        try:
+            for number, placed in enumerate(plan.windows):
+                if feedback.isCanceled():
+                    return {}
+                path = placed.window.image_path(staging)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                written = gdal.Translate(path, placed.window.source, srcWin=placed.src_win,
+                                         creationOptions=["COMPRESS=DEFLATE", "TILED=YES"])
+                if written is None:
+                    raise QgsProcessingException(
+                        f"Cannot write {placed.window.image_path(folder)} ({gdal.GetLastErrorMsg()}): check that the "
+                        "OUTPUT folder takes files and has room. The earlier export there is unchanged."
+                    )
+                written = None  # closed: the file is complete
+                feedback.setProgress(100.0 * (number + 1) / len(plan.windows))
+            windows = [placed.window for placed in plan.windows]
+            _publish(staging, folder, windows)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         labels = [car.label for window in windows for car in window.cars]
         feedback.pushInfo(
             f"{len(windows)} window(s), {labels.count(RAILCAR)} railcars, {labels.count(LOOKALIKE)} look-alikes"
@@ -267,12 +278,18 @@ def _cars_by_scene(layers) -> Tuple[Dict[str, list], Set[str], Dict[str, int]]:
     return by_scene, every_scene, no_geometry
 
 
-def _clear_windows(windows_folder: str) -> None:
-    """An earlier export's window images go (labels.json is replaced whole; a window it no
-    longer names would be a stray training image)."""
+def _publish(staging: str, folder: str, windows: List[LabelWindow]) -> None:
+    """Move the complete new windows from ``staging`` into ``folder`` (renames on one disk:
+    no room needed), replace labels.json, and delete an earlier export's windows that it
+    no longer names (they would be stray training images)."""
+    windows_folder = os.path.join(folder, WINDOWS_FOLDER)
     os.makedirs(windows_folder, exist_ok=True)
+    for window in windows:
+        os.replace(window.image_path(staging), window.image_path(folder))
+    write_labels(folder, windows)
+    named = {os.path.basename(window.image) for window in windows}
     for name in os.listdir(windows_folder):
-        if re.fullmatch(r"\d{3}_.*\.tif", name):
+        if re.fullmatch(r"\d{3}_.*\.tif", name) and name not in named:
             os.remove(os.path.join(windows_folder, name))
 
 
