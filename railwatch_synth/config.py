@@ -46,6 +46,7 @@ class SceneConfig:
     any_colour_string_probability: float = 0.0  # a string painted in any colour at all (domain randomisation)
     vehicle_depot_probability: float = 0.0  # rows of buses parked side by side: the classic look-alike, no rails
     painted_out_outline_probability: float = 0.0  # every car's label outline drawn and inpainted away (retouch.py)
+    ballast_matched_string_probability: float = 0.0  # a string in the tone of the ballast under it (looks.ballast_matched)
 
     def with_(self, **changes) -> "SceneConfig":
         return replace(self, **changes)

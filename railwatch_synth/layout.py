@@ -14,7 +14,7 @@ import numpy as np
 
 from .canvas import heading_vectors, rect
 from .config import SceneConfig
-from .looks import COACH_COLOURS, any_colour, car_style, restyled
+from .looks import COACH_COLOURS, any_colour, ballast_matched, car_style, restyled
 
 TRACK_GAUGE_M = 1.435
 
@@ -49,6 +49,7 @@ class Segment:
     heading_deg: float
     free: List[Tuple[float, float]] = field(default_factory=list)
     reserved_empty: bool = False
+    ballast_rgb: Optional[Tuple[float, float, float]] = None  # the ballast under it
 
 
 @dataclass
@@ -213,7 +214,7 @@ def build_tracks(rng, cfg: SceneConfig, w, h, heading_deg):
         if rank == 0:
             pts = np.array([p + along * s0, p + along * s1])
             tracks.append(Track(pts, bw, ballast, sleeper, electrified, through=True))
-            segments.append(Segment(p + along * s0, along, s1 - s0, heading_deg % 180))
+            segments.append(Segment(p + along * s0, along, s1 - s0, heading_deg % 180, ballast_rgb=ballast))
             starts[i], ends[i] = s0, s1
             last = i
             continue
@@ -249,7 +250,7 @@ def build_tracks(rng, cfg: SceneConfig, w, h, heading_deg):
         starts[i], ends[i] = sa, sb
         last = i
         tracks.append(Track(np.array(pts), bw, ballast, sleeper, electrified))
-        segments.append(Segment(p + along * (sa + 3), along, sb - sa - 6, heading_deg % 180))
+        segments.append(Segment(p + along * (sa + 3), along, sb - sa - 6, heading_deg % 180, ballast_rgb=ballast))
 
     # a branch diverging from the outermost track
     outer = order[-1]
@@ -267,7 +268,7 @@ def build_tracks(rng, cfg: SceneConfig, w, h, heading_deg):
             tracks.append(Track(pts, rng.uniform(3.5, 4.5), base_ballast, base_sleeper, False))
             # cars only past the frog, clear of the parent track
             clear = 4.0 / np.tan(beta)
-            segments.append(Segment(sw + d * clear, d, rs[1] - clear, hd))
+            segments.append(Segment(sw + d * clear, d, rs[1] - clear, hd, ballast_rgb=base_ballast))
     return tracks, segments, offsets, centre, electrified
 
 
@@ -349,6 +350,9 @@ def place_cars(rng, cfg: SceneConfig, segments, w, h, n_cars, is_valid, strict=T
         tight = rng.random() < cfg.tight_string_probability
         unit_kind = _pick_kind(rng) if rng.random() < 0.5 else None
         looks = _string_looks(rng, cfg)
+        if (cfg.ballast_matched_string_probability and not looks.get("coach") and seg.ballast_rgb is not None
+                and rng.random() < cfg.ballast_matched_string_probability):
+            looks = dict(looks, any_colour=ballast_matched(rng, seg.ballast_rgb), identical=rng.random() < 0.6)
         if looks.get("coach"):
             unit_kind = "box"
         first = None  # (kind, length, width, height, style) of a unit train's cars

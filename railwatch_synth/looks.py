@@ -101,6 +101,15 @@ def any_colour(rng) -> tuple:
     return tuple(float(v) for v in rng.uniform(15, 240, 3))
 
 
+def ballast_matched(rng, ballast_rgb) -> tuple:
+    """A wagon colour close to the ballast under it, a shade darker or lighter and a
+    little warmer or cooler: real strings (maroon gondolas on purple-grey ballast)
+    often stand out by their shape, gaps and shadows only, not by their tone."""
+    tone = np.array(ballast_rgb, np.float64) * rng.uniform(0.65, 1.05)
+    warmth = rng.uniform(-10.0, 14.0) * np.array([1.0, -0.35, -0.65])
+    return tuple(float(v) for v in np.clip(tone + warmth + rng.normal(0.0, 5.0, 3), 8, 250))
+
+
 def restyled(style: dict, looks: dict, rng) -> dict:
     """A car's style changed for its string's looks (``layout._string_looks``)."""
     if looks.get("coach"):

@@ -108,7 +108,7 @@ def _inside_frame(xy: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float = 0.0, dense_share: float = 0.0,
-                   empty_track_share: float = 0.0):
+                   empty_track_share: float = 0.0, ballast_matched: float = 0.0):
     from railwatch_plugin.core.frame import rotate_to_horizontal
     from railwatch_plugin.core.frame_net import NET_GSD_M
     from railwatch_plugin.core.net_input import frame_input
@@ -121,7 +121,12 @@ def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float
     pick = rng.random()
     difficulty = ("easy" if pick < 1 / 7 else "dense" if pick < 1 / 7 + dense_share
                   else "varied" if pick < 1 / 7 + dense_share + varied_share else "hard")
-    scene = make_yard(seed, gsd_m=gsd, difficulty=difficulty)
+    config = None
+    if ballast_matched and difficulty in ("varied", "dense"):
+        from railwatch_synth.config import config_for
+
+        config = config_for(difficulty).with_(ballast_matched_string_probability=ballast_matched)
+    scene = make_yard(seed, gsd_m=gsd, difficulty=difficulty, config=config)
     work = prepare_tile(scene.image, scene.valid, (gsd, gsd), NET_GSD_M)
     coarse, coarse_valid, coarse_g = coarse_look(scene.image, scene.valid, (gsd, gsd), ANALYSIS_GSD_M)
     directions = list(dominant_directions(coarse, coarse_g, coarse_valid))
@@ -187,6 +192,8 @@ def main(argv=None):
                     help="share of crops centred on track with no car within 25 m, where a frame has some")
     ap.add_argument("--look-alike-share", type=float, default=0.0,
                     help="share of crops centred on a look-alike (bus, lorry, container stack) where a frame has one")
+    ap.add_argument("--ballast-matched", type=float, default=0.0,
+                    help="varied and dense scenes: chance that a string is painted in the tone of its ballast")
     a = ap.parse_args(argv)
     seeds = list(range(a.first_seed, a.first_seed + a.scenes))
     if a.varied_share + a.dense_share > 6 / 7:
@@ -202,7 +209,8 @@ def main(argv=None):
                 continue
             xs, cars = [], []
             of_scene = partial(crops_of_scene, varied_share=a.varied_share, look_alike_share=a.look_alike_share,
-                               dense_share=a.dense_share, empty_track_share=a.empty_track_share)
+                               dense_share=a.dense_share, empty_track_share=a.empty_track_share,
+                               ballast_matched=a.ballast_matched)
             for seed, x, c in pool.map(of_scene, part):
                 c[:, 0] += sum(len(v) for v in xs)
                 xs.append(x)

@@ -296,7 +296,7 @@ def test_hard_preset_draws_none_of_the_varied_looks():
     assert all(c.length_m <= 27.0 for c in scene.cars)
     assert HARD.coach_string_probability == HARD.dark_string_probability == HARD.coarse_detail_probability == 0.0
     assert HARD.any_colour_string_probability == HARD.vehicle_depot_probability == 0.0
-    assert HARD.painted_out_outline_probability == 0.0
+    assert HARD.painted_out_outline_probability == HARD.ballast_matched_string_probability == 0.0
     assert not any(d["kind"] == "bus" for d in scene.distractors)
 
 
@@ -324,6 +324,24 @@ def test_any_colour_strings_leave_the_palettes():
                            for cars in _strings(scene).values()])
     saturation = string_rgb.max(axis=1) - string_rgb.min(axis=1)
     assert (saturation > 80).sum() >= 2, saturation
+
+
+def test_ballast_matched_strings_take_the_tone_of_their_ballast():
+    """A string in the tone of its ballast: within 35 % darker to 5 % lighter, and a
+    little warmer or cooler, never a colour of its own."""
+    from railwatch_synth.config import VARIED
+    from railwatch_synth.looks import ballast_matched
+
+    rng = np.random.default_rng(0)
+    for ballast in ((110.0, 104.0, 112.0), (150.0, 140.0, 125.0), (80.0, 82.0, 78.0)):
+        colours = np.array([ballast_matched(rng, ballast) for _ in range(200)])
+        ratio = (colours @ (0.299, 0.587, 0.114)) / np.dot(ballast, (0.299, 0.587, 0.114))
+        assert ratio.min() > 0.55 and ratio.max() < 1.15
+        assert np.abs(colours - np.array(ballast) * ratio[:, None]).max() < 30  # the ballast's hue, give or take
+    plain = VARIED.with_(coach_string_probability=0.0, dark_string_probability=0.0, any_colour_string_probability=0.0)
+    scene = make_yard(34, gsd_m=0.5, config=plain.with_(ballast_matched_string_probability=1.0))
+    other = make_yard(34, gsd_m=0.5, config=plain)
+    assert not np.array_equal(scene.image, other.image)  # the look is drawn
 
 
 def test_painted_out_outlines_soften_car_edges_and_leave_roofs():
