@@ -383,3 +383,10 @@ def test_a_run_stopped_after_its_first_window_leaves_the_earlier_export_whole(ru
     result = run_railwatch("exportlabels", {"INPUTS": [more], "IMAGES": [near, far], "OUTPUT": str(out)})
     assert (result["WINDOWS"], result["RAILCARS"], result["LOOKALIKES"]) == (2, 2, 1)
     assert sorted(os.listdir(out / "windows")) == sorted(w.image.split("/")[-1] for w in read_labels(str(out)))
+
+
+def test_a_folder_that_cannot_be_written_is_named(run_railwatch, tmp_path):
+    image = _site_image(tmp_path / "yard.tif")
+    with pytest.raises(QgsProcessingException, match="OUTPUT: cannot write into /proc/railwatch_labels"):
+        run_railwatch("exportlabels", {"INPUTS": [_reviewed_cars([("yard", ACCEPTED)])], "IMAGES": [image],
+                                       "OUTPUT": "/proc/railwatch_labels"})

@@ -172,11 +172,16 @@ class ExportLabelsAlgorithm(RailWatchAlgorithm):
             feedback.pushInfo(f"{scene}: {n} reviewed car{'s' if n > 1 else ''} without a geometry left out "
                               "(give each a point on the map to export it)")
         folder = self.parameterAsString(parameters, self.OUTPUT, context)
-        os.makedirs(folder, exist_ok=True)
         # The windows are written beside the earlier export first, and take its place only
         # when every one is complete: a canceled or failed run (a full disk) leaves the
         # earlier export as it was, not half of each.
-        staging = tempfile.mkdtemp(prefix=".exportlabels-", dir=folder)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            staging = tempfile.mkdtemp(prefix=".exportlabels-", dir=folder)
+        except OSError as exc:
+            raise QgsProcessingException(
+                f"OUTPUT: cannot write into {folder} ({exc.strerror}): choose a folder you can write to."
+            ) from exc
         try:
             for number, placed in enumerate(plan.windows):
                 if feedback.isCanceled():
