@@ -35,3 +35,17 @@ def test_description_and_verdict_wrap_on_a_narrow_dock(panel, qgis_iface, qtbot,
         assert right_edge_in_view(label, viewport) <= viewport.width(), label.text()
         assert label.height() >= 2 * line, label.text()  # wrapped onto more lines, not cut off
 
+
+
+def test_the_review_row_fits_a_narrow_dock(panel, qgis_iface, qtbot, yard):
+    """The review's layer chooser had the row's whole stretch, and on a narrow dock it
+    pushed Start/Stop review past the right edge (12 of its 40 px left in view)."""
+    _activate(qgis_iface, _add_raster(yard[1]))
+    review = panel.review_panel
+    panel.resize(320, 1200)
+    qtbot.wait(100)
+    viewport = panel.widget().findChild(QScrollArea).viewport()
+    button = review.start_button
+    assert button.isVisible()
+    assert right_edge_in_view(button, viewport) <= viewport.width()
+    assert button.width() >= button.fontMetrics().horizontalAdvance("Stop review")  # its words readable
