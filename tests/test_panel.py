@@ -520,3 +520,23 @@ def test_missing_opencv_is_explained_and_run_disabled(qgis_iface, railwatch_plug
         assert not dock.run_enabled
     finally:
         dock.close_down()
+
+
+def test_a_history_file_also_open_in_the_project_is_read_whole(panel, qgis_iface, qtbot, empty_ground, tmp_path):
+    """A history CSV chosen by path and also open in the project, there with a filter: the
+    path went to Processing, which took the project's layer for it, in the task thread,
+    filter and all (a baseline of fewer observations than the file holds)."""
+    csv_path = tmp_path / "history.csv"
+    csv_path.write_text("acquired,count\n" + "".join(f"{d},{n}\n" for d, n in HISTORY), encoding="utf-8")
+    opened = QgsVectorLayer(str(csv_path), "history", "ogr")
+    assert opened.isValid() and opened.setSubsetString("\"count\" = '20'") and opened.featureCount() == 1
+    QgsProject.instance().addMapLayer(opened)
+    raster = _add_raster(empty_ground)
+    _activate(qgis_iface, raster)
+    panel.set_baseline_source(BASELINE_CSV)
+    panel.history_csv_widget.setFilePath(str(csv_path))
+    _run(panel, qtbot)
+
+    assert _critical(panel) == []
+    assert panel.baseline_view.figure_labels["BASELINE_N"].text() == "5"
+    assert opened.subsetString() == "\"count\" = '20'" and opened.featureCount() == 1  # the project's layer as it was
