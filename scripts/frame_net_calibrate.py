@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.accuracy import use_detector  # noqa: E402
 from bench.scoring import match  # noqa: E402
-from railwatch_plugin.core.calibration import fit_platt, fold_calibration  # noqa: E402
+from railwatch_plugin.core.calibration import fit_platt, fold_calibration, logit  # noqa: E402
 
 FIRST_SEED = 3000
 
@@ -46,8 +46,7 @@ def scene_samples(args):
     _, pairs = match(cars, scene.cars, gsd_m)
     right = np.zeros(len(cars))
     right[[i for i, _ in pairs]] = 1.0
-    conf = np.clip([c.confidence for c in cars], 1e-6, 1 - 1e-6)
-    return np.log(conf / (1 - conf)), right
+    return logit([c.confidence for c in cars]), right
 
 
 def main(argv=None):

@@ -31,15 +31,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.accuracy import use_detector  # noqa: E402
 from bench.real import REAL_DIR, RealScene, calibration_rows, detect, load_real_scene, real_scene_names, score_scene  # noqa: E402
 from bench.scoring import match  # noqa: E402
-from railwatch_plugin.core.calibration import fit_platt, fold_calibration  # noqa: E402
+from railwatch_plugin.core.calibration import fit_platt, fold_calibration, logit  # noqa: E402
 
 YARD = "hsr_yard_0.5m"
 THRESHOLD = 0.5
-
-
-def logit(p) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 def half(scene: RealScene, found, mid_col: float, west: bool):

@@ -48,7 +48,7 @@ import numpy as np
 from . import frame_net as fn
 from .detect import detect_railcars_in_array, tile_grid, tile_layout
 from .frame import RotatedFrame, rotate_to_horizontal
-from .calibration import fit_platt, fold_calibration
+from .calibration import fit_platt, fold_calibration, logit
 from .frame_targets import targets
 from .matching import Score, match
 from .model import DetectionParams, gsd_xy
@@ -607,11 +607,6 @@ def blend(base: Dict[str, np.ndarray], trained: Dict[str, np.ndarray], share: fl
 
 # --- calibration and scoring --------------------------------------------------------------------
 
-def _logit(p):
-    p = np.clip(np.asarray(p, np.float64), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
 @dataclass
 class _Found:
     col_px: float
@@ -629,7 +624,7 @@ def detections(scene: ReviewedScene, model: DetectorModel, floor: float = 0.01) 
     window = scene.image[lo[1] : hi[1], lo[0] : hi[0]]
     mask = None if scene.valid is None else scene.valid[lo[1] : hi[1], lo[0] : hi[0]]
     result = detect_railcars_in_array(window, gsd, DetectionParams(confidence_floor=floor), mask=mask, model=model)
-    return [_Found(c.col_px + lo[0], c.row_px + lo[1], float(_logit(c.confidence))) for c in result.all_cars]
+    return [_Found(c.col_px + lo[0], c.row_px + lo[1], float(logit(c.confidence))) for c in result.all_cars]
 
 
 def _near(found: Sequence[_Found], cars: Sequence[ReviewedCar], gsd) -> List[_Found]:

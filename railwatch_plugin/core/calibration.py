@@ -14,6 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 
+def logit(p) -> np.ndarray:
+    """The logit of confidences ``p``, clipped off 0 and 1 so that a certain detection
+    does not weigh infinitely in a fit."""
+    p = np.clip(np.asarray(p, np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def fit_platt(logit: np.ndarray, right: np.ndarray, iterations: int = 100, l2: float = 1e-3):
     """(a, b) maximising the likelihood of ``right`` under sigmoid(a * logit + b),
     with a small L2 penalty so that separable data cannot run off: Newton's method.
