@@ -4,6 +4,7 @@
     .venv/bin/python bench/real.py --frame-net bench/out/frame_net.npz --sweep
     .venv/bin/python bench/real.py --calibration          # is the confidence a probability here too?
     .venv/bin/python bench/real.py --painted-out          # also the yard with its label outlines painted out
+    .venv/bin/python bench/real.py --half east --frame-net W   # a network trained on the west half's pixels
 
 The images may be evaluated, not redistributed: they are read where they lie
 and never copied. Without that folder the script says so and exits 0.
@@ -22,6 +23,12 @@ enlarged to 0.2 m, each car's label outline (a 3 px line round a 2.9 m wide
 box 0.3 m outside the car) drawn and inpainted away, and scored there and
 averaged back to 0.5 m. It measures how much a detector leans on crisp car
 edges and coupler gaps; the labels are the same, so it is no new truth.
+
+``--half west|east`` scores only that half of each labelled yard: the cars,
+and the detections, on that side of the agreed cars' median column (the
+split ``scripts/frame_net_collect_real.py`` trains on one side of). The
+detector still sees the whole image. Use it for a network that learnt from
+the other half's pixels: only the untouched half measures it.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import List, Optional
 
 import numpy as np
@@ -136,6 +143,23 @@ def detect(scene: RealScene, min_confidence: Optional[float] = None):
     return detect_railcars_in_array(scene.image, scene.gsd_m, params, workers=2)
 
 
+def split_column(scene: RealScene) -> float:
+    """The agreed cars' median column: the line between the yard's west and east halves."""
+    return float(np.median([c.col_px for c in scene.cars if not c.disputed]))
+
+
+def on_half(scene: RealScene, found, half: str):
+    """(scene, found) kept to ``half`` ("west" or "east") of the split column."""
+    split = split_column(scene)
+
+    def keep(col: float) -> bool:
+        return (col < split) == (half == "west")
+
+    part = RealScene(f"{scene.name}[{half}]", scene.image, scene.gsd_m, [c for c in scene.cars if keep(c.col_px)],
+                     scene.rough, scene.retouched)
+    return part, [c for c in found if keep(c.col_px)]
+
+
 def calibration_rows(found_all, scene: RealScene, edges=(0.1, 0.3, 0.5, 0.7, 0.9, 1.01)):
     """(low, high, n, mean confidence, fraction true) per confidence bin, disputed dropped."""
     _, pairs = match(found_all, scene.cars, scene.gsd_m)
@@ -159,6 +183,8 @@ def main(argv=None):
     ap.add_argument("--also-gsd", type=float, nargs="*", default=[0.7], help="resample the labelled yard to these too")
     ap.add_argument("--painted-out", action="store_true",
                     help="also the labelled yard with its label outlines painted out, at 0.2 m and back at its own GSD")
+    ap.add_argument("--half", choices=("west", "east"),
+                    help="score only this half of the labelled yard (for a network trained on the other half)")
     a = ap.parse_args(argv)
     names = real_scene_names()
     if not names:
@@ -180,6 +206,9 @@ def main(argv=None):
     calib, sweeps = [], {}
     for scene in scenes:
         result = detect(scene, a.min_confidence)
+        if a.half and scene.cars and not scene.rough:
+            scene, kept_all = on_half(scene, result.all_cars, a.half)
+            result = replace(result, all_cars=kept_all)
         s = score_scene(result.cars, scene)
         note = " (labels rough)" if scene.rough else " (outlines painted out here)" if scene.retouched else ""
         if not scene.cars:

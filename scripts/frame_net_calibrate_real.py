@@ -29,19 +29,12 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.accuracy import use_detector  # noqa: E402
-from bench.real import REAL_DIR, RealScene, calibration_rows, detect, load_real_scene, real_scene_names, score_scene  # noqa: E402
+from bench.real import REAL_DIR, RealScene, calibration_rows, detect, load_real_scene, on_half, real_scene_names, score_scene  # noqa: E402
 from bench.scoring import match  # noqa: E402
 from railwatch_plugin.core.calibration import fit_platt, fold_calibration, logit  # noqa: E402
 
 YARD = "hsr_yard_0.5m"
 THRESHOLD = 0.5
-
-
-def half(scene: RealScene, found, mid_col: float, west: bool):
-    """The scene's cars and the detections on one side of ``mid_col``."""
-    side = (lambda col: col < mid_col) if west else (lambda col: col >= mid_col)
-    cars = [c for c in scene.cars if side(c.col_px)]
-    return RealScene(scene.name, scene.image, scene.gsd_m, cars, scene.rough), [c for c in found if side(c.col_px)]
 
 
 def samples(scene: RealScene, found):
@@ -77,14 +70,13 @@ def main(argv=None) -> int:
     use_detector(os.path.abspath(a.weights))
     scene = load_real_scene(YARD)
     found = detect(scene, min_confidence=0.1).all_cars
-    mid_col = float(np.median([c.col_px for c in scene.cars if not c.disputed]))
     fits = []
     for fit_west in (True, False):
-        fit_scene, fit_found = half(scene, found, mid_col, fit_west)
+        fit_scene, fit_found = on_half(scene, found, "west" if fit_west else "east")
         x, right = samples(fit_scene, fit_found)
         scale, shift = fit_platt(x, right)
         fits.append((scale, shift))
-        judged_scene, judged_found = half(scene, found, mid_col, not fit_west)
+        judged_scene, judged_found = on_half(scene, found, "east" if fit_west else "west")
         fitted, judged = ("west", "east") if fit_west else ("east", "west")
         print(f"fitted on the {fitted} half ({len(x)} detections, {int(right.sum())} true): "
               f"sigmoid({scale:.3f} * logit + {shift:.3f}); judged on the {judged} half:")

@@ -107,6 +107,37 @@ def _inside_frame(xy: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return xy[(xy[:, 0] >= 0) & (xy[:, 0] < cols) & (xy[:, 1] >= 0) & (xy[:, 1] < rows)]
 
 
+def centre_near_a_car_or_anywhere(near: np.ndarray, label: np.ndarray, valid: np.ndarray, rng):
+    """(col, row) in the frame for a crop: mostly near a car to find, else
+    anywhere valid; None when the frame has no valid pixel."""
+    if label.sum() and rng.random() < 0.65:
+        pick = near[rng.choice(np.nonzero(label)[0])]
+        return pick[0] + rng.uniform(-150, 150), pick[1] + rng.uniform(-30, 30)
+    ok = np.argwhere(valid[::8, ::8])
+    if len(ok) == 0:
+        return None
+    rc, cc = ok[rng.integers(len(ok))] * 8
+    return cc, rc
+
+
+def crop_at(x: np.ndarray, frame_shape, near: np.ndarray, label: np.ndarray, cc: float, rc: float, index: int):
+    """The CROP_ROWS x CROP_COLS crop of the frame input ``x`` around (cc, rc),
+    kept inside the frame's ``frame_shape`` (rows, cols: ``x`` is padded beyond
+    it), and the rows of ``cars`` (see the module) for the frame's cars
+    ``near`` it, as crop number ``index``."""
+    rows, cols = frame_shape
+    c0 = int(np.clip(round(cc - CROP_COLS / 2), 0, max(0, cols - CROP_COLS)))
+    r0 = int(np.clip(round(rc - CROP_ROWS / 2), 0, max(0, rows - CROP_ROWS)))
+    crop = np.zeros((x.shape[0], CROP_ROWS, CROP_COLS), np.float16)
+    part = x[:, r0 : r0 + CROP_ROWS, c0 : c0 + CROP_COLS]
+    crop[:, : part.shape[1], : part.shape[2]] = part
+    inside = ((near[:, 0] > c0 - 40) & (near[:, 0] < c0 + CROP_COLS + 40)
+              & (near[:, 1] > r0 - 20) & (near[:, 1] < r0 + CROP_ROWS + 20))
+    cars = [(index, car[0] - c0, car[1] - r0, car[2], car[3], car[4], car[5], lab)
+            for car, lab in zip(near[inside], label[inside])]
+    return crop, cars
+
+
 def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float = 0.0, dense_share: float = 0.0,
                    empty_track_share: float = 0.0, ballast_matched: float = 0.0):
     from railwatch_plugin.core.frame import rotate_to_horizontal
@@ -156,23 +187,13 @@ def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float
                 cc, rc = alikes[rng.integers(len(alikes))] + [rng.uniform(-100, 100), rng.uniform(-20, 20)]
             elif len(empties) and rng.random() < empty_track_share:
                 cc, rc = empties[rng.integers(len(empties))] + [rng.uniform(-60, 60), rng.uniform(-6, 6)]
-            elif label.sum() and rng.random() < 0.65:
-                pick = near[rng.choice(np.nonzero(label)[0])]
-                cc, rc = pick[0] + rng.uniform(-150, 150), pick[1] + rng.uniform(-30, 30)
             else:
-                ok = np.argwhere(frame.valid[::8, ::8])
-                if len(ok) == 0:
+                centre = centre_near_a_car_or_anywhere(near, label, frame.valid, rng)
+                if centre is None:
                     continue
-                rc, cc = ok[rng.integers(len(ok))] * 8
-            c0 = int(np.clip(round(cc - CROP_COLS / 2), 0, max(0, cols - CROP_COLS)))
-            r0 = int(np.clip(round(rc - CROP_ROWS / 2), 0, max(0, rows - CROP_ROWS)))
-            crop = np.zeros((x.shape[0], CROP_ROWS, CROP_COLS), np.float16)
-            part = x[:, r0 : r0 + CROP_ROWS, c0 : c0 + CROP_COLS]
-            crop[:, : part.shape[1], : part.shape[2]] = part
-            inside = ((near[:, 0] > c0 - 40) & (near[:, 0] < c0 + CROP_COLS + 40)
-                      & (near[:, 1] > r0 - 20) & (near[:, 1] < r0 + CROP_ROWS + 20))
-            for car, lab in zip(near[inside], label[inside]):
-                cars.append((len(xs), car[0] - c0, car[1] - r0, car[2], car[3], car[4], car[5], lab))
+                cc, rc = centre
+            crop, crop_cars = crop_at(x, (rows, cols), near, label, cc, rc, len(xs))
+            cars += crop_cars
             xs.append(crop)
     return seed, np.array(xs, np.float16).reshape(-1, 4, CROP_ROWS, CROP_COLS), np.array(cars, np.float32).reshape(-1, 8)
 
