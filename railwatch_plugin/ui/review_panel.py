@@ -478,15 +478,18 @@ class ReviewPanel(QGroupBox):
 
     def _zoom_to_yard(self, metres: float = ADD_VIEW_M):
         """Missed cars are found at yard scale: show the layer's cars within ``metres`` of
-        the view's centre (the close-up of one car is too narrow to spot them)."""
+        the view's centre (the close-up of one car is too narrow to spot them), or all
+        of them when they fit in a view that size (a yard 700 m long, seen from a car
+        at one end, would otherwise be cut short where cars may be missing)."""
         settings = self.canvas.mapSettings()
         to_layer = QgsCoordinateTransform(settings.destinationCrs(), self.layer.crs(), QgsProject.instance())
         centre = to_layer.transform(self.canvas.extent().center())
         mx, my = metres_per_unit(self.layer, centre)
-        around = QgsRectangle(centre.x() - metres / mx, centre.y() - metres / my,
-                              centre.x() + metres / mx, centre.y() + metres / my)
         self.layer.updateExtents()
-        cars = self.layer.extent().intersect(around)
+        cars = QgsRectangle(self.layer.extent())
+        if cars.width() * mx > 2 * metres or cars.height() * my > 2 * metres:
+            cars = cars.intersect(QgsRectangle(centre.x() - metres / mx, centre.y() - metres / my,
+                                               centre.x() + metres / mx, centre.y() + metres / my))
         if cars.isEmpty():
             return
         cars.scale(1.1)
