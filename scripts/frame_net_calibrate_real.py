@@ -14,6 +14,14 @@ default threshold before and after. The weights get the mean of the two
 fits' (a, b): the halves agree on the slope and not on the offset, so the
 mean is the estimate that leans on neither half.
 
+A network that learnt from one half's pixels (``frame_net_collect_real.py``)
+cannot be fitted this way: that half would judge a fit on itself.
+``--fixed A B --judge-half east`` folds a given (a, b) instead (the shipped
+network's is p4's, fitted as above before any real pixel was trained on)
+and only prints how it does on the untouched half.
+
+    .venv/bin/python scripts/frame_net_calibrate_real.py bench/out/frame_net_r1.npz --fixed 2.66 -0.125 --judge-half east --out railwatch_plugin/core/frame_net.npz
+
 Reads ``../shared/real`` where it lies (evaluation only, never copied); exits
 with a message where it is absent.
 """
@@ -63,6 +71,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("weights")
     ap.add_argument("--out", help="write the calibrated weights here")
+    ap.add_argument("--fixed", type=float, nargs=2, metavar=("A", "B"),
+                    help="fold sigmoid(A * logit + B) without fitting (for a network trained on one half)")
+    ap.add_argument("--judge-half", choices=("west", "east"), default="east",
+                    help="with --fixed: the half the network never saw, where the calibration is shown")
     a = ap.parse_args(argv)
     if YARD not in real_scene_names():
         print(f"no labelled real yard in {REAL_DIR}: nothing to calibrate on")
@@ -70,6 +82,13 @@ def main(argv=None) -> int:
     use_detector(os.path.abspath(a.weights))
     scene = load_real_scene(YARD)
     found = detect(scene, min_confidence=0.1).all_cars
+    if a.fixed:
+        scale, shift = a.fixed
+        judged_scene, judged_found = on_half(scene, found, a.judge_half)
+        print(f"fixed: confidence = sigmoid({scale:.3f} * logit + {shift:.3f}); judged on the {a.judge_half} half:")
+        report("raw", judged_scene, judged_found)
+        report("calibrated", judged_scene, recalibrated(judged_found, scale, shift))
+        return _save(a, scale, shift)
     fits = []
     for fit_west in (True, False):
         fit_scene, fit_found = on_half(scene, found, "west" if fit_west else "east")
@@ -84,6 +103,10 @@ def main(argv=None) -> int:
         report("calibrated", judged_scene, recalibrated(judged_found, scale, shift))
     scale, shift = np.mean(fits, axis=0)
     print(f"mean of the two fits: confidence = sigmoid({scale:.3f} * logit + {shift:.3f})")
+    return _save(a, scale, shift)
+
+
+def _save(a, scale: float, shift: float) -> int:
     if a.out:
         with np.load(a.weights) as z:
             weights = {k: z[k].copy() for k in z.files}

