@@ -41,7 +41,7 @@ NUMBERS = (GSD, TRACK_BUFFER, MIN_LENGTH_M, MAX_LENGTH_M, MIN_WIDTH_M, MAX_WIDTH
 # The core's DetectionParams defaults, repeated here so the toolbox can list the
 # algorithms even when OpenCV (which the core imports) is missing; a test keeps
 # the two in step.
-DEFAULT_LENGTH_M = (10.0, 30.0)
+DEFAULT_LENGTH_M = (10.0, 35.0)
 DEFAULT_WIDTH_M = (2.4, 3.6)
 DEFAULT_MIN_CONFIDENCE = 0.5
 DEFAULT_TRACK_BUFFER_M = 6.0
@@ -117,7 +117,8 @@ def add_detection_parameters(algorithm, band_parent: str = "", aoi_help: str = "
     add(with_help(
         _metres(MIN_LENGTH_M, "Shortest car (m)", DEFAULT_LENGTH_M[0], minimum=1.0), "Cars shorter than this are not counted.", advanced=True))
     add(with_help(
-        _metres(MAX_LENGTH_M, "Longest car (m)", DEFAULT_LENGTH_M[1], minimum=1.0), "Cars longer than this are not counted.", advanced=True))
+        _metres(MAX_LENGTH_M, "Longest car (m)", DEFAULT_LENGTH_M[1], minimum=1.0), "Cars longer than this are not counted. The longest railcars are about 28 m; the default leaves room "
+        "for a stated pixel size that is 10-20 % too large.", advanced=True))
     add(with_help(
         _metres(MIN_WIDTH_M, "Narrowest car (m)", DEFAULT_WIDTH_M[0], minimum=0.5), "Cars narrower than this are not counted.", advanced=True))
     add(with_help(

@@ -22,7 +22,11 @@ METHOD_GAP = "gap"  # one of a string of coupled cars: an end is where the next 
 class DetectionParams:
     """Everything a user can tune. Sizes in metres so one set serves any GSD."""
 
-    car_length_m: Tuple[float, float] = (10.0, 30.0)
+    # The longest railcars are about 28 m over their couplers (coaches,
+    # 89 ft flats and autoracks), and a stated pixel size can be 10-20 % too
+    # large (the real yard's is: its 25 m coaches measure 33-34 m). A 30 m
+    # limit dropped those coaches, which the network found at 0.6-1.0.
+    car_length_m: Tuple[float, float] = (10.0, 35.0)
     car_width_m: Tuple[float, float] = (2.4, 3.6)
     # A car's confidence is the frame network's probability that it is a
     # real car (calibrated on yards of its own: scripts/frame_net_calibrate.py).

@@ -185,6 +185,15 @@ def test_a_car_outside_the_length_range_is_left_out_and_one_just_outside_is_clip
     assert [round(c.length_m, 3) for c in found] == [12.0]
 
 
+def test_by_default_a_coach_measured_long_on_a_pixel_size_stated_too_large_is_counted():
+    """The real yard's 25 m coaches measure 33-34 m at its stated 0.5 m (its pixels are about 0.45 m);
+    the network finds them there, and the default length range must not drop them. 45 m is no car."""
+    frame = rotate_to_horizontal(np.zeros((100, 600, 3), np.float32), np.ones((100, 600), bool), 0.0)
+    cars = [(100.0, 30.0, 33.5, 0.0, 4), (300.0, 30.0, 36.0, 0.0, 4), (500.0, 30.0, 45.0, 0.0, 4)]
+    found = cars_in_frame(car_maps(100, 600, cars), frame, (1.0, 1.0), DetectionParams())
+    assert sorted(round(c.length_m, 3) for c in found) == [33.5, 35.0]
+
+
 def test_peaks_closer_than_a_car_along_the_track_are_one():
     heat = np.zeros((20, 40), np.float32)
     heat[10, 10] = 0.9
