@@ -138,13 +138,45 @@ def crop_at(x: np.ndarray, frame_shape, near: np.ndarray, label: np.ndarray, cc:
     return crop, cars
 
 
-def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float = 0.0, dense_share: float = 0.0,
-                   empty_track_share: float = 0.0, ballast_matched: float = 0.0):
-    from railwatch_plugin.core.frame import rotate_to_horizontal
+def tile_and_directions(image: np.ndarray, valid, gsd: float, yard_direction_deg: float, rng):
+    """The image prepared as the detector prepares a tile, and the directions to
+    turn its frames along: the ones the detector would find in it, the yard's
+    own where none is within 3 degrees of it, each moved by a degree or two
+    half the time (the detector's directions are that far off a track's)."""
     from railwatch_plugin.core.frame_net import NET_GSD_M
-    from railwatch_plugin.core.net_input import frame_input
     from railwatch_plugin.core.orientation import ANALYSIS_GSD_M, dominant_directions
     from railwatch_plugin.core.prepare import coarse_look, prepare_tile
+
+    work = prepare_tile(image, valid, (gsd, gsd), NET_GSD_M)
+    coarse, coarse_valid, coarse_g = coarse_look(image, valid, (gsd, gsd), ANALYSIS_GSD_M)
+    directions = list(dominant_directions(coarse, coarse_g, coarse_valid))
+    yard = yard_direction_deg
+    if not any(min(abs(d - yard), 180 - abs(d - yard)) < 3.0 for d in directions):
+        directions.append(yard)
+    directions = [(d + rng.normal(0, 1.5)) % 180.0 if rng.random() < 0.5 else d for d in directions]
+    return work, directions
+
+
+def frame_with_truth(scene, work, direction_deg: float, wanted=None):
+    """The tile turned along ``direction_deg``, the network's input of it, the
+    cars turned less than IGNORE_TURN_DEG from it (frame_truth's rows) and, per
+    such car, 1 to find it or 0 to ask nothing of it: turned FIND_TURN_DEG or
+    more, or 0 in ``wanted`` (one value per car of the scene, if given)."""
+    from railwatch_plugin.core.frame import rotate_to_horizontal
+    from railwatch_plugin.core.net_input import frame_input
+
+    frame = rotate_to_horizontal(work.features, work.valid, direction_deg)
+    truth = frame_truth(scene, work, frame)
+    turn_deg = np.degrees(np.abs(truth[:, 4]))
+    keep = turn_deg < IGNORE_TURN_DEG
+    label = (turn_deg[keep] < FIND_TURN_DEG).astype(np.float64)
+    if wanted is not None:
+        label = label * np.asarray(wanted, np.float64)[keep]
+    return frame, frame_input(frame), truth[keep], label
+
+
+def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float = 0.0, dense_share: float = 0.0,
+                   empty_track_share: float = 0.0, ballast_matched: float = 0.0):
     from railwatch_synth import make_yard
 
     rng = np.random.default_rng([seed, 77])
@@ -158,23 +190,12 @@ def crops_of_scene(seed: int, varied_share: float = 0.0, look_alike_share: float
 
         config = config_for(difficulty).with_(ballast_matched_string_probability=ballast_matched)
     scene = make_yard(seed, gsd_m=gsd, difficulty=difficulty, config=config)
-    work = prepare_tile(scene.image, scene.valid, (gsd, gsd), NET_GSD_M)
-    coarse, coarse_valid, coarse_g = coarse_look(scene.image, scene.valid, (gsd, gsd), ANALYSIS_GSD_M)
-    directions = list(dominant_directions(coarse, coarse_g, coarse_valid))
-    yard = (scene.meta["heading_deg"] - 90.0) % 180.0
-    if not any(min(abs(d - yard), 180 - abs(d - yard)) < 3.0 for d in directions):
-        directions.append(yard)
-    directions = [(d + rng.normal(0, 1.5)) % 180.0 if rng.random() < 0.5 else d for d in directions]
+    work, directions = tile_and_directions(scene.image, scene.valid, gsd, (scene.meta["heading_deg"] - 90.0) % 180.0, rng)
     if rng.random() < 0.2:
         directions.append(float(rng.uniform(0, 180)))
     xs, cars = [], []
     for d in directions:
-        frame = rotate_to_horizontal(work.features, work.valid, d)
-        x = frame_input(frame)
-        truth = frame_truth(scene, work, frame)
-        turn_deg = np.degrees(np.abs(truth[:, 4]))
-        near = truth[turn_deg < IGNORE_TURN_DEG]
-        label = (turn_deg[turn_deg < IGNORE_TURN_DEG] < FIND_TURN_DEG).astype(np.float64)
+        frame, x, near, label = frame_with_truth(scene, work, d)
         rows, cols = frame.valid.shape
         n_crops = 6 if label.sum() >= 5 else 2
         alikes, empties = np.zeros((0, 2)), np.zeros((0, 2))

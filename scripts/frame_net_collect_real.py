@@ -44,7 +44,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 from frame_net_collect import (  # noqa: E402
-    CROP_COLS, CROP_ROWS, FIND_TURN_DEG, IGNORE_TURN_DEG, centre_near_a_car_or_anywhere, crop_at, frame_truth)
+    CROP_COLS, CROP_ROWS, centre_near_a_car_or_anywhere, crop_at, frame_with_truth, tile_and_directions)
 
 YARD = "hsr_yard_0.5m"
 WIDTH_M = 3.0
@@ -92,29 +92,12 @@ def labelled_cars(scene, first: int, end: int, kinds):
 
 def crops_of_pass(image: np.ndarray, gsd: float, cars, rng, yard_direction: float):
     """Crops of one pass over the half image (rows, cols, bands) at ``gsd``."""
-    from railwatch_plugin.core.frame import rotate_to_horizontal
-    from railwatch_plugin.core.frame_net import NET_GSD_M
-    from railwatch_plugin.core.net_input import frame_input
-    from railwatch_plugin.core.orientation import ANALYSIS_GSD_M, dominant_directions
-    from railwatch_plugin.core.prepare import coarse_look, prepare_tile
-
-    work = prepare_tile(image, None, (gsd, gsd), NET_GSD_M)
-    coarse, coarse_valid, coarse_g = coarse_look(image, None, (gsd, gsd), ANALYSIS_GSD_M)
-    directions = list(dominant_directions(coarse, coarse_g, coarse_valid))
-    if not any(min(abs(d - yard_direction), 180 - abs(d - yard_direction)) < 3.0 for d in directions):
-        directions.append(yard_direction)
-    directions = [(d + rng.normal(0, 1.5)) % 180.0 if rng.random() < 0.5 else d for d in directions]
+    work, directions = tile_and_directions(image, None, gsd, yard_direction, rng)
     scene = SimpleNamespace(cars=cars)
-    labels = np.array([c.label for c in cars])
+    wanted = [c.label for c in cars]
     xs, rows_out = [], []
     for d in directions:
-        frame = rotate_to_horizontal(work.features, work.valid, d)
-        x = frame_input(frame)
-        truth = frame_truth(scene, work, frame)
-        turn_deg = np.degrees(np.abs(truth[:, 4]))
-        keep = turn_deg < IGNORE_TURN_DEG
-        near = truth[keep]
-        label = (turn_deg[keep] < FIND_TURN_DEG) * labels[keep]
+        frame, x, near, label = frame_with_truth(scene, work, d, wanted)
         for _ in range(6 if label.sum() >= 5 else 2):
             centre = centre_near_a_car_or_anywhere(near, label, frame.valid, rng)
             if centre is None:
