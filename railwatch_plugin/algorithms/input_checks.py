@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Tuple
 
 from osgeo import gdal
 from qgis.core import (
@@ -70,24 +70,34 @@ def _raster_file_problem(value: str) -> Optional[str]:
     return ""
 
 
+def _what_gdal_reads(path: str) -> Tuple[str, str]:
+    """What an existing ``path`` is to GDAL, looked at as a vector first:
+    ("vector" | "folder" | "raster" | "unreadable", GDAL's error when unreadable)."""
+    vector, vector_error = _gdal_open(path, gdal.OF_VECTOR)
+    if vector is not None:
+        return "vector", ""
+    if os.path.isdir(path):
+        return "folder", ""
+    raster, _ = _gdal_open(path, gdal.OF_RASTER)
+    if raster is not None:
+        return "raster", ""
+    return "unreadable", vector_error or "GDAL does not recognise the format"
+
+
 def _vector_file_problem(value: str) -> Optional[str]:
     """For a path to an existing file or folder: why it is no vector layer (""
     when it is one); None for anything else (a layer id, a URI)."""
     path = value.split("|")[0]
     if not os.path.exists(path):
         return None
-    vector, vector_error = _gdal_open(path, gdal.OF_VECTOR)
-    if vector is not None:
+    kind, error = _what_gdal_reads(path)
+    if kind == "vector":
         return ""
-    if os.path.isdir(path):
+    if kind == "folder":
         return f"{path} is a folder, not a layer: choose the railcar layer's file in it"
-    raster, _ = _gdal_open(path, gdal.OF_RASTER)
-    if raster is not None:
+    if kind == "raster":
         return f"{path} is an image, not a layer of railcars: give the railcar layer (points or outlines) that was reviewed"
-    return (
-        f"{path} is not a layer GDAL can read (a corrupt or incomplete file?): "
-        f"{vector_error or 'GDAL does not recognise the format'}. Check the file, or export it again"
-    )
+    return f"{path} is not a layer GDAL can read (a corrupt or incomplete file?): {error}. Check the file, or export it again"
 
 
 def input_vector_problem(value, context) -> Optional[str]:
@@ -257,11 +267,10 @@ def input_table_problem(value, parameter: str) -> Optional[str]:
     if not isinstance(value, str) or not os.path.isfile(value.split("|")[0]):
         return None
     path = value.split("|")[0]
-    vector, _ = _gdal_open(path, gdal.OF_VECTOR)
-    if vector is not None:
+    kind, _ = _what_gdal_reads(path)
+    if kind == "vector":
         return None
-    raster, _ = _gdal_open(path, gdal.OF_RASTER)
-    if raster is not None:
+    if kind == "raster":
         return f"{parameter}: {path} is an image, not a table: give a table of dates and counts (CSV, GeoPackage, ...)"
     return f"{parameter}: {path} is not a table GDAL can read (a corrupt or incomplete file?): check the file, or export it again"
 
