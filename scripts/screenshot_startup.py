@@ -3,11 +3,13 @@ demo raster, presses Run, waits for the count and the baseline verdict, saves a
 screenshot of the main window and quits.
 
 With RAILWATCH_SHOT_REVIEW=1 it then starts a review of the cars and makes a few
-decisions (accept, reject, accept), so the shot shows a review in progress.
+decisions (accept, reject, accept), so the shot shows a review in progress;
+with RAILWATCH_SHOT_REVIEW=add it then presses C (Add car), so the shot shows
+the view an analyst gets to draw a missed car in.
 
 Environment: RAILWATCH_SHOT (PNG to write), RAILWATCH_HISTORY (history CSV for the
 baseline), RAILWATCH_SHOT_LOG (progress log), RAILWATCH_SITE_LOGS (site log folder),
-RAILWATCH_SHOT_REVIEW (1: a review in progress).
+RAILWATCH_SHOT_REVIEW (1: a review in progress; add: then Add car).
 """
 
 import os
@@ -20,7 +22,8 @@ from qgis.utils import iface, plugins
 SHOT = os.environ["RAILWATCH_SHOT"]
 HISTORY = os.environ.get("RAILWATCH_HISTORY", "")
 LOG = os.environ.get("RAILWATCH_SHOT_LOG", "/tmp/railwatch_shot.log")
-REVIEW = os.environ.get("RAILWATCH_SHOT_REVIEW") == "1"
+REVIEW = os.environ.get("RAILWATCH_SHOT_REVIEW") in ("1", "add")
+ADD_CAR = os.environ.get("RAILWATCH_SHOT_REVIEW") == "add"
 STARTED = time.time()
 TIMEOUT_S = 240
 _state = {"step": "wait_plugin", "dock": None, "settle": 0}
@@ -142,8 +145,10 @@ def _review(dock):
     panel.start_button.click()
     for key in (Qt.Key.Key_A, Qt.Key.Key_R, Qt.Key.Key_A, Qt.Key.Key_A, Qt.Key.Key_R):
         panel.handle_key(key)
-    canvas = iface.mapCanvas()
-    canvas.zoomScale(1500)
+    if ADD_CAR:
+        panel.handle_key(Qt.Key.Key_C)  # the panel chooses the view
+    else:
+        iface.mapCanvas().zoomScale(1500)
     _state["scroll"] = dock.findChild(QScrollArea)  # scrolled down to the review before the shot
     log(f"review: {panel.counts_label.text()} | {panel.car_label.text()}")
 
