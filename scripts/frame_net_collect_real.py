@@ -13,8 +13,8 @@ only the chosen half's pixels: the other half is the validation
 Crops are made as ``frame_net_collect.py`` makes them from synthetic yards
 (``prepare_tile`` at ``NET_GSD_M``, the tile's own track directions and the
 yard's, each sometimes turned by a degree or two), once per ``--passes``, each
-pass at a pixel size drawn between the stated 0.5 m and 0.8 m (area
-averaged, as ``bench/real.py`` resamples). The labelled cars are the targets:
+pass after the first at a pixel size drawn between the stated 0.5 m and
+``--coarsest-m`` (0.8 m; area averaged, as ``bench/real.py`` resamples). The labelled cars are the targets:
 agreed cars wholly inside the half are to be found; disputed cars and cars
 cut by the half's edge are neither asked for nor penalised; everything else
 in the half (fields, villages, roads, bare track) is background. Labels carry
@@ -117,6 +117,8 @@ def main(argv=None):
     ap.add_argument("--passes", type=int, default=40)
     ap.add_argument("--copies", type=int, default=1, help="links of the chunk, to weigh it in a fit")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--coarsest-m", type=float, default=0.8,
+                    help="passes after the first are at pixel sizes drawn from the stated size up to this (default 0.8)")
     a = ap.parse_args(argv)
     if not os.path.exists(os.path.join(REAL_DIR, YARD + ".tif")):
         print(f"the real yard is not in {REAL_DIR}: nothing collected")
@@ -129,8 +131,8 @@ def main(argv=None):
     rng = np.random.default_rng([a.seed, 12])
     xs, rows = [], []
     for k in range(a.passes):
-        gsd = 0.5 if k == 0 else float(rng.uniform(0.5, 0.8))
-        view = scene if gsd == 0.5 else resampled(scene, gsd)
+        gsd = scene.gsd_m if k == 0 else float(rng.uniform(scene.gsd_m, a.coarsest_m))
+        view = scene if gsd == scene.gsd_m else resampled(scene, gsd)
         f = view.image.shape[1] / scene.image.shape[1]
         lo, hi = int(round(first * f)), int(round(end * f))
         cars = labelled_cars(view, lo, hi, kinds)
