@@ -144,15 +144,12 @@ def tile_and_directions(image: np.ndarray, valid, gsd: float, yard_direction_deg
     own where none is within 3 degrees of it, each moved by a degree or two
     half the time (the detector's directions are that far off a track's)."""
     from railwatch_plugin.core.frame_net import NET_GSD_M
-    from railwatch_plugin.core.orientation import ANALYSIS_GSD_M, dominant_directions
+    from railwatch_plugin.core.orientation import ANALYSIS_GSD_M, dominant_directions, with_direction
     from railwatch_plugin.core.prepare import coarse_look, prepare_tile
 
     work = prepare_tile(image, valid, (gsd, gsd), NET_GSD_M)
     coarse, coarse_valid, coarse_g = coarse_look(image, valid, (gsd, gsd), ANALYSIS_GSD_M)
-    directions = list(dominant_directions(coarse, coarse_g, coarse_valid))
-    yard = yard_direction_deg
-    if not any(min(abs(d - yard), 180 - abs(d - yard)) < 3.0 for d in directions):
-        directions.append(yard)
+    directions = with_direction(dominant_directions(coarse, coarse_g, coarse_valid), yard_direction_deg)
     directions = [(d + rng.normal(0, 1.5)) % 180.0 if rng.random() < 0.5 else d for d in directions]
     return work, directions
 

@@ -12,12 +12,13 @@ only the chosen half's pixels: the other half is the validation
 
 Crops are made as ``frame_net_collect.py`` makes them from synthetic yards
 (``prepare_tile`` at ``NET_GSD_M``, the tile's own track directions and the
-yard's, each sometimes turned by a degree or two), once per ``--passes``, each
-pass after the first at a pixel size drawn between the stated 0.5 m and
-``--coarsest-m`` (0.8 m; area averaged, as ``bench/real.py`` resamples). The labelled cars are the targets:
-agreed cars wholly inside the half are to be found; disputed cars and cars
-cut by the half's edge are neither asked for nor penalised; everything else
-in the half (fields, villages, roads, bare track) is background. Labels carry
+yard's, each sometimes turned by a degree or two), once per ``--passes``: the
+first at the stated 0.5 m, each later one at a pixel size drawn between that
+and ``--coarsest-m`` (0.8 m; area averaged, as ``bench/real.py`` resamples).
+The labelled cars are the targets: agreed cars wholly inside the half are
+to be found; disputed cars and cars cut by the half's edge are neither asked
+for nor penalised; everything else in the half (fields, villages, roads,
+bare track) is background. Labels carry
 no width, and their kinds are guesses: the width is taken as 3 m, and a car
 labelled coach or unknown gets the kind the shipped network gives it
 (``box`` where it finds none), so the kind head is not taught noise.

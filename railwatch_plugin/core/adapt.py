@@ -55,7 +55,7 @@ from .model import DetectionParams, gsd_xy
 from .model_file import DetectorModel
 from .net_detector import frame_maps
 from .net_input import frame_input
-from .orientation import ANALYSIS_GSD_M, dominant_directions
+from .orientation import ANALYSIS_GSD_M, dominant_directions, with_direction
 from .prepare import WorkImage, coarse_look, prepare_tile
 from .prescreen import rows_with_bands
 
@@ -487,9 +487,7 @@ def scene_cells(scene: ReviewedScene, fold_of: np.ndarray, trunk: Trunk, base: T
         directions = list(dominant_directions(lum, g, lum_valid))
         headings = [c.heading_deg for c in near if c.status == POSITIVE]
         if headings:
-            track = (float(np.median(headings)) - 90.0) % 180.0
-            if not any(min(abs(d - track), 180 - abs(d - track)) < 3.0 for d in directions):
-                directions.append(track)
+            directions = with_direction(directions, (float(np.median(headings)) - 90.0) % 180.0)
         for d in directions:
             frame = rotate_to_horizontal(work.features, work.valid, d)
             centres, turns = frame_positions([c.col_px - c0 for c in near], [c.row_px - r0 for c in near],

@@ -71,7 +71,7 @@ def dominant_directions(
         if smooth[i] < smooth[(i - 1) % nbins] or smooth[i] < smooth[(i + 1) % nbins]:
             continue
         angle = (i + 0.5) * BIN_DEG
-        if all(min(abs(angle - p), 180 - abs(angle - p)) > 12 for p in peaks):
+        if all(axial_gap_deg(angle, p) > 12 for p in peaks):
             peaks.append(angle)
         if len(peaks) >= max_directions:
             break
@@ -84,3 +84,18 @@ def dominant_directions(
         offs = np.arange(-2, 3) * BIN_DEG
         refined.append(float((p + (w * offs).sum() / max(w.sum(), 1e-9)) % 180.0))
     return refined
+
+
+def axial_gap_deg(a_deg: float, b_deg: float) -> float:
+    """The angle between two track directions in [0, 180) degrees: a track
+    has no front, so 1 and 179 degrees are 2 apart."""
+    return min(abs(a_deg - b_deg), 180 - abs(a_deg - b_deg))
+
+
+def with_direction(directions, extra_deg: float, within_deg: float = 3.0) -> list:
+    """``directions`` as a list, with ``extra_deg`` added unless one of them is
+    within ``within_deg`` of it (a known track direction the image analysis missed)."""
+    out = list(directions)
+    if not any(axial_gap_deg(d, extra_deg) < within_deg for d in out):
+        out.append(extra_deg)
+    return out
