@@ -43,7 +43,7 @@ from .report_export import add_map_to_report, count_only_report, render_map_png,
 from .result_layers import add_result_layers, parameters_for_the_record, summarize_count_table
 from .results_view import CountTableView
 from .review_panel import ReviewPanel
-from .run_task import AlgorithmRun, layer_for_a_task, new_output_folder
+from .run_task import AlgorithmRun, layer_for_a_task, new_output_folder, table_for_a_task
 
 __all__ = ["RailWatchDock", "BASELINE_CSV", "BASELINE_RASTER", "BASELINE_SITE_LOG", "BASELINE_TABLE"]
 
@@ -399,9 +399,8 @@ class RailWatchDock(QgsDockWidget):
 
     def build_comparison_parameters(self, history, output_folder: str) -> dict:
         detection = self.last_detection
-        table = QgsProject.instance().mapLayer(history) if isinstance(history, str) else None  # a layer's id
         params = {
-            "HISTORY": layer_for_a_task(table) if table is not None else history,
+            "HISTORY": table_for_a_task(history),
             "DATE_FIELD": "acquired",
             "COUNT_FIELD": "count",
             "CURRENT_COUNT": self.current_count(),

@@ -104,6 +104,31 @@ def layer_for_a_task(layer: QgsMapLayer) -> QgsMapLayer:
     return layer.clone()
 
 
+def table_for_a_task(history):
+    """What to give a background run as a table given by project layer id or by
+    path (a history CSV, the site log, an earlier image's count table): a private
+    copy made here on the main thread, as ``layer_for_a_task`` makes one, named
+    afterwards by the id or path it came from.
+
+    Not the text itself: Processing (QgsProcessingUtils.mapLayerFromString) looks
+    text up among the project's layers in the task thread while the main thread may
+    be adding result layers to the project; one full test run crashed there, in
+    comparebaseline's parameterAsSource. Text that is no layer id and does not open
+    as a table is passed on unchanged, for the algorithm to name the problem."""
+    if not isinstance(history, str):
+        return history
+    layer = QgsProject.instance().mapLayer(history)
+    if layer is not None:
+        return layer_for_a_task(layer)
+    opened = QgsVectorLayer(history, os.path.splitext(os.path.basename(history.split("|")[0]))[0], "ogr")
+    if not opened.isValid():
+        return history
+    copy = layer_for_a_task(opened)
+    copy.setCustomProperty(_COPY_OF, history)
+    sip.delete(opened)  # here, on the main thread, not whenever Python's collector runs
+    return copy
+
+
 def new_output_folder(prefix: str = "railwatch_") -> str:
     """A fresh folder under Processing's temporary folder for one run's outputs."""
     return tempfile.mkdtemp(prefix=prefix, dir=QgsProcessingUtils.tempFolder())
