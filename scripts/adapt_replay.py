@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from railwatch_plugin.core.adapt import REPLAY_PATH, QUANT_SCALE  # noqa: E402
+from railwatch_plugin.core.adapt_cells import QUANT_SCALE, REPLAY_PATH  # noqa: E402
 from scripts.frame_net_collect import crops_of_scene  # noqa: E402
 
 FIRST_SEED = 4000

@@ -14,6 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, clipped so that far-off logits cannot overflow."""
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))
+
+
 def logit(p) -> np.ndarray:
     """The logit of confidences ``p``, clipped off 0 and 1 so that a certain detection
     does not weigh infinitely in a fit."""

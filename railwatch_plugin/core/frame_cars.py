@@ -17,6 +17,7 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 
+from .calibration import sigmoid
 from .describe import kind_from_logits
 from .frame import RotatedFrame
 from .frame_net import (HEAD, KIND_NAMES, LENGTH_REF_M, NET_GSD_M, STRIDE_COLS, STRIDE_ROWS, TURN_SCALE_RAD,
@@ -28,10 +29,6 @@ PEAK_RADIUS_ACROSS_M = 3.0  # less than the closest tracks (4 m)
 MAX_LOG_LENGTH = 3.0  # e^3 x 15 m: far beyond any car, so a wild output cannot overflow
 LENGTH_TOLERANCE_M = 3.0  # a car measured this far outside the user's length range is still reported (clipped)
 _I = {name: i for i, name in enumerate(HEAD)}
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))
 
 
 def peak_cells(heat: np.ndarray, floor: float) -> np.ndarray:

@@ -151,7 +151,8 @@ def test_adaptation_can_be_canceled(shipped):
 
 
 def test_the_training_gradient_is_the_losss():
-    from railwatch_plugin.core.adapt import Cells, loss_gradient
+    from railwatch_plugin.core.adapt_cells import Cells
+    from railwatch_plugin.core.adapt_training import loss_gradient
 
     rng = np.random.default_rng(1)
     n = 40

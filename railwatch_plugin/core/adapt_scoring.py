@@ -1,0 +1,137 @@
+"""Judging an adaptation on held-out reviewed cars: detections near them, scores, calibration, spatial blocks.
+
+The review is taken to be exhaustive where it says so: a detection near
+held-out reviewed cars is right when it matches an accepted or added one,
+wrong otherwise, and a don't-care on an unreviewed car or on a car the model
+learnt from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Sequence, Tuple
+
+import numpy as np
+
+from .adapt_review import IGNORE, NEGATIVE, POSITIVE, ReviewedCar, ReviewedScene
+from .calibration import fit_platt, logit, sigmoid
+from .detect import detect_railcars_in_array
+from .matching import Score, match
+from .model import DetectionParams, gsd_xy
+from .model_file import DetectorModel
+
+SCORE_REACH_M = 30.0  # a detection this close to a held-out reviewed car is scored
+
+
+@dataclass
+class _Found:
+    col_px: float
+    row_px: float
+    logit: float
+
+
+def detections(scene: ReviewedScene, model: DetectorModel, floor: float = 0.01) -> List[_Found]:
+    """Every car ``model`` finds near the reviewed cars, down to ``floor``, as (position, logit)."""
+    gsd = gsd_xy(scene.gsd_m)
+    pos = np.array([[c.col_px, c.row_px] for c in scene.cars])
+    margin = np.array([120.0 / gsd[0], 120.0 / gsd[1]])
+    lo = np.maximum(0, np.floor(pos.min(axis=0) - margin)).astype(int)
+    hi = np.minimum([scene.image.shape[1], scene.image.shape[0]], np.ceil(pos.max(axis=0) + margin)).astype(int)
+    window = scene.image[lo[1] : hi[1], lo[0] : hi[0]]
+    mask = None if scene.valid is None else scene.valid[lo[1] : hi[1], lo[0] : hi[0]]
+    result = detect_railcars_in_array(window, gsd, DetectionParams(confidence_floor=floor), mask=mask, model=model)
+    return [_Found(c.col_px + lo[0], c.row_px + lo[1], float(logit(c.confidence))) for c in result.all_cars]
+
+
+def _near(found: Sequence[_Found], cars: Sequence[ReviewedCar], gsd) -> List[_Found]:
+    if not cars or not found:
+        return []
+    f = np.array([[c.col_px * gsd[0], c.row_px * gsd[1]] for c in found])
+    t = np.array([[c.col_px * gsd[0], c.row_px * gsd[1]] for c in cars])
+    d = np.hypot(f[:, None, 0] - t[None, :, 0], f[:, None, 1] - t[None, :, 1]).min(axis=1)
+    return [c for c, dist in zip(found, d) if dist <= SCORE_REACH_M]
+
+
+def marked(found: Sequence[_Found], cars: Sequence[ReviewedCar], others: Sequence[ReviewedCar], gsd,
+           everywhere: bool = False) -> Tuple[List[_Found], np.ndarray]:
+    """The detections near ``cars`` (``everywhere``: all of them: the review is taken to be
+    exhaustive, a place without a reviewed car holds none) that are neither on an unreviewed car
+    nor on a reviewed car of ``others`` (the other part of the split), and which of them are cars
+    of ``cars``."""
+    near = list(found) if everywhere else _near(found, cars, gsd)
+    g = math.sqrt(gsd[0] * gsd[1])
+    elsewhere = [c for c in cars if c.status == IGNORE] + [c for c in others if c.status != NEGATIVE]
+    if elsewhere and near:
+        _, pairs = match(near, elsewhere, g)
+        drop = {i for i, _ in pairs}
+        near = [c for i, c in enumerate(near) if i not in drop]
+    positives = [c for c in cars if c.status == POSITIVE]
+    right = np.zeros(len(near))
+    if positives and near:
+        _, pairs = match(near, positives, g)
+        right[[i for i, _ in pairs]] = 1.0
+    return near, right
+
+
+def score(found: Sequence[_Found], cars: Sequence[ReviewedCar], others: Sequence[ReviewedCar], gsd,
+          scale: float = 1.0, shift: float = 0.0, min_confidence: float = 0.5, everywhere: bool = False) -> Score:
+    """The detections at or above ``min_confidence`` (after calibration ``scale``, ``shift``)
+    against the reviewed cars ``cars``: their positives are the truth, only detections near them
+    count, and detections on unreviewed cars or on the cars of ``others`` are don't-cares."""
+    kept = [c for c in found if sigmoid(scale * c.logit + shift) >= min_confidence]
+    near, right = marked(kept, cars, others, gsd, everywhere)
+    n_true = sum(1 for c in cars if c.status == POSITIVE)
+    tp = int(right.sum())
+    return Score(tp, len(near) - tp, n_true - tp, n_true, len(near))
+
+
+def calibration(found_per_scene, cars_per_scene, gsd_per_scene, others_per_scene=None,
+                everywhere: bool = False) -> Tuple[float, float]:
+    """Platt's (a, b) for the detections near the reviewed cars ``cars_per_scene`` (those on
+    ``others_per_scene`` left out); (1, 0) when they are all right or all wrong."""
+    logits, rights = [], []
+    others_per_scene = others_per_scene or [[] for _ in found_per_scene]
+    for found, cars, gsd, others in zip(found_per_scene, cars_per_scene, gsd_per_scene, others_per_scene):
+        near, right = marked(found, cars, others, gsd, everywhere)
+        logits += [c.logit for c in near]
+        rights += list(right)
+    if len(set(rights)) < 2:
+        return 1.0, 0.0
+    try:
+        return fit_platt(np.array(logits), np.array(rights))
+    except ValueError:
+        return 1.0, 0.0
+
+
+@dataclass
+class SpatialFolds:
+    """The site cut across its longest extent into blocks of as many reviewed cars each."""
+
+    axis: np.ndarray  # unit vector, ground metres
+    centre: np.ndarray
+    cuts: np.ndarray  # positions along the axis between blocks
+    gsd: Tuple[float, float]
+
+    def of(self, cols, rows) -> np.ndarray:
+        pos = np.stack([np.asarray(cols, np.float64) * self.gsd[0], np.asarray(rows, np.float64) * self.gsd[1]], -1)
+        return np.searchsorted(self.cuts, (pos.reshape(-1, 2) - self.centre) @ self.axis, side="right")
+
+
+def in_block(found: Sequence[_Found], blocks: SpatialFolds, fold: int) -> List[_Found]:
+    if not found:
+        return []
+    which = blocks.of([d.col_px for d in found], [d.row_px for d in found])
+    return [d for d, g in zip(found, which) if g == fold]
+
+
+def spatial_folds(scene: ReviewedScene, folds: int) -> SpatialFolds:
+    """``folds`` blocks of the site, each holding as many reviewed cars."""
+    gsd = gsd_xy(scene.gsd_m)
+    pos = np.array([[c.col_px * gsd[0], c.row_px * gsd[1]] for c in scene.cars]).reshape(-1, 2)
+    centre = pos.mean(axis=0)
+    axis = np.linalg.svd(pos - centre, full_matrices=False)[2][0] if len(pos) > 1 else np.array([1.0, 0.0])
+    along = np.sort((pos - centre) @ axis)
+    cuts = np.array([0.5 * (along[len(along) * f // folds - 1] + along[len(along) * f // folds])
+                     for f in range(1, folds)]) if len(along) >= folds else np.zeros(0)
+    return SpatialFolds(axis, centre, cuts, gsd)
