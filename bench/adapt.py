@@ -175,15 +175,17 @@ def run_shift(a):
     config = config_for(LOOK_PRESET.get(a.look, "hard")).with_(**LOOKS[a.look])
     size = {"size_m": LOOK_SIZE_M[a.look]} if a.look in LOOK_SIZE_M else {}
     base = load_model(a.base)
-    scene = make_yard(REVIEWED_SEED, gsd_m=gsd, config=config, n_cars=a.cars, **size)
+    if FIRST_TEST_SEED <= a.review_seed < FIRST_TEST_SEED + a.scenes:
+        raise SystemExit(f"--review-seed {a.review_seed} is one of the yards measured on ({FIRST_TEST_SEED} on)")
+    scene = make_yard(a.review_seed, gsd_m=gsd, config=config, n_cars=a.cars, **size)
     cars = synthetic_review(scene, base, gsd)
-    reviewed = ReviewedScene(f"{a.look} {REVIEWED_SEED}", scene.image, (gsd, gsd), cars, scene.valid)
+    reviewed = ReviewedScene(f"{a.look} {a.review_seed}", scene.image, (gsd, gsd), cars, scene.valid)
     t0, c0 = time.perf_counter(), time.process_time()
     result = adapt([reviewed], base, AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views, **dict(a.set or [])), progress=stage_timer())
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"adaptation: {seconds:.0f} s wall, {cpu:.0f} s CPU; stages: {stage_timer.last}")
     print(f"RailWatch adaptation to a look it was not trained on ({a.look}, {gsd} m): reviewed yard seed "
-          f"{REVIEWED_SEED}, {result.positives} cars, {result.negatives} rejected; adaptation {seconds:.0f} s; "
+          f"{a.review_seed}, {result.positives} cars, {result.negatives} rejected; adaptation {seconds:.0f} s; "
           f"train {a.train}; {result.summary}")
     adapted = DetectorModel(FrameNet(result.weights), "adapted", "")
     if a.save:
@@ -214,6 +216,8 @@ def main(argv=None):
     ap.add_argument("--look", default="soft-hazy", choices=sorted(LOOKS))
     ap.add_argument("--gsd", type=float, default=0.5, help="shift: pixel size of the yards")
     ap.add_argument("--cars", type=int, default=100, help="shift: cars in the reviewed yard")
+    ap.add_argument("--review-seed", type=int, default=REVIEWED_SEED,
+                    help="shift: the reviewed yard's seed (not one of the yards measured on)")
     a = ap.parse_args(argv)
     return run_real(a) if a.what == "real" else run_shift(a)
 
