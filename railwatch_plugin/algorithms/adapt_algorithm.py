@@ -65,8 +65,8 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
             "held out in turn: the base and the adapted model are both run on it, and both figures (F1, count "
             "error) are reported. When adapting does not help there, the base model is written instead, "
             "unchanged, and the log says so. The blocks share the site's trains and paint, so the figures hold "
-            "for this site's imagery: other sites that merely look alike gain less, and reviewing cars the "
-            "detector missed or got wrong teaches more than confirming ones it already found.\n\n"
+            "for this site's imagery: other sites that merely look alike gain less, and a review of a site the "
+            "detector already reads well teaches little.\n\n"
             "Give the written model as MODEL to 'Detect railcars' or 'Count railcars across dated images' for the "
             "next images of this site; their outputs name the model that made each count."
         )
