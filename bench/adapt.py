@@ -184,7 +184,7 @@ def run_shift(a):
     result = adapt([reviewed], base, AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views, **dict(a.set or [])), progress=stage_timer())
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"adaptation: {seconds:.0f} s wall, {cpu:.0f} s CPU; stages: {stage_timer.last}")
-    print(f"RailWatch adaptation to a look it was not trained on ({a.look}, {gsd} m): reviewed yard seed "
+    print(f"RailWatch adaptation to a look the network reads poorly ({a.look}, {gsd} m): reviewed yard seed "
           f"{a.review_seed}, {result.positives} cars, {result.negatives} rejected; adaptation {seconds:.0f} s; "
           f"train {a.train}; {result.summary}")
     adapted = DetectorModel(FrameNet(result.weights), "adapted", "")
