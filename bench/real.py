@@ -132,15 +132,26 @@ def painted_out(scene: RealScene, gsd_m: float = 0.2, thickness_px: int = 3, wid
     return RealScene(f"{scene.name}+painted", image, fine.gsd_m, fine.cars, scene.rough, retouched=True)
 
 
-def score_scene(found, scene: RealScene) -> Score:
-    """Score with disputed cars as don't-cares: detections on them are dropped
-    from the found list; the disputed cars themselves are not counted as true."""
+def has_agreed_labels(scene: RealScene) -> bool:
+    """A labelled yard (two labellers, disputed cars marked) rather than a sanity check or an empty scene."""
+    return any(c.disputed for c in scene.cars) or (len(scene.cars) > 20 and not scene.rough)
+
+
+def agreed_matches(found, scene: RealScene):
+    """(detections kept, agreed cars, matched pairs between them, Score): disputed cars
+    are don't-cares, so detections on them are dropped and they are not counted as true."""
     _, pairs = match(found, scene.cars, scene.gsd_m)
     on_disputed = {i for i, j in pairs if scene.cars[j].disputed}
     kept = [c for i, c in enumerate(found) if i not in on_disputed]
     agreed = [c for c in scene.cars if not c.disputed]
-    score, _ = match(kept, agreed, scene.gsd_m)
-    return score
+    score, pairs = match(kept, agreed, scene.gsd_m)
+    return kept, agreed, pairs, score
+
+
+def score_scene(found, scene: RealScene) -> Score:
+    """Score with disputed cars as don't-cares: detections on them are dropped
+    from the found list; the disputed cars themselves are not counted as true."""
+    return agreed_matches(found, scene)[3]
 
 
 def detect(scene: RealScene, min_confidence: Optional[float] = None):
@@ -184,11 +195,7 @@ def track_groups(scene: RealScene, gap_m: float = 2.5) -> np.ndarray:
 def f1_interval(found, scene: RealScene, draws: int = 2000, seed: int = 0, share: float = 0.9):
     """The ``share`` interval of F1 over ``draws`` resamplings of the yard's tracks
     (with replacement); a detection belongs to the track of its nearest agreed car."""
-    _, pairs = match(found, scene.cars, scene.gsd_m)
-    on_disputed = {i for i, j in pairs if scene.cars[j].disputed}
-    kept = [c for i, c in enumerate(found) if i not in on_disputed]
-    agreed = [c for c in scene.cars if not c.disputed]
-    _, pairs = match(kept, agreed, scene.gsd_m)
+    kept, agreed, pairs, _ = agreed_matches(found, scene)
     group = track_groups(scene)
     n = group.max() + 1
     tp = np.bincount(group[[j for _, j in pairs]], minlength=n)
@@ -227,24 +234,19 @@ def calibration_rows(found_all, scene: RealScene, edges=(0.1, 0.3, 0.5, 0.7, 0.9
     return rows
 
 
-def print_spread(names, half: Optional[str], min_confidence: Optional[float]) -> None:
-    """For each labelled yard (at its own pixel size): F1, its interval over its tracks, and F1 after
-    unnoticeable changes."""
+def print_spread(published, half: Optional[str], min_confidence: Optional[float]) -> None:
+    """For each labelled yard at its own pixel size (``published``: scene as loaded ->
+    (the scored part of it, the cars found there), as the main table scored it): F1,
+    its interval over its tracks, and F1 after unnoticeable changes."""
     print("spread: F1 with a 90 % interval from resampling the yard's tracks, then after unnoticeable changes")
-    for name in names:
-        scene = load_real_scene(name)
-        if scene.rough or not any(c.disputed for c in scene.cars) and len(scene.cars) <= 20:
-            continue
-        variants = [("as published", scene)] + list(unnoticeable_changes(scene))
-        for what, variant in variants:
+    for scene, (part, found) in published:
+        lo, hi, tracks = f1_interval(found, part)
+        print(f"  {part.name:<26} {'as published':<26} F1 {score_scene(found, part).f1:.3f}  "
+              f"(90 % interval {lo:.3f}-{hi:.3f}, {tracks} tracks)")
+        for what, variant in unnoticeable_changes(scene):
             found = detect(variant, min_confidence).cars
             part, found = on_half(variant, found, half) if half else (variant, found)
-            f1 = score_scene(found, part).f1
-            if what == "as published":
-                lo, hi, tracks = f1_interval(found, part)
-                print(f"  {part.name:<26} {what:<26} F1 {f1:.3f}  (90 % interval {lo:.3f}-{hi:.3f}, {tracks} tracks)")
-            else:
-                print(f"  {part.name:<26} {what:<26} F1 {f1:.3f}")
+            print(f"  {part.name:<26} {what:<26} F1 {score_scene(found, part).f1:.3f}")
 
 
 def main(argv=None):
@@ -266,11 +268,13 @@ def main(argv=None):
         print(f"bench/real.py: no real scenes in {REAL_DIR}; nothing to measure.")
         return 0
     use_detector(a.frame_net)
-    scenes = []
+    scenes, yards = [], []  # yards: the labelled ones as published, for --spread
     for name in names:
         scene = load_real_scene(name)
         scenes.append(scene)
-        if any(c.disputed for c in scene.cars) or (len(scene.cars) > 20 and not scene.rough):
+        if has_agreed_labels(scene):
+            if not scene.rough:
+                yards.append(scene)
             scenes += [resampled(scene, g) for g in a.also_gsd]
             if a.painted_out:
                 fine = painted_out(scene)
@@ -278,12 +282,15 @@ def main(argv=None):
     print(f"RailWatch detector on real imagery ({REAL_DIR})")
     print(f"{'scene':<28} {'GSD m':>6} {'true':>5} {'found':>5} {'tp':>4} {'prec':>6} {'recall':>6} {'F1':>6} {'count err':>9}")
     total = Score(0, 0, 0, 0, 0)
-    calib, sweeps = [], {}
+    calib, sweeps, published = [], {}, []
     for scene in scenes:
+        loaded = scene
         result = detect(scene, a.min_confidence)
         if a.half and scene.cars and not scene.rough:
             scene, kept_all = on_half(scene, result.all_cars, a.half)
             result = replace(result, all_cars=kept_all)
+        if any(loaded is y for y in yards):
+            published.append((loaded, (scene, result.cars)))
         s = score_scene(result.cars, scene)
         note = " (labels rough)" if scene.rough else " (outlines painted out here)" if scene.retouched else ""
         if not scene.cars:
@@ -304,7 +311,7 @@ def main(argv=None):
               f"{100 * abs(total.n_found - total.n_true) / total.n_true:>8.1f}%")
     print("count err = |found - true| / true, on agreed cars (disputed ones are don't-cares)")
     if a.spread:
-        print_spread(names, a.half, a.min_confidence)
+        print_spread(published, a.half, a.min_confidence)
     if a.sweep:
         for name, by_t in sweeps.items():
             for t, s in by_t.items():
