@@ -28,6 +28,8 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -137,15 +139,23 @@ def run_real(a):
 # poorly though it saw some of it in training: a dense European-like yard
 # with every label outline painted out (as the hidden European yard of issue
 # 12), on varied yards 400 x 300 m.
+@dataclass(frozen=True)
+class Look:
+    """A synthetic look: ``changes`` to railwatch_synth's ``preset`` yards, drawn ``size_m`` wide and high
+    (None: the generator's own size)."""
+    changes: dict
+    preset: str = "hard"
+    size_m: Optional[Tuple[float, float]] = None
+
+
 LOOKS = {
-    "hazy": dict(blur_sigma_px=(1.4, 1.7), haze=(0.35, 0.45), contrast=(0.7, 0.8), noise_sigma_dn=(5.0, 8.0)),
-    "soft-hazy": dict(blur_sigma_px=(1.8, 2.2), haze=(0.45, 0.55), contrast=(0.6, 0.7), noise_sigma_dn=(6.0, 9.0)),
-    "dense-painted": dict(n_tracks=(18, 24), track_spacing_m=(4.4, 5.0), catenary_probability=1.0, fill_sidings=True,
-                          vehicle_depot_probability=0.0, coach_string_probability=0.0, tight_string_probability=0.6,
-                          painted_out_outline_probability=1.0),
+    "hazy": Look(dict(blur_sigma_px=(1.4, 1.7), haze=(0.35, 0.45), contrast=(0.7, 0.8), noise_sigma_dn=(5.0, 8.0))),
+    "soft-hazy": Look(dict(blur_sigma_px=(1.8, 2.2), haze=(0.45, 0.55), contrast=(0.6, 0.7), noise_sigma_dn=(6.0, 9.0))),
+    "dense-painted": Look(dict(n_tracks=(18, 24), track_spacing_m=(4.4, 5.0), catenary_probability=1.0, fill_sidings=True,
+                               vehicle_depot_probability=0.0, coach_string_probability=0.0, tight_string_probability=0.6,
+                               painted_out_outline_probability=1.0),
+                          preset="varied", size_m=(400.0, 300.0)),
 }
-LOOK_PRESET = {"dense-painted": "varied"}  # the others change "hard"
-LOOK_SIZE_M = {"dense-painted": (400.0, 300.0)}
 REVIEWED_SEED, FIRST_TEST_SEED = 5000, 5001  # neither training's (10000 on) nor the benchmark's (1000-2999)
 
 
@@ -172,8 +182,9 @@ def run_shift(a):
     from railwatch_synth.config import config_for
 
     gsd = a.gsd
-    config = config_for(LOOK_PRESET.get(a.look, "hard")).with_(**LOOKS[a.look])
-    size = {"size_m": LOOK_SIZE_M[a.look]} if a.look in LOOK_SIZE_M else {}
+    look = LOOKS[a.look]
+    config = config_for(look.preset).with_(**look.changes)
+    size = {} if look.size_m is None else {"size_m": look.size_m}
     base = load_model(a.base)
     if FIRST_TEST_SEED <= a.review_seed < FIRST_TEST_SEED + a.scenes:
         raise SystemExit(f"--review-seed {a.review_seed} is one of the yards measured on ({FIRST_TEST_SEED} on)")
