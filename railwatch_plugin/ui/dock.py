@@ -18,16 +18,13 @@ from qgis.core import Qgis, QgsApplication, QgsProject, QgsRasterLayer, QgsSetti
 from qgis.gui import QgsDockWidget, QgsMessageBar
 from qgis.PyQt.QtCore import Qt, QTimer
 from qgis.PyQt.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QFrame,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -38,8 +35,9 @@ from ..dependencies import missing_dependency_message
 from .baseline_source import BASELINE_CSV, BASELINE_RASTER, BASELINE_SITE_LOG, BASELINE_TABLE, BaselineSource
 from .baseline_view import BaselineView, svg_from_html
 from .layer_status import describe_layer
+from .narrow_layout import fit_to_narrow_width, wrapping_label
 from .options_form import DetectionOptions
-from .report_export import add_map_to_report, count_only_report, render_map_png, write_report
+from .report_export import last_run_report, write_report
 from .result_layers import add_result_layers, parameters_for_the_record, summarize_count_table
 from .results_view import CountTableView
 from .review_panel import ReviewPanel
@@ -111,15 +109,15 @@ class RailWatchDock(QgsDockWidget):
         self.setWidget(outer)
 
         # Input: the image, the options, the baseline. Then Run. Then what came out.
-        self.dependency_label = _label("color:#b00020; font-weight:bold;")
+        self.dependency_label = wrapping_label("color:#b00020; font-weight:bold;")
         self.dependency_label.setVisible(bool(self.missing_dependency))
         self.dependency_label.setText(self.missing_dependency or "")
         layout.addWidget(self.dependency_label)
 
         image_box = QGroupBox("Image")
         image_layout = QVBoxLayout(image_box)
-        self.layer_title = _label("font-weight:bold;")
-        self.layer_detail = _label()
+        self.layer_title = wrapping_label("font-weight:bold;")
+        self.layer_detail = wrapping_label()
         image_layout.addWidget(self.layer_title)
         image_layout.addWidget(self.layer_detail)
         layout.addWidget(image_box)
@@ -147,7 +145,7 @@ class RailWatchDock(QgsDockWidget):
 
         result_box = QGroupBox("Result")
         result_layout = QVBoxLayout(result_box)
-        self.count_label = _label("font-size:13pt;")
+        self.count_label = wrapping_label("font-size:13pt;")
         self.count_label.setText("Not run yet.")
         result_layout.addWidget(self.count_label)
         self.baseline_view = BaselineView()
@@ -542,18 +540,7 @@ class RailWatchDock(QgsDockWidget):
     def export_report(self, path: str) -> Optional[str]:
         if self.last_detection is None:
             raise ValueError("Run a count first: the report describes the last run.")
-        d = self.last_detection
-        caption = f"{d['scene']}: detected railcars on the map as shown in QGIS."
-        map_png = render_map_png(self.canvas)
-        if self.last_comparison is not None and self.last_comparison["html"]:
-            html = add_map_to_report(self.last_comparison["html"], map_png, caption)
-        else:
-            rows = []
-            table = d["layers"].get("table")
-            if table is not None:
-                names = table.fields().names()
-                rows = [{n: f[n] for n in names} for f in table.getFeatures()]
-            html = count_only_report(d["scene"], d["count"], rows, map_png, caption)
+        html = last_run_report(self.last_detection, self.last_comparison, self.canvas)
         write_report(path, html)
         self.show_message(f"Report written to {path}", Qgis.MessageLevel.Success, 5)
         return path
@@ -578,26 +565,3 @@ class RailWatchDock(QgsDockWidget):
         except (TypeError, RuntimeError):
             pass
 
-
-def fit_to_narrow_width(body: QWidget) -> None:
-    """Let ``body`` shrink to a narrow dock (a 1280-px screen) so that its texts
-    wrap instead of running past the right edge: the scroll area never makes
-    it narrower than its widest child's minimum, and that was the figures
-    grid, a combo box sized to its longest item or a row of buttons."""
-    for label in body.findChildren(QLabel):
-        label.setWordWrap(True)
-    for combo in body.findChildren(QComboBox):
-        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        combo.setMinimumContentsLength(8)
-    for button in body.findChildren(QPushButton):
-        button.setMinimumWidth(40)
-        button.setSizePolicy(QSizePolicy.Policy.Ignored, button.sizePolicy().verticalPolicy())
-
-
-def _label(style: str = "") -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    if style:
-        label.setStyleSheet(style)
-    return label

@@ -77,6 +77,22 @@ def count_only_report(scene: str, count: int, table_rows: list, map_png: Optiona
     )
 
 
+def last_run_report(detection: dict, comparison: Optional[dict], canvas) -> str:
+    """The HTML report of the panel's last run (``detection``, the panel's record of
+    it) with the map as ``canvas`` shows it: the comparison's report when there
+    is one, else the count and its table."""
+    caption = f"{detection['scene']}: detected railcars on the map as shown in QGIS."
+    map_png = render_map_png(canvas)
+    if comparison is not None and comparison["html"]:
+        return add_map_to_report(comparison["html"], map_png, caption)
+    rows = []
+    table = detection["layers"].get("table")
+    if table is not None:
+        names = table.fields().names()
+        rows = [{n: f[n] for n in names} for f in table.getFeatures()]
+    return count_only_report(detection["scene"], detection["count"], rows, map_png, caption)
+
+
 def write_report(path: str, html: str) -> str:
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(html)

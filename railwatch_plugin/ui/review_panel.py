@@ -77,7 +77,7 @@ class ReviewPanel(QGroupBox):
         self.start_button = self._button("Start review", "Step through the cars of this layer, least certain first")
         self.start_button.clicked.connect(self.start_clicked)
         self.layer_combo.layerChanged.connect(self._update)
-        # Both stretch: on a narrow dock the buttons may shrink (dock.fit_to_narrow_width), and a
+        # Both stretch: on a narrow dock the buttons may shrink (narrow_layout.fit_to_narrow_width), and a
         # combo alone with the stretch took the row and pushed the button past the right edge.
         row.addWidget(self.layer_combo, 3)
         row.addWidget(self.start_button, 2)
