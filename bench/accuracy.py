@@ -35,7 +35,7 @@ def use_detector(frame_net):
 
 
 def run_scene(args):
-    seed, gsd_m, difficulty, min_confidence, frame_net = args
+    seed, gsd_m, difficulty, min_confidence, frame_net, string_support = args
     use_detector(frame_net)
     from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
     from railwatch_synth import make_yard
@@ -44,7 +44,9 @@ def run_scene(args):
     scene = make_yard(seed, gsd_m=gsd_m, difficulty=difficulty)
     drawn_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    params = DetectionParams() if min_confidence is None else DetectionParams(min_confidence=min_confidence)
+    params = DetectionParams(string_support=string_support)
+    if min_confidence is not None:
+        params = params.with_(min_confidence=min_confidence)
     result = detect_railcars_in_array(scene.image, gsd_m, params, mask=scene.valid, workers=1)
     seconds = time.perf_counter() - t0
     score, pairs = match(result.cars, scene.cars, gsd_m)
@@ -65,8 +67,10 @@ def main(argv=None):
     ap.add_argument("--min-confidence", type=float, help="threshold instead of the default (to weigh another default)")
     ap.add_argument("--frame-net", help="frame network weights to detect with instead of the shipped ones")
     ap.add_argument("--sweep", action="store_true", help="F1 and count error at other thresholds too")
+    ap.add_argument("--without-string-support", action="store_true",
+                    help="the network's confidence alone, without core/string_support.py (to measure what it adds)")
     a = ap.parse_args(argv)
-    jobs = [(a.first_seed + i, g, a.difficulty, a.min_confidence, a.frame_net) for g in a.gsd for i in range(a.scenes)]
+    jobs = [(a.first_seed + i, g, a.difficulty, a.min_confidence, a.frame_net, not a.without_string_support) for g in a.gsd for i in range(a.scenes)]
     with ProcessPoolExecutor(a.workers) as pool:
         results = list(pool.map(run_scene, jobs))
     print(f"RailWatch detector accuracy: {a.scenes} {a.difficulty} scenes per GSD, seeds {a.first_seed}..")

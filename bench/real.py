@@ -154,10 +154,12 @@ def score_scene(found, scene: RealScene) -> Score:
     return agreed_matches(found, scene)[3]
 
 
-def detect(scene: RealScene, min_confidence: Optional[float] = None):
+def detect(scene: RealScene, min_confidence: Optional[float] = None, string_support: bool = True):
     from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
 
-    params = DetectionParams() if min_confidence is None else DetectionParams(min_confidence=min_confidence)
+    params = DetectionParams(string_support=string_support)
+    if min_confidence is not None:
+        params = params.with_(min_confidence=min_confidence)
     return detect_railcars_in_array(scene.image, scene.gsd_m, params, workers=2)
 
 
@@ -234,7 +236,7 @@ def calibration_rows(found_all, scene: RealScene, edges=(0.1, 0.3, 0.5, 0.7, 0.9
     return rows
 
 
-def print_spread(published, half: Optional[str], min_confidence: Optional[float]) -> None:
+def print_spread(published, half: Optional[str], min_confidence: Optional[float], string_support: bool = True) -> None:
     """For each labelled yard at its own pixel size (``published``: scene as loaded ->
     (the scored part of it, the cars found there), as the main table scored it): F1,
     its interval over its tracks, and F1 after unnoticeable changes."""
@@ -244,7 +246,7 @@ def print_spread(published, half: Optional[str], min_confidence: Optional[float]
         print(f"  {part.name:<26} {'as published':<26} F1 {score_scene(found, part).f1:.3f}  "
               f"(90 % interval {lo:.3f}-{hi:.3f}, {tracks} tracks)")
         for what, variant in unnoticeable_changes(scene):
-            found = detect(variant, min_confidence).cars
+            found = detect(variant, min_confidence, string_support).cars
             part, found = on_half(variant, found, half) if half else (variant, found)
             print(f"  {part.name:<26} {what:<26} F1 {score_scene(found, part).f1:.3f}")
 
@@ -260,6 +262,8 @@ def main(argv=None):
                     help="also the labelled yard with its label outlines painted out, at 0.2 m and back at its own GSD")
     ap.add_argument("--spread", action="store_true",
                     help="the yard's F1 interval from resampling its tracks, and F1 after unnoticeable changes")
+    ap.add_argument("--without-string-support", action="store_true",
+                    help="the network's confidence alone, without core/string_support.py (to measure what it adds)")
     ap.add_argument("--half", choices=("west", "east"),
                     help="score only this half of the labelled yard (for a network trained on the other half)")
     a = ap.parse_args(argv)
@@ -285,7 +289,7 @@ def main(argv=None):
     calib, sweeps, published = [], {}, []
     for scene in scenes:
         loaded = scene
-        result = detect(scene, a.min_confidence)
+        result = detect(scene, a.min_confidence, not a.without_string_support)
         if a.half and scene.cars and not scene.rough:
             scene, kept_all = on_half(scene, result.all_cars, a.half)
             result = replace(result, all_cars=kept_all)
@@ -311,7 +315,7 @@ def main(argv=None):
               f"{100 * abs(total.n_found - total.n_true) / total.n_true:>8.1f}%")
     print("count err = |found - true| / true, on agreed cars (disputed ones are don't-cares)")
     if a.spread:
-        print_spread(published, a.half, a.min_confidence)
+        print_spread(published, a.half, a.min_confidence, not a.without_string_support)
     if a.sweep:
         for name, by_t in sweeps.items():
             for t, s in by_t.items():

@@ -40,8 +40,10 @@ def scene_samples(args):
     from railwatch_synth import make_yard
 
     scene = make_yard(seed, gsd_m=gsd_m, difficulty=difficulty)
-    # The default floor: the fit is for the detections the detector keeps.
-    result = detect_railcars_in_array(scene.image, gsd_m, DetectionParams(), mask=scene.valid, workers=1)
+    # The default floor: the fit is for the detections the detector keeps, at the
+    # network's own confidence (string support raises some afterwards, by its own measure).
+    result = detect_railcars_in_array(scene.image, gsd_m, DetectionParams(string_support=False), mask=scene.valid,
+                                      workers=1)
     cars = result.all_cars
     _, pairs = match(cars, scene.cars, gsd_m)
     right = np.zeros(len(cars))

@@ -81,7 +81,7 @@ def main(argv=None) -> int:
         return 1
     use_detector(os.path.abspath(a.weights))
     scene = load_real_scene(YARD)
-    found = detect(scene, min_confidence=0.1).all_cars
+    found = detect(scene, min_confidence=0.1, string_support=False).all_cars  # the network's own confidence
     if a.fixed:
         scale, shift = a.fixed
         judged_scene, judged_found = on_half(scene, found, a.judge_half)

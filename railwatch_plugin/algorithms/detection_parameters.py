@@ -127,7 +127,9 @@ def add_detection_parameters(algorithm, band_parent: str = "", aoi_help: str = "
         _metres(MIN_CONFIDENCE, "Minimum confidence (0-1)", DEFAULT_MIN_CONFIDENCE, minimum=0.0, maximum=1.0),
         "Detections below this confidence are left out of the outputs and the count. The confidence is the "
         "detector's probability that a detection is a railcar: at the default 0.5, a car is kept when it is "
-        "more likely real than not.",
+        "more likely real than not. A car standing end to end with a car the detector is sure of gets the "
+        "higher probability measured for such cars (coupled cars whose gaps do not show are often doubted one "
+        "by one).",
         advanced=True,
     ))
     add(model_parameter(MODEL, "Detector model", True,

@@ -40,7 +40,9 @@ def detections(scene: ReviewedScene, model: DetectorModel, floor: float = 0.01) 
     hi = np.minimum([scene.image.shape[1], scene.image.shape[0]], np.ceil(pos.max(axis=0) + margin)).astype(int)
     window = scene.image[lo[1] : hi[1], lo[0] : hi[0]]
     mask = None if scene.valid is None else scene.valid[lo[1] : hi[1], lo[0] : hi[0]]
-    result = detect_railcars_in_array(window, gsd, DetectionParams(confidence_floor=floor), mask=mask, model=model)
+    # The network's own confidence: it is what the calibration is fitted to and folded into.
+    params = DetectionParams(confidence_floor=floor, string_support=False)
+    result = detect_railcars_in_array(window, gsd, params, mask=mask, model=model)
     return [_Found(c.col_px + lo[0], c.row_px + lo[1], float(logit(c.confidence))) for c in result.all_cars]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import replace
-from typing import Dict, List, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from .model import METHOD_GAP, METHOD_SINGLE, Railcar
 
@@ -32,7 +32,6 @@ def with_strings(cars: List[Railcar], gsd_m: Tuple[float, float], min_confidence
     """``cars`` (in raster pixels of ``gsd_m``), each with its string: ``string_id``
     0, 1, 2, ... in the order the cars come, ``method`` single or gap. Cars
     below ``min_confidence`` get NOT_COUNTED and single."""
-    gx, gy = gsd_m
     shown = [i for i, c in enumerate(cars) if c.confidence >= min_confidence]
     parent = {i: i for i in shown}
 
@@ -42,15 +41,8 @@ def with_strings(cars: List[Railcar], gsd_m: Tuple[float, float], min_confidence
             i = parent[i]
         return i
 
-    grid: Dict[Tuple[int, int], List[int]] = defaultdict(list)
-    for i in shown:
-        grid[(int(cars[i].col_px * gx // _CELL_M), int(cars[i].row_px * gy // _CELL_M))].append(i)
-    for (cx, cy), members in grid.items():
-        near = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1) for j in grid.get((cx + dx, cy + dy), ())]
-        for i in members:
-            for j in near:
-                if j > i and _coupled(cars[i], cars[j], gx, gy):
-                    parent[root(i)] = root(j)
+    for i, j in coupled_pairs(cars, gsd_m, shown):
+        parent[root(i)] = root(j)
     numbers: Dict[int, int] = {}
     sizes: Dict[int, int] = defaultdict(int)
     for i in shown:
@@ -66,15 +58,39 @@ def with_strings(cars: List[Railcar], gsd_m: Tuple[float, float], min_confidence
     return out
 
 
+def coupled_pairs(cars: Sequence[Railcar], gsd_m: Tuple[float, float], among: Iterable[int]) -> Iterator[Tuple[int, int]]:
+    """Every pair (i, j), i < j, of the cars with indices ``among`` that stand end to end on one line."""
+    gx, gy = gsd_m
+    grid: Dict[Tuple[int, int], List[int]] = defaultdict(list)
+    for i in among:
+        grid[(int(cars[i].col_px * gx // _CELL_M), int(cars[i].row_px * gy // _CELL_M))].append(i)
+    for (cx, cy), members in grid.items():
+        near = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1) for j in grid.get((cx + dx, cy + dy), ())]
+        for i in members:
+            for j in near:
+                if j > i and _coupled(cars[i], cars[j], gx, gy):
+                    yield i, j
+
+
 def _coupled(a: Railcar, b: Railcar, gx: float, gy: float) -> bool:
+    gap = end_gap_m(a, b, gx, gy)
+    return gap is not None and gap < coupled_gap_m(a.length_m, b.length_m)
+
+
+def end_gap_m(a: Railcar, b: Railcar, gx: float, gy: float) -> Optional[float]:
+    """The gap in metres between the facing ends of ``a`` and ``b`` (negative where
+    they overlap) when they stand on one line, about the same heading and at most
+    SAME_LINE_M apart across it; else None."""
     turn = abs(a.heading_deg - b.heading_deg) % 180.0
     if min(turn, 180.0 - turn) > SAME_HEADING_DEG:
-        return False
+        return None
     h = math.radians(a.heading_deg)
     dx, dy = (b.col_px - a.col_px) * gx, (b.row_px - a.row_px) * gy  # metres, x right, y down
     along = dx * math.sin(h) - dy * math.cos(h)
     across = dx * math.cos(h) + dy * math.sin(h)
-    return abs(across) <= SAME_LINE_M and abs(along) - 0.5 * (a.length_m + b.length_m) < coupled_gap_m(a.length_m, b.length_m)
+    if abs(across) > SAME_LINE_M:
+        return None
+    return abs(along) - 0.5 * (a.length_m + b.length_m)
 
 
 def coupled_gap_m(length_a_m: float, length_b_m: float) -> float:

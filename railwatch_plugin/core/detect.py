@@ -29,6 +29,7 @@ from .net_detector import detect_in_tile_net
 from .prepare import working_scale
 from .resolution import check_resolution
 from .source import ArraySource, TileSource, finite_pixels
+from .string_support import with_string_support
 
 TILE_WORK_PX = 1024  # default tile side, in working-GSD pixels
 SLOW_NETWORK_WARNING = (
@@ -300,6 +301,8 @@ def detect_railcars(
     # depend on thread timing.
     found = [car for index in sorted(per_tile) for car in per_tile[index]]
     merged = merge_duplicates([c for c in found if c.confidence >= params.confidence_floor])
+    if params.string_support:
+        merged = with_string_support(merged, (gx, gy))
     result.all_cars = with_strings(merged, (gx, gy), params.min_confidence)
     return result
 

@@ -40,6 +40,9 @@ class DetectionParams:
     # Detections below this are dropped entirely (kept ones above it but under
     # min_confidence are still returned in DetectionResult.all_cars).
     confidence_floor: float = 0.1
+    # A doubtful car end to end with a sure one is raised to what such cars
+    # were measured to be worth (string_support.py); off only to measure it.
+    string_support: bool = True
 
     def with_(self, **changes) -> "DetectionParams":
         return replace(self, **changes)

@@ -112,7 +112,7 @@ def test_adapting_to_a_look_the_network_was_not_trained_on_gains_on_the_site_and
     from railwatch_synth import make_yard
     from railwatch_synth.config import HARD
 
-    look = HARD.with_(**LOOKS["soft-hazy"])
+    look = HARD.with_(**LOOKS["soft-hazy"].changes)
     reviewed = make_yard(5000, gsd_m=0.5, size_m=(300.0, 200.0), config=look, n_cars=60)
     cars = synthetic_review(reviewed, shipped, 0.5)
     assert any(c.status == POSITIVE for c in cars) and all(c.status in (POSITIVE, NEGATIVE) for c in cars)
