@@ -83,8 +83,7 @@ def line(name, s: Score) -> str:
 def run_real(a):
     from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
     from railwatch_plugin.core.adapt import IGNORE, NEGATIVE, POSITIVE, AdaptSettings, ReviewedCar, ReviewedScene, adapt
-    from railwatch_plugin.core.frame_net import FrameNet
-    from railwatch_plugin.core.model_file import DetectorModel, load_model, save_model
+    from railwatch_plugin.core.model_file import load_model, model_from_weights, save_model
 
     if not os.path.exists(os.path.join(REAL_DIR, YARD + ".tif")):
         print(f"bench/adapt.py: no labelled yard in {REAL_DIR}; nothing to measure.")
@@ -120,7 +119,7 @@ def run_real(a):
         print(f"adaptation: {seconds:.0f} s wall, {cpu:.0f} s CPU; stages: {stage_timer.last}")
         print(f"review: {review_name} half, {n_pos} accepted, {n_neg} rejected; adaptation {seconds:.0f} s; "
               f"{result.summary}")
-        adapted = DetectorModel(FrameNet(result.weights), "adapted", "")
+        adapted = model_from_weights(result.weights, "adapted")
         if a.save:
             path = a.save.replace(".npz", f"_{review_name}.npz")
             save_model(path, result.weights, dict(result.header, name=f"{YARD} {review_name} half"))
@@ -176,8 +175,7 @@ def synthetic_review(scene, base, gsd):
 def run_shift(a):
     from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
     from railwatch_plugin.core.adapt import AdaptSettings, ReviewedScene, adapt
-    from railwatch_plugin.core.frame_net import FrameNet
-    from railwatch_plugin.core.model_file import DetectorModel, load_model, save_model
+    from railwatch_plugin.core.model_file import load_model, model_from_weights, save_model
     from railwatch_synth import make_yard
     from railwatch_synth.config import config_for
 
@@ -198,7 +196,7 @@ def run_shift(a):
     print(f"RailWatch adaptation to a look the network reads poorly ({a.look}, {gsd} m): reviewed yard seed "
           f"{a.review_seed}, {result.positives} cars, {result.negatives} rejected; adaptation {seconds:.0f} s; "
           f"train {a.train}; {result.summary}")
-    adapted = DetectorModel(FrameNet(result.weights), "adapted", "")
+    adapted = model_from_weights(result.weights, "adapted")
     if a.save:
         save_model(a.save, result.weights, dict(result.header, name=f"synthetic {a.look}"))
     totals = {"base": Score(0, 0, 0, 0, 0), "adapted": Score(0, 0, 0, 0, 0)}

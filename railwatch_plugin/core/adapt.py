@@ -47,7 +47,6 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from . import frame_net as fn
 from .adapt_cells import Cells, replay_cells, scene_cells
 from .adapt_network import Tail, Trunk
 from .adapt_review import IGNORE, NEGATIVE, POSITIVE, ReviewedCar, ReviewedScene, completed
@@ -57,7 +56,7 @@ from .adapt_training import blend, train_tail
 from .calibration import fold_calibration
 from .matching import Score
 from .model import gsd_xy
-from .model_file import DetectorModel
+from .model_file import DetectorModel, model_from_weights
 
 # What callers use; the parts live in the adapt_* modules.
 __all__ = ["IGNORE", "NEGATIVE", "POSITIVE", "TRAIN_HEAD", "TRAIN_LAST", "AdaptCanceled", "AdaptError", "AdaptResult",
@@ -155,17 +154,18 @@ def adapt(scenes: Sequence[ReviewedScene], base: DetectorModel, settings: AdaptS
 
     # Each block held out in turn: the model trained without it runs on it. Its confidence is
     # calibrated on those held-out detections (near the cars a model learnt from, detections are
-    # too often right), and the model kept is halfway between it and the base (``blend``); that
-    # model and the base are then scored on each held-out block.
+    # too often right; the network's own confidence, before string support), and the model kept
+    # is halfway between it and the base (``blend``); that model and the base are then scored on
+    # each held-out block as the detector runs them, string support included.
     base_found = [detections(s, base) for s in scenes]
     per_fold = []  # (trained weights, [(found, held, train, gsd, base found) per scene])
     for f in range(k):
         update = stage("measuring", k)
         weights = trained(cells.without_fold(f), lambda x: update(0.6 * x))
-        trial = DetectorModel(fn.FrameNet(weights), "trial", "")
+        trial = model_from_weights(weights, "trial")
         rows = []
         for i, s in enumerate(scenes):
-            rows.append((in_block(detections(s, trial), blocks[i], f), [c for c, g in zip(s.cars, fold_of[i]) if g == f],
+            rows.append((in_block(detections(s, trial, string_support=False), blocks[i], f), [c for c, g in zip(s.cars, fold_of[i]) if g == f],
                          [c for c, g in zip(s.cars, fold_of[i]) if g != f], gsds[i], in_block(base_found[i], blocks[i], f)))
         per_fold.append((weights, rows))
         update(0.8)
@@ -174,7 +174,7 @@ def adapt(scenes: Sequence[ReviewedScene], base: DetectorModel, settings: AdaptS
                        everywhere=True)
     base_score, trial_score = Score(0, 0, 0, 0, 0), Score(0, 0, 0, 0, 0)
     for f, (weights, fold_rows) in enumerate(per_fold):
-        kept = DetectorModel(fn.FrameNet(blend(base.weights, fold_calibration(weights, a, b), settings.blend)), "kept", "")
+        kept = model_from_weights(blend(base.weights, fold_calibration(weights, a, b), settings.blend), "kept")
         for i, (_, held, train, gsd, found_by_base) in enumerate(fold_rows):
             base_score = base_score + score(found_by_base, held, train, gsd, everywhere=True)
             found = in_block(detections(scenes[i], kept), blocks[i], f)

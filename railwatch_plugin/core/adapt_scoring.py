@@ -31,8 +31,11 @@ class _Found:
     logit: float
 
 
-def detections(scene: ReviewedScene, model: DetectorModel, floor: float = 0.01) -> List[_Found]:
-    """Every car ``model`` finds near the reviewed cars, down to ``floor``, as (position, logit)."""
+def detections(scene: ReviewedScene, model: DetectorModel, floor: float = 0.01,
+               string_support: bool = True) -> List[_Found]:
+    """Every car ``model`` finds near the reviewed cars, down to ``floor``, as (position, logit).
+    ``string_support`` False: the network's own confidence, which a calibration is fitted to;
+    True: the confidence the detector reports, which the scores judge."""
     gsd = gsd_xy(scene.gsd_m)
     pos = np.array([[c.col_px, c.row_px] for c in scene.cars])
     margin = np.array([120.0 / gsd[0], 120.0 / gsd[1]])
@@ -40,8 +43,7 @@ def detections(scene: ReviewedScene, model: DetectorModel, floor: float = 0.01) 
     hi = np.minimum([scene.image.shape[1], scene.image.shape[0]], np.ceil(pos.max(axis=0) + margin)).astype(int)
     window = scene.image[lo[1] : hi[1], lo[0] : hi[0]]
     mask = None if scene.valid is None else scene.valid[lo[1] : hi[1], lo[0] : hi[0]]
-    # The network's own confidence: it is what the calibration is fitted to and folded into.
-    params = DetectionParams(confidence_floor=floor, string_support=False)
+    params = DetectionParams(confidence_floor=floor, string_support=string_support)
     result = detect_railcars_in_array(window, gsd, params, mask=mask, model=model)
     return [_Found(c.col_px + lo[0], c.row_px + lo[1], float(logit(c.confidence))) for c in result.all_cars]
 

@@ -301,7 +301,7 @@ def detect_railcars(
     # depend on thread timing.
     found = [car for index in sorted(per_tile) for car in per_tile[index]]
     merged = merge_duplicates([c for c in found if c.confidence >= params.confidence_floor])
-    if params.string_support:
+    if params.string_support and model.string_support:
         merged = with_string_support(merged, (gx, gy))
     result.all_cars = with_strings(merged, (gx, gy), params.min_confidence)
     return result

@@ -43,6 +43,9 @@ class DetectorModel:
     digest: str  # hex, of the weights
     header: Dict = field(default_factory=dict)
     path: str = ""
+    # String support (string_support.py) was measured for the shipped network's
+    # confidence; a model adapted to a site runs on its own confidence alone.
+    string_support: bool = False
 
     @property
     def label(self) -> str:
@@ -166,7 +169,7 @@ def load_model(path: Optional[str] = None) -> DetectorModel:
     weights, header = read_model_file(path)
     name = str(header.get("name") or (SHIPPED_NAME if path == os.path.abspath(WEIGHTS_PATH)
                                       else os.path.splitext(os.path.basename(path))[0]))
-    model = DetectorModel(FrameNet(weights), name, weights_digest(weights), header, path)
+    model = model_from_weights(weights, name, header, path)
     with _CACHE_LOCK:
         for old in [k for k in _CACHE if k[0] == path]:
             del _CACHE[old]
@@ -182,7 +185,17 @@ def shipped_model(net: FrameNet) -> DetectorModel:
     with _CACHE_LOCK:
         model = _SHIPPED.get(id(net))
         if model is None or model.net is not net:
-            model = DetectorModel(net, SHIPPED_NAME, weights_digest(net.weights), {}, WEIGHTS_PATH)
+            model = DetectorModel(net, SHIPPED_NAME, weights_digest(net.weights), {}, WEIGHTS_PATH, string_support=True)
             _SHIPPED.clear()
             _SHIPPED[id(net)] = model
         return model
+
+
+def model_from_weights(weights: Dict[str, np.ndarray], name: str, header: Optional[Dict] = None,
+                       path: str = "") -> DetectorModel:
+    """A model of ``weights``; with string support when they are the shipped network's
+    (an adaptation that did not help writes the base weights unchanged)."""
+    digest = weights_digest(weights)
+    shipped = load_frame_net()
+    same_as_shipped = shipped is not None and digest == shipped_model(shipped).digest
+    return DetectorModel(FrameNet(weights), name, digest, dict(header or {}), path, string_support=same_as_shipped)

@@ -13,6 +13,12 @@ ANCHOR_CONFIDENCE or more supports the next one: a string is followed inward
 from its sure cars. The confidence stays a probability,
 and the threshold applies to it as before.
 
+The raise was measured for the shipped network's confidence, and the detector
+gives it only to a model of those weights (``DetectorModel.string_support``).
+A model adapted to a site runs on its own confidence: on the real yard's east
+half, the model adapted on the west half's review would have had 6 of its 8
+raised cars false, where the shipped network's 5 were all right.
+
 "End to end" is ``coupling.py``'s rule for coupled cars (one line, about one
 heading, a coupler's gap at most), without overlaps of more than
 MAX_OVERLAP_M: a car lying over a sure one is one car found twice, not its

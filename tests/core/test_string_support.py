@@ -53,3 +53,37 @@ def test_the_result_does_not_depend_on_the_cars_order():
     for seed in range(5):
         random.Random(seed).shuffle(order)
         assert dict(zip(order, confidences([cars[i] for i in order]))) == want
+
+
+def test_it_is_for_the_shipped_network_and_a_file_of_its_weights_not_for_a_model_adapted_to_a_site(tmp_path):
+    from railwatch_plugin.core.model_file import load_model, save_model
+
+    shipped = load_model()
+    assert shipped.string_support
+    save_model(str(tmp_path / "base_kept.npz"), shipped.weights, {"name": "base kept unchanged"})
+    assert load_model(str(tmp_path / "base_kept.npz")).string_support
+    adapted = dict(shipped.weights)
+    adapted["conv0_b"] = adapted["conv0_b"] + 0.01
+    save_model(str(tmp_path / "adapted.npz"), adapted, {"name": "site adapted"})
+    assert not load_model(str(tmp_path / "adapted.npz")).string_support
+
+
+def test_the_detector_raises_doubtful_cars_only_with_a_model_measured_for_it():
+    from dataclasses import replace
+
+    from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
+    from railwatch_plugin.core.model_file import load_model
+    from railwatch_synth import make_yard
+    from railwatch_synth.config import config_for
+
+    painted = config_for("dense").with_(painted_out_outline_probability=1.0)
+    yard = make_yard(2201, gsd_m=0.5, config=painted, size_m=(250.0, 150.0))
+    shipped = load_model()
+
+    def confidences_found(model, **params):
+        result = detect_railcars_in_array(yard.image, 0.5, DetectionParams(**params), mask=yard.valid, model=model)
+        return sorted(round(c.confidence, 6) for c in result.all_cars)
+
+    alone = confidences_found(shipped, string_support=False)
+    assert confidences_found(shipped) != alone  # precondition: this yard has doubtful cars in strings
+    assert confidences_found(replace(shipped, string_support=False)) == alone
