@@ -76,7 +76,7 @@ def main(argv=None):
     print(f"RailWatch detector accuracy: {a.scenes} {a.difficulty} scenes per GSD, seeds {a.first_seed}..")
     print(f"{'GSD m':>6} {'true':>6} {'found':>6} {'prec':>6} {'recall':>6} {'F1':>6} {'|count err|':>11} {'count err %':>11} {'kind ok':>7} {'s/scene':>7}")
     total = Score(0, 0, 0, 0, 0)
-    all_err, all_true, all_kinds, all_time = [], 0, 0, []
+    all_err, all_kinds, all_time = [], 0, []
     for g in a.gsd:
         rows = [r for r in results if r[1] == g]
         s = sum((r[2] for r in rows), Score(0, 0, 0, 0, 0))

@@ -37,7 +37,6 @@ import os
 import sys
 from types import SimpleNamespace
 
-import cv2
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

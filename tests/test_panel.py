@@ -27,7 +27,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 from qgis.PyQt import sip
-from qgis.PyQt.QtCore import QCoreApplication, QEvent, Qt
+from qgis.PyQt.QtCore import Qt
 from osgeo import gdal, osr
 
 from railwatch_plugin import site_log
