@@ -26,19 +26,19 @@ from railwatch_plugin.core import detect_railcars_in_array
 pytestmark = pytest.mark.skipif(not real_scene_names(), reason=f"no real scenes in {REAL_DIR}")
 
 YARD = "hsr_yard_0.5m"
-# Measured with the network shipped before it learnt from real pixels
-# (p4, 2026-12-07): F1 0.886 / 0.875, count error 16.4 / 14.1 %; kept as
-# floors on the whole yard. The shipped network measures 0.936 / 0.951 and
-# 6.8 / 4.0 % there, but half of that yard is its training.
-YARD_MIN_F1 = {0.5: 0.87, 0.7: 0.86}
-YARD_MAX_COUNT_ERROR = {0.5: 0.19, 0.7: 0.17}
-# The east half, never trained on (2026-12-07, 89 agreed cars): F1 0.901 /
-# 0.930, count error 7.9 / 6.7 % (with the 30 m longest car of before, which
-# dropped coaches measured at 33-36 m: 0.894 / 0.924, 9.0 / 7.9 %; p4: 0.890
-# / 0.893, 15.7 / 11.2 %). Issue 12's F1 target (0.92) is met at 0.7 m only.
+# The whole yard, half of it the shipped network's training (2026-12-07, with
+# string support): F1 0.966 / 0.947, count error 0.0 / 1.7 % (the network
+# alone: 0.936 / 0.951, 6.8 / 4.0 %; p4, before real pixels: 0.886 / 0.875,
+# 16.4 / 14.1 %).
+YARD_MIN_F1 = {0.5: 0.95, 0.7: 0.93}
+YARD_MAX_COUNT_ERROR = {0.5: 0.05, 0.7: 0.05}
+# The east half, never trained on (89 agreed cars): F1 0.932 / 0.927, count
+# error 2.2 / 1.1 % with string support (the network alone: 0.901 / 0.930,
+# 7.9 / 6.7 %; p4: 0.890 / 0.893, 15.7 / 11.2 %). The floors are issue 12's
+# targets.
 HELD_OUT_HALF = "east"
-HALF_MIN_F1 = {0.5: 0.89, 0.7: 0.92}
-HALF_MAX_COUNT_ERROR = {0.5: 0.10, 0.7: 0.09}
+HALF_MIN_F1 = {0.5: 0.92, 0.7: 0.92}
+HALF_MAX_COUNT_ERROR = {0.5: 0.08, 0.7: 0.08}
 BUS_DEPOT_MAX_FALSE = 1
 
 
