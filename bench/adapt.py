@@ -133,11 +133,6 @@ def run_real(a):
     return 0
 
 
-# Looks the network was not trained on (soft, hazy, flat: an old or poor
-# product), as changes to railwatch_synth's hard yards; and one it handles
-# poorly though it saw some of it in training: a dense European-like yard
-# with every label outline painted out (as the hidden European yard of issue
-# 12), on varied yards 400 x 300 m.
 @dataclass(frozen=True)
 class Look:
     """A synthetic look: ``changes`` to railwatch_synth's ``preset`` yards, drawn ``size_m`` wide and high
@@ -147,6 +142,11 @@ class Look:
     size_m: Optional[Tuple[float, float]] = None
 
 
+# Looks the network was not trained on (soft, hazy, flat: an old or poor
+# product), as changes to railwatch_synth's hard yards; and one it handles
+# poorly though it saw some of it in training: a dense European-like yard
+# with every label outline painted out (as the hidden European yard of issue
+# 12), on varied yards 400 x 300 m.
 LOOKS = {
     "hazy": Look(dict(blur_sigma_px=(1.4, 1.7), haze=(0.35, 0.45), contrast=(0.7, 0.8), noise_sigma_dn=(5.0, 8.0))),
     "soft-hazy": Look(dict(blur_sigma_px=(1.8, 2.2), haze=(0.45, 0.55), contrast=(0.6, 0.7), noise_sigma_dn=(6.0, 9.0))),

@@ -156,7 +156,8 @@ def adapt(scenes: Sequence[ReviewedScene], base: DetectorModel, settings: AdaptS
     # calibrated on those held-out detections (near the cars a model learnt from, detections are
     # too often right; the network's own confidence, before string support), and the model kept
     # is halfway between it and the base (``blend``); that model and the base are then scored on
-    # each held-out block as the detector runs them, string support included.
+    # each held-out block as the detector runs them: the shipped base with string support, the
+    # kept model on its own confidence (model_file.DetectorModel.string_support).
     base_found = [detections(s, base) for s in scenes]
     per_fold = []  # (trained weights, [(found, held, train, gsd, base found) per scene])
     for f in range(k):

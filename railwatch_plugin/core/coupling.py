@@ -41,7 +41,7 @@ def with_strings(cars: List[Railcar], gsd_m: Tuple[float, float], min_confidence
             i = parent[i]
         return i
 
-    for i, j in coupled_pairs(cars, gsd_m, shown):
+    for i, j, _ in coupled_pairs(cars, gsd_m, shown):
         parent[root(i)] = root(j)
     numbers: Dict[int, int] = {}
     sizes: Dict[int, int] = defaultdict(int)
@@ -58,8 +58,10 @@ def with_strings(cars: List[Railcar], gsd_m: Tuple[float, float], min_confidence
     return out
 
 
-def coupled_pairs(cars: Sequence[Railcar], gsd_m: Tuple[float, float], among: Iterable[int]) -> Iterator[Tuple[int, int]]:
-    """Every pair (i, j), i < j, of the cars with indices ``among`` that stand end to end on one line."""
+def coupled_pairs(cars: Sequence[Railcar], gsd_m: Tuple[float, float],
+                  among: Iterable[int]) -> Iterator[Tuple[int, int, float]]:
+    """Every pair (i, j, gap), i < j, of the cars with indices ``among`` that stand end
+    to end on one line, with the gap in metres between their facing ends (``end_gap_m``)."""
     gx, gy = gsd_m
     grid: Dict[Tuple[int, int], List[int]] = defaultdict(list)
     for i in among:
@@ -68,13 +70,20 @@ def coupled_pairs(cars: Sequence[Railcar], gsd_m: Tuple[float, float], among: It
         near = [j for dx in (-1, 0, 1) for dy in (-1, 0, 1) for j in grid.get((cx + dx, cy + dy), ())]
         for i in members:
             for j in near:
-                if j > i and _coupled(cars[i], cars[j], gx, gy):
-                    yield i, j
+                if j > i:
+                    gap = _coupled_gap_m(cars[i], cars[j], gx, gy)
+                    if gap is not None:
+                        yield i, j, gap
 
 
 def _coupled(a: Railcar, b: Railcar, gx: float, gy: float) -> bool:
+    return _coupled_gap_m(a, b, gx, gy) is not None
+
+
+def _coupled_gap_m(a: Railcar, b: Railcar, gx: float, gy: float) -> Optional[float]:
+    """The gap between ``a``'s and ``b``'s facing ends when they are coupled, else None."""
     gap = end_gap_m(a, b, gx, gy)
-    return gap is not None and gap < coupled_gap_m(a.length_m, b.length_m)
+    return gap if gap is not None and gap < coupled_gap_m(a.length_m, b.length_m) else None
 
 
 def end_gap_m(a: Railcar, b: Railcar, gx: float, gy: float) -> Optional[float]:

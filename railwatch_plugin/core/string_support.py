@@ -10,8 +10,8 @@ with a sure car were real 48 % of the time and the others 21 %; at 0.4-0.5,
 89 % and 60 %. So such a car's confidence becomes what was measured for it,
 sigmoid(SUPPORT_SLOPE x logit(p) + SUPPORT_OFFSET_LOGIT), and a car raised to
 ANCHOR_CONFIDENCE or more supports the next one: a string is followed inward
-from its sure cars. The confidence stays a probability,
-and the threshold applies to it as before.
+from its sure cars. The confidence stays a probability, and the threshold
+applies to it as before.
 
 The raise was measured for the shipped network's confidence, and the detector
 gives it only to a model of those weights (``DetectorModel.string_support``).
@@ -32,7 +32,7 @@ from dataclasses import replace
 from typing import Dict, List, Tuple
 
 from .calibration import logit, sigmoid
-from .coupling import coupled_pairs, end_gap_m
+from .coupling import coupled_pairs
 from .model import Railcar
 
 ANCHOR_CONFIDENCE = 0.5  # a car this sure supports its neighbours
@@ -50,10 +50,9 @@ def supported_cars(cars: List[Railcar], gsd_m: Tuple[float, float], slope: float
                    offset_logit: float = SUPPORT_OFFSET_LOGIT) -> Dict[int, float]:
     """{index: raised confidence} of the cars below ANCHOR_CONFIDENCE that a chain of
     end-to-end neighbours links to a sure car. It does not depend on the cars' order."""
-    gx, gy = gsd_m
     neighbours: Dict[int, List[int]] = defaultdict(list)
-    for i, j in coupled_pairs(cars, gsd_m, range(len(cars))):
-        if end_gap_m(cars[i], cars[j], gx, gy) >= -MAX_OVERLAP_M:
+    for i, j, gap_m in coupled_pairs(cars, gsd_m, range(len(cars))):
+        if gap_m >= -MAX_OVERLAP_M:
             neighbours[i].append(j)
             neighbours[j].append(i)
     raised: Dict[int, float] = {}
