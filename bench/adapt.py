@@ -156,6 +156,7 @@ LOOKS = {
                           preset="varied", size_m=(400.0, 300.0)),
 }
 REVIEWED_SEED, FIRST_TEST_SEED = 5000, 5001  # neither training's (10000 on) nor the benchmark's (1000-2999)
+FIRST_DAY_SEED = 7000  # looks of the reviewed yard's other days
 
 
 def synthetic_review(scene, base, gsd):
@@ -199,15 +200,30 @@ def run_shift(a):
     adapted = model_from_weights(result.weights, "adapted")
     if a.save:
         save_model(a.save, result.weights, dict(result.header, name=f"synthetic {a.look}"))
-    totals = {"base": Score(0, 0, 0, 0, 0), "adapted": Score(0, 0, 0, 0, 0)}
-    for seed in range(FIRST_TEST_SEED, FIRST_TEST_SEED + a.scenes):
-        test = make_yard(seed, gsd_m=gsd, config=config, **size)
-        for name, model in (("base", base), ("adapted", adapted)):
-            found = detect_railcars_in_array(test.image, gsd, DetectionParams(), mask=test.valid, model=model).cars
-            totals[name] = totals[name] + match(found, test.cars, gsd)[0]
-    for name, s in totals.items():
-        print(line(f"{name}, {a.scenes} other yards", s))
+    for on in a.on:
+        totals = {"base": Score(0, 0, 0, 0, 0), "adapted": Score(0, 0, 0, 0, 0)}
+        for test in test_scenes(on, a, config, size):
+            for name, model in (("base", base), ("adapted", adapted)):
+                found = detect_railcars_in_array(test.image, gsd, DetectionParams(), mask=test.valid, model=model).cars
+                totals[name] = totals[name] + match(found, test.cars, gsd)[0]
+        for name, s in totals.items():
+            print(line(f"{name}, {a.scenes} other {on}", s))
     return 0
+
+
+def test_scenes(on, a, config, size):
+    """The scenes a shift is measured on: other ``yards`` of the look (new tracks, ground and
+    cars), or other ``days`` of the reviewed yard (its tracks, ground and buildings; cars, sun,
+    grain and sensor drawn anew, as ``SceneConfig.look_seed`` does): the site log's use, a site
+    reviewed once and counted again on later images."""
+    from railwatch_synth import make_yard
+
+    for k in range(a.scenes):
+        if on == "yards":
+            yield make_yard(FIRST_TEST_SEED + k, gsd_m=a.gsd, config=config, **size)
+        else:  # as many cars as the reviewed day: an exact count may redraw the layout, the same count redraws it alike
+            yield make_yard(a.review_seed, gsd_m=a.gsd, config=config.with_(look_seed=FIRST_DAY_SEED + k),
+                            n_cars=a.cars, **size)
 
 
 def main(argv=None):
@@ -224,6 +240,8 @@ def main(argv=None):
     ap.add_argument("--halves", nargs="*", choices=("west", "east"), help="real: review only these halves")
     ap.add_argument("--look", default="soft-hazy", choices=sorted(LOOKS))
     ap.add_argument("--gsd", type=float, default=0.5, help="shift: pixel size of the yards")
+    ap.add_argument("--on", nargs="+", default=["yards"], choices=("yards", "days"),
+                    help="shift: measure on other yards of the look, or on other days of the reviewed yard")
     ap.add_argument("--cars", type=int, default=100, help="shift: cars in the reviewed yard")
     ap.add_argument("--review-seed", type=int, default=REVIEWED_SEED,
                     help="shift: the reviewed yard's seed (not one of the yards measured on)")

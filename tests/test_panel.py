@@ -12,6 +12,7 @@ shown == COUNT == points == boxes == the table's count).
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import numpy as np
@@ -540,3 +541,35 @@ def test_a_history_file_also_open_in_the_project_is_read_whole(panel, qgis_iface
     assert _critical(panel) == []
     assert panel.baseline_view.figure_labels["BASELINE_N"].text() == "5"
     assert opened.subsetString() == "\"count\" = '20'" and opened.featureCount() == 1  # the project's layer as it was
+
+
+def test_adapting_from_the_panel_keeps_the_detector_when_the_review_shows_nothing_to_gain(panel, qgis_iface, qtbot, yard):
+    """The analyst accepts every car the run counted and rejects its candidates: the base model is
+    right on every reviewed car, so adapting cannot gain beyond chance, the base model is written
+    unchanged, the panel says so with the figures it measured, and the detector chosen stays."""
+    from railwatch_plugin.core.model_file import load_model
+
+    _activate(qgis_iface, _add_raster(yard[1]))
+    _run(panel, qtbot)
+    points = panel.last_detection["layers"]["points"]
+    review = panel.review_panel
+    qtbot.mouseClick(review.start_button, Qt.MouseButton.LeftButton)
+    assert review.active
+    confidence = points.fields().indexOf("confidence")
+    accepted = 0
+    while review.queue.current is not None:
+        is_counted = points.getFeature(review.queue.current).attributes()[confidence] >= 0.5
+        qtbot.keyClick(review, Qt.Key.Key_A if is_counted else Qt.Key.Key_R)
+        accepted += is_counted
+    assert accepted == panel.last_detection["count"] >= 20
+    qtbot.mouseClick(panel.options.adapt_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.options.adapt_run is None, timeout=3 * RUN_TIMEOUT_MS)
+    assert _critical(panel) == []
+    said = panel.messages[-1][1]
+    assert said.startswith("Adapting did not help beyond chance (F1 "), said
+    better, worse = map(int, re.search(r"right where the base was wrong on (\d+) cars, wrong where it was right on (\d+)",
+                                       said).groups())
+    assert better <= 1, said  # one at most: the check runs the base on a window of the image, not all of it
+    assert panel.options.model_widget.filePath() == ""  # the shipped model stays chosen
+    written = load_model(os.path.join(panel.site_log_folder, f"{panel.site_edit.text().strip() or 'site'}_detector_model.npz"))
+    assert written.digest == load_model(None).digest and written.header["adapted"] is False

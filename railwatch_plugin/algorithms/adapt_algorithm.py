@@ -47,6 +47,7 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
     MODEL_NAME = "MODEL_NAME"
     BASE_F1, ADAPTED_F1 = "BASE_F1", "ADAPTED_F1"
     BASE_COUNT_ERROR, ADAPTED_COUNT_ERROR = "BASE_COUNT_ERROR", "ADAPTED_COUNT_ERROR"
+    CARS_BETTER, CARS_WORSE = "CARS_BETTER", "CARS_WORSE"
 
     def name(self):
         return "adaptdetector"
@@ -65,8 +66,9 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
             "held out in turn: the base and the adapted model are both run on it as the detector runs them, and "
             "both figures (F1, count error) are reported. An adapted model counts on its own confidence: the "
             "raise the shipped model gives doubtful cars in strings of sure ones was measured for it alone. "
-            "When adapting does not help there, the base model is written instead, unchanged, and the log says "
-            "so. The blocks share the site's trains and paint, so the figures hold for this site's imagery: "
+            "The adapted model is kept only when it is right where the base is wrong on clearly more held-out "
+            "cars than the reverse (more than chance would give: a gain of a car or two is not kept); otherwise "
+            "the base model is written instead, unchanged, and the log says so. The blocks share the site's trains and paint, so the figures hold for this site's imagery: "
             "other sites that merely look alike gain less, and a review of a site the detector already reads "
             "well teaches little.\n\n"
             "Give the written model as MODEL to 'Detect railcars' or 'Count railcars across dated images' for the "
@@ -96,7 +98,9 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
         for key, text in ((self.BASE_F1, "F1 of the base model on the held-out cars"),
                           (self.ADAPTED_F1, "F1 of the adapted model on the held-out cars"),
                           (self.BASE_COUNT_ERROR, "Count error of the base model on the held-out cars (fraction)"),
-                          (self.ADAPTED_COUNT_ERROR, "Count error of the adapted model on the held-out cars (fraction)")):
+                          (self.ADAPTED_COUNT_ERROR, "Count error of the adapted model on the held-out cars (fraction)"),
+                          (self.CARS_BETTER, "Held-out cars the adapted model gets right and the base wrong"),
+                          (self.CARS_WORSE, "Held-out cars the adapted model gets wrong and the base right")):
             self.addOutput(QgsProcessingOutputNumber(key, text))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)
@@ -159,6 +163,7 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
             self.OUTPUT_MODEL: out_path, self.ADAPTED: result.adapted, self.MODEL_NAME: model.label,
             self.BASE_F1: b.f1, self.ADAPTED_F1: a.f1,
             self.BASE_COUNT_ERROR: Figures.count_error(b), self.ADAPTED_COUNT_ERROR: Figures.count_error(a),
+            self.CARS_BETTER: result.figures.paired.gains, self.CARS_WORSE: result.figures.paired.losses,
         }
 
 

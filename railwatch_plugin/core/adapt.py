@@ -30,8 +30,10 @@ more reviewed images:
    without it finds there, and the base and the kept model (calibrated,
    blended) are scored on it (F1, count error, summed over the blocks; the
    review is taken to be exhaustive: a detection where no reviewed car is
-   counts as false). The base is kept when adapting does not help; otherwise
-   the model that is saved learnt from every reviewed car.
+   counts as false). The base is kept unless the kept model is right where the
+   base is wrong on clearly more held-out cars than the reverse (more than
+   chance: ``adapt_scoring.Paired``); otherwise the model that is saved learnt
+   from every reviewed car.
 
 The parts: ``adapt_review`` (reviewed cars, bare points made whole),
 ``adapt_network`` (the network cut into fixed layers and the tail),
@@ -50,7 +52,7 @@ import numpy as np
 from .adapt_cells import Cells, replay_cells, scene_cells
 from .adapt_network import Tail, Trunk
 from .adapt_review import IGNORE, NEGATIVE, POSITIVE, ReviewedCar, ReviewedScene, completed
-from .adapt_scoring import calibration, detections, in_block, score, spatial_folds
+from .adapt_scoring import Paired, calibration, detections, in_block, paired, score, spatial_folds
 from .adapt_settings import TRAIN_HEAD, TRAIN_LAST, AdaptCanceled, AdaptError, AdaptSettings, CancelFn, ProgressFn
 from .adapt_training import blend, train_tail
 from .calibration import fold_calibration
@@ -69,15 +71,19 @@ MIN_POSITIVES = 20
 class Figures:
     base: Score
     adapted: Score
+    paired: Paired = field(default_factory=Paired)  # the cars on which the two differ
 
     @staticmethod
     def count_error(s: Score) -> float:
         return abs(s.n_found - s.n_true) / max(s.n_true, 1)
 
     def as_dict(self) -> Dict:
-        return {name: {"f1": round(s.f1, 4), "precision": round(s.precision, 4), "recall": round(s.recall, 4),
-                       "count_error": round(self.count_error(s), 4), "true": s.n_true, "found": s.n_found}
-                for name, s in (("base", self.base), ("adapted", self.adapted))}
+        figures = {name: {"f1": round(s.f1, 4), "precision": round(s.precision, 4), "recall": round(s.recall, 4),
+                          "count_error": round(self.count_error(s), 4), "true": s.n_true, "found": s.n_found}
+                   for name, s in (("base", self.base), ("adapted", self.adapted))}
+        figures["differing"] = {"gains": self.paired.gains, "losses": self.paired.losses,
+                                "chance": round(self.paired.chance, 4)}
+        return figures
 
 
 @dataclass
@@ -94,11 +100,13 @@ class AdaptResult:
     @property
     def summary(self) -> str:
         b, a = self.figures.base, self.figures.adapted
+        d = self.figures.paired
         verdict = ("the adapted model is kept" if self.adapted else
-                   "adapting did not help on the held-out cars: the base model is kept")
+                   "adapting did not help beyond chance on the held-out cars: the base model is kept")
         return (f"reviewed cars, each part of the site held out in turn ({self.held_out} cars): base F1 {b.f1:.3f}, count error "
                 f"{100 * Figures.count_error(b):.1f} %; adapted F1 {a.f1:.3f}, count error "
-                f"{100 * Figures.count_error(a):.1f} %; {verdict}")
+                f"{100 * Figures.count_error(a):.1f} %; the adapted model is right where the base is wrong on "
+                f"{d.gains} cars and wrong where it is right on {d.losses} (by chance: {100 * d.chance:.0f} %); {verdict}")
 
 
 # --- the whole adaptation ---------------------------------------------------------------------
@@ -173,17 +181,16 @@ def adapt(scenes: Sequence[ReviewedScene], base: DetectorModel, settings: AdaptS
     rows = [r for _, fold_rows in per_fold for r in fold_rows]
     a, b = calibration([r[0] for r in rows], [r[1] for r in rows], [r[3] for r in rows], [r[2] for r in rows],
                        everywhere=True)
-    base_score, trial_score = Score(0, 0, 0, 0, 0), Score(0, 0, 0, 0, 0)
+    base_score, trial_score, differing = Score(0, 0, 0, 0, 0), Score(0, 0, 0, 0, 0), Paired()
     for f, (weights, fold_rows) in enumerate(per_fold):
         kept = model_from_weights(blend(base.weights, fold_calibration(weights, a, b), settings.blend), "kept")
         for i, (_, held, train, gsd, found_by_base) in enumerate(fold_rows):
             base_score = base_score + score(found_by_base, held, train, gsd, everywhere=True)
             found = in_block(detections(scenes[i], kept), blocks[i], f)
             trial_score = trial_score + score(found, held, train, gsd, everywhere=True)
-    figures = Figures(base_score, trial_score)
-    better = (trial_score.f1 > base_score.f1 + 1e-9 or
-              (abs(trial_score.f1 - base_score.f1) <= 1e-9
-               and Figures.count_error(trial_score) < Figures.count_error(base_score)))
+            differing = differing + paired(found_by_base, found, held, train, gsd, everywhere=True)
+    figures = Figures(base_score, trial_score, differing)
+    better = differing.clear()  # more than chance: see adapt_scoring.Paired
     update = stage("final")
     if better:  # the model to keep learns from every reviewed car
         final = blend(base.weights, fold_calibration(trained(cells, update), a, b), settings.blend)

@@ -97,9 +97,11 @@ class DetectionOptions(QgsCollapsibleGroupBox):
             return
         figures = (f"F1 {results['BASE_F1']:.2f} -> {results['ADAPTED_F1']:.2f}, count error "
                    f"{100 * results['BASE_COUNT_ERROR']:.0f} % -> {100 * results['ADAPTED_COUNT_ERROR']:.0f} % "
-                   "on the reviewed cars, each part held out in turn")
+                   f"on the reviewed cars, each part held out in turn; right where the base was wrong on "
+                   f"{results['CARS_BETTER']:.0f} cars, wrong where it was right on {results['CARS_WORSE']:.0f}")
         if results.get("ADAPTED"):
             self.model_widget.setFilePath(results["OUTPUT_MODEL"])
             show_message(f"Adapted model {results['MODEL_NAME']} chosen for the next runs: {figures}.", Qgis.MessageLevel.Success)
         else:
-            show_message(f"Adapting did not help ({figures}): the detector is unchanged.", Qgis.MessageLevel.Warning)
+            show_message(f"Adapting did not help beyond chance ({figures}): the detector is unchanged.",
+                         Qgis.MessageLevel.Warning)
