@@ -4,6 +4,8 @@
     nice -n 10 .venv/bin/python bench/adapt.py shift       # a synthetic look the network was not trained on
     nice -n 10 .venv/bin/python bench/adapt.py shift --look dense-painted   # dense yards, outlines painted out
     nice -n 10 .venv/bin/python bench/adapt.py real --train head   # the head alone instead of the last block
+    nice -n 10 .venv/bin/python bench/adapt.py shift --look dense-painted --on days yards --keep-adapted
+        # other days of the reviewed yard too; the adapted model even where the check keeps the base
 
 real: on the labelled yard of ``../shared/real`` (read where it lies, never
 copied; without it the script says so and exits 0), the agreed cars of one
@@ -18,6 +20,8 @@ shift: one synthetic yard of a look the network was not trained on, or
 handles poorly (``LOOKS``; ``--look dense-painted``: dense yards with every
 label outline painted out), is reviewed (its true cars accepted, the base model's false ones rejected),
 and base and adapted are measured on ``--scenes`` other yards of that look.
+``--on days`` measures on other days of the reviewed yard instead (or as well):
+its tracks, ground and buildings with cars, sun, grain and sensor drawn anew.
 ``--save`` keeps the adapted model (for ``bench/accuracy.py --frame-net``,
 the check that it is no worse on the ordinary benchmark).
 """
@@ -82,8 +86,8 @@ def line(name, s: Score) -> str:
 
 def run_real(a):
     from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
-    from railwatch_plugin.core.adapt import IGNORE, NEGATIVE, POSITIVE, AdaptSettings, ReviewedCar, ReviewedScene, adapt
-    from railwatch_plugin.core.model_file import load_model, model_from_weights, save_model
+    from railwatch_plugin.core.adapt import IGNORE, NEGATIVE, POSITIVE, ReviewedCar, ReviewedScene, adapt
+    from railwatch_plugin.core.model_file import load_model, save_model
 
     if not os.path.exists(os.path.join(REAL_DIR, YARD + ".tif")):
         print(f"bench/adapt.py: no labelled yard in {REAL_DIR}; nothing to measure.")
@@ -114,12 +118,12 @@ def run_real(a):
         cars = [ReviewedCar(c.col_px - c0, c.row_px, c.status, c.length_m, c.heading_deg) for c in cars]
         scene = ReviewedScene(f"{YARD} {review_name}", np.ascontiguousarray(image[:, c0:c1]), (gsd, gsd), cars)
         t0, c0 = time.perf_counter(), time.process_time()
-        result = adapt([scene], base, AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views, **dict(a.set or [])), progress=stage_timer())
+        result = adapt([scene], base, settings(a), progress=stage_timer())
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         print(f"adaptation: {seconds:.0f} s wall, {cpu:.0f} s CPU; stages: {stage_timer.last}")
         print(f"review: {review_name} half, {n_pos} accepted, {n_neg} rejected; adaptation {seconds:.0f} s; "
               f"{result.summary}")
-        adapted = model_from_weights(result.weights, "adapted")
+        adapted = adapted_model(result, a)
         if a.save:
             path = a.save.replace(".npz", f"_{review_name}.npz")
             save_model(path, result.weights, dict(result.header, name=f"{YARD} {review_name} half"))
@@ -131,6 +135,23 @@ def run_real(a):
     for name, s in totals.items():
         print(line(f"{name}, both halves", s))
     return 0
+
+
+def settings(a):
+    from railwatch_plugin.core.adapt import AdaptSettings
+
+    return AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views, keep_always=a.keep_adapted,
+                         **dict(a.set or []))
+
+
+def adapted_model(result, a):
+    """The model the adaptation wrote; with ``--adapted-string-support``, run with the shipped network's raise."""
+    from dataclasses import replace
+
+    from railwatch_plugin.core.model_file import model_from_weights
+
+    model = model_from_weights(result.weights, "adapted")
+    return replace(model, string_support=True) if a.adapted_string_support else model
 
 
 @dataclass(frozen=True)
@@ -175,8 +196,8 @@ def synthetic_review(scene, base, gsd):
 
 def run_shift(a):
     from railwatch_plugin.core import DetectionParams, detect_railcars_in_array
-    from railwatch_plugin.core.adapt import AdaptSettings, ReviewedScene, adapt
-    from railwatch_plugin.core.model_file import load_model, model_from_weights, save_model
+    from railwatch_plugin.core.adapt import ReviewedScene, adapt
+    from railwatch_plugin.core.model_file import load_model, save_model
     from railwatch_synth import make_yard
     from railwatch_synth.config import config_for
 
@@ -191,13 +212,13 @@ def run_shift(a):
     cars = synthetic_review(scene, base, gsd)
     reviewed = ReviewedScene(f"{a.look} {a.review_seed}", scene.image, (gsd, gsd), cars, scene.valid)
     t0, c0 = time.perf_counter(), time.process_time()
-    result = adapt([reviewed], base, AdaptSettings(train=a.train, epochs=a.epochs, augmentations=a.views, **dict(a.set or [])), progress=stage_timer())
+    result = adapt([reviewed], base, settings(a), progress=stage_timer())
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"adaptation: {seconds:.0f} s wall, {cpu:.0f} s CPU; stages: {stage_timer.last}")
     print(f"RailWatch adaptation to a look the network reads poorly ({a.look}, {gsd} m): reviewed yard seed "
           f"{a.review_seed}, {result.positives} cars, {result.negatives} rejected; adaptation {seconds:.0f} s; "
           f"train {a.train}; {result.summary}")
-    adapted = model_from_weights(result.weights, "adapted")
+    adapted = adapted_model(result, a)
     if a.save:
         save_model(a.save, result.weights, dict(result.header, name=f"synthetic {a.look}"))
     for on in a.on:
@@ -235,6 +256,10 @@ def main(argv=None):
     ap.add_argument("--set", nargs="*", type=lambda kv: (kv.split("=")[0], float(kv.split("=")[1])),
                     help="other AdaptSettings, e.g. background_weight=3 (numbers)")
     ap.add_argument("--base", help="model to adapt (default: the shipped one)")
+    ap.add_argument("--keep-adapted", action="store_true",
+                    help="keep the adapted model even where the held-out check would keep the base: what it refuses")
+    ap.add_argument("--adapted-string-support", action="store_true",
+                    help="run the adapted model with the shipped network's string support too")
     ap.add_argument("--scenes", type=int, default=5, help="shift: scenes of the look to measure on")
     ap.add_argument("--save", help="write the adapted model here (real: one file per reviewed half, _west/_east)")
     ap.add_argument("--halves", nargs="*", choices=("west", "east"), help="real: review only these halves")

@@ -190,7 +190,7 @@ def adapt(scenes: Sequence[ReviewedScene], base: DetectorModel, settings: AdaptS
             trial_score = trial_score + score(found, held, train, gsd, everywhere=True)
             differing = differing + paired(found_by_base, found, held, train, gsd, everywhere=True)
     figures = Figures(base_score, trial_score, differing)
-    better = differing.clear()  # more than chance: see adapt_scoring.Paired
+    better = differing.clear() or settings.keep_always  # more than chance: see adapt_scoring.Paired
     update = stage("final")
     if better:  # the model to keep learns from every reviewed car
         final = blend(base.weights, fold_calibration(trained(cells, update), a, b), settings.blend)

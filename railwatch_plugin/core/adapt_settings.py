@@ -33,3 +33,4 @@ class AdaptSettings:
     augmentations: int = 4  # views of every frame: as it is, flipped either way, both, colours changed
     folds: int = 3  # the site cut into this many blocks, each held out in turn to measure the result
     seed: int = 0
+    keep_always: bool = False  # keep the adapted model whatever the held-out cars say: to measure what the check refuses
