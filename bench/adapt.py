@@ -223,7 +223,7 @@ def run_shift(a):
         save_model(a.save, result.weights, dict(result.header, name=f"synthetic {a.look}"))
     for on in a.on:
         totals = {"base": Score(0, 0, 0, 0, 0), "adapted": Score(0, 0, 0, 0, 0)}
-        for test in test_scenes(on, a, config, size):
+        for test in measured_scenes(on, a, config, size):
             for name, model in (("base", base), ("adapted", adapted)):
                 found = detect_railcars_in_array(test.image, gsd, DetectionParams(), mask=test.valid, model=model).cars
                 totals[name] = totals[name] + match(found, test.cars, gsd)[0]
@@ -232,7 +232,7 @@ def run_shift(a):
     return 0
 
 
-def test_scenes(on, a, config, size):
+def measured_scenes(on, a, config, size):
     """The scenes a shift is measured on: other ``yards`` of the look (new tracks, ground and
     cars), or other ``days`` of the reviewed yard (its tracks, ground and buildings; cars, sun,
     grain and sensor drawn anew, as ``SceneConfig.look_seed`` does): the site log's use, a site
@@ -259,7 +259,8 @@ def main(argv=None):
     ap.add_argument("--keep-adapted", action="store_true",
                     help="keep the adapted model even where the held-out check would keep the base: what it refuses")
     ap.add_argument("--adapted-string-support", action="store_true",
-                    help="run the adapted model with the shipped network's string support too")
+                    help="run the adapted model with the shipped network's string support on the scenes "
+                         "measured (the adaptation's held-out check still scores it without)")
     ap.add_argument("--scenes", type=int, default=5, help="shift: scenes of the look to measure on")
     ap.add_argument("--save", help="write the adapted model here (real: one file per reviewed half, _west/_east)")
     ap.add_argument("--halves", nargs="*", choices=("west", "east"), help="real: review only these halves")

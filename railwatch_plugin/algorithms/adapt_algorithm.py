@@ -66,11 +66,12 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
             "held out in turn: the base and the adapted model are both run on it as the detector runs them, and "
             "both figures (F1, count error) are reported. An adapted model counts on its own confidence: the "
             "raise the shipped model gives doubtful cars in strings of sure ones was measured for it alone. "
-            "The adapted model is kept only when it is right where the base is wrong on clearly more held-out "
-            "cars than the reverse (more than chance would give: a gain of a car or two is not kept); otherwise "
-            "the base model is written instead, unchanged, and the log says so. The blocks share the site's trains and paint, so the figures hold for this site's imagery: "
-            "other sites that merely look alike gain less, and a review of a site the detector already reads "
-            "well teaches little.\n\n"
+            "The adapted model is kept only when it scores a higher F1 and is right where the base is wrong on "
+            "clearly more held-out cars and false detections than the reverse, beyond chance (5 to 0, 7 to 1, "
+            "9 to 2, ...); otherwise the base model is written instead, unchanged, and the log says so. The "
+            "blocks share the reviewed image's light, trains and paint, so they promise more than the site's "
+            "other images give, and other sites that merely look alike gain less still; a review of a site the "
+            "detector already reads well teaches little.\n\n"
             "Give the written model as MODEL to 'Detect railcars' or 'Count railcars across dated images' for the "
             "next images of this site; their outputs name the model that made each count."
         )
@@ -99,8 +100,10 @@ class AdaptDetectorAlgorithm(RailWatchAlgorithm):
                           (self.ADAPTED_F1, "F1 of the adapted model on the held-out cars"),
                           (self.BASE_COUNT_ERROR, "Count error of the base model on the held-out cars (fraction)"),
                           (self.ADAPTED_COUNT_ERROR, "Count error of the adapted model on the held-out cars (fraction)"),
-                          (self.CARS_BETTER, "Held-out cars the adapted model gets right and the base wrong"),
-                          (self.CARS_WORSE, "Held-out cars the adapted model gets wrong and the base right")):
+                          (self.CARS_BETTER, "Held-out cars and false detections the adapted model gets right "
+                                             "and the base wrong"),
+                          (self.CARS_WORSE, "Held-out cars and false detections the adapted model gets wrong "
+                                            "and the base right")):
             self.addOutput(QgsProcessingOutputNumber(key, text))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 (QGIS's name)

@@ -30,10 +30,10 @@ more reviewed images:
    without it finds there, and the base and the kept model (calibrated,
    blended) are scored on it (F1, count error, summed over the blocks; the
    review is taken to be exhaustive: a detection where no reviewed car is
-   counts as false). The base is kept unless the kept model is right where the
-   base is wrong on clearly more held-out cars than the reverse (more than
-   chance: ``adapt_scoring.Paired``); otherwise the model that is saved learnt
-   from every reviewed car.
+   counts as false). The base is kept unless the kept model scores a higher
+   F1 and is right where the base is wrong on clearly more held-out cars and
+   false detections than the reverse (beyond chance: ``adapt_scoring.Paired``);
+   otherwise the model that is saved learnt from every reviewed car.
 
 The parts: ``adapt_review`` (reviewed cars, bare points made whole),
 ``adapt_network`` (the network cut into fixed layers and the tail),
@@ -106,7 +106,8 @@ class AdaptResult:
         return (f"reviewed cars, each part of the site held out in turn ({self.held_out} cars): base F1 {b.f1:.3f}, count error "
                 f"{100 * Figures.count_error(b):.1f} %; adapted F1 {a.f1:.3f}, count error "
                 f"{100 * Figures.count_error(a):.1f} %; the adapted model is right where the base is wrong on "
-                f"{d.gains} cars and wrong where it is right on {d.losses} (by chance: {100 * d.chance:.0f} %); {verdict}")
+                f"{d.gains} cars or false detections and wrong where it is right on {d.losses} "
+                f"(by chance: {100 * d.chance:.0f} %); {verdict}")
 
 
 # --- the whole adaptation ---------------------------------------------------------------------
@@ -174,8 +175,10 @@ def adapt(scenes: Sequence[ReviewedScene], base: DetectorModel, settings: AdaptS
         trial = model_from_weights(weights, "trial")
         rows = []
         for i, s in enumerate(scenes):
-            rows.append((in_block(detections(s, trial, string_support=False), blocks[i], f), [c for c, g in zip(s.cars, fold_of[i]) if g == f],
-                         [c for c, g in zip(s.cars, fold_of[i]) if g != f], gsds[i], in_block(base_found[i], blocks[i], f)))
+            held = [c for c, g in zip(s.cars, fold_of[i]) if g == f]
+            trained_on = [c for c, g in zip(s.cars, fold_of[i]) if g != f]
+            rows.append((in_block(detections(s, trial, for_calibration=True), blocks[i], f), held, trained_on,
+                         gsds[i], in_block(base_found[i], blocks[i], f)))
         per_fold.append((weights, rows))
         update(0.8)
     rows = [r for _, fold_rows in per_fold for r in fold_rows]
@@ -190,7 +193,9 @@ def adapt(scenes: Sequence[ReviewedScene], base: DetectorModel, settings: AdaptS
             trial_score = trial_score + score(found, held, train, gsd, everywhere=True)
             differing = differing + paired(found_by_base, found, held, train, gsd, everywhere=True)
     figures = Figures(base_score, trial_score, differing)
-    better = differing.clear() or settings.keep_always  # more than chance: see adapt_scoring.Paired
+    # More right than wrong beyond chance (adapt_scoring.Paired), and a higher F1: a missed car
+    # and a false detection weigh alike in the tally, not in F1.
+    better = (differing.beyond_chance() and trial_score.f1 > base_score.f1) or settings.keep_always
     update = stage("final")
     if better:  # the model to keep learns from every reviewed car
         final = blend(base.weights, fold_calibration(trained(cells, update), a, b), settings.blend)

@@ -17,11 +17,12 @@ import numpy as np
 from .adapt_review import IGNORE, NEGATIVE, POSITIVE, USUAL_LENGTH_M, ReviewedCar, ReviewedScene
 from .calibration import fit_platt, logit, sigmoid
 from .detect import detect_railcars_in_array
-from .matching import Score, match
+from .matching import MATCH_FRACTION_OF_LENGTH, Score, match
 from .model import DetectionParams, gsd_xy
 from .model_file import DetectorModel
 
 SCORE_REACH_M = 30.0  # a detection this close to a held-out reviewed car is scored
+CALIBRATION_FLOOR = 0.01  # a calibration sees the doubtful detections too
 
 
 @dataclass
@@ -31,11 +32,10 @@ class _Found:
     logit: float
 
 
-def detections(scene: ReviewedScene, model: DetectorModel, floor: float = 0.01,
-               string_support: bool = True) -> List[_Found]:
-    """Every car ``model`` finds near the reviewed cars, down to ``floor``, as (position, logit).
-    ``string_support`` False: the network's own confidence, which a calibration is fitted to;
-    True: the confidence the detector reports, which the scores judge."""
+def detections(scene: ReviewedScene, model: DetectorModel, for_calibration: bool = False) -> List[_Found]:
+    """Every car ``model`` finds near the reviewed cars, as (position, logit). As the detector
+    runs it, for the scores to judge; ``for_calibration``: the network's own confidence (no
+    string support) down to ``CALIBRATION_FLOOR``, which a calibration is fitted to."""
     gsd = gsd_xy(scene.gsd_m)
     pos = np.array([[c.col_px, c.row_px] for c in scene.cars])
     margin = np.array([120.0 / gsd[0], 120.0 / gsd[1]])
@@ -43,7 +43,8 @@ def detections(scene: ReviewedScene, model: DetectorModel, floor: float = 0.01,
     hi = np.minimum([scene.image.shape[1], scene.image.shape[0]], np.ceil(pos.max(axis=0) + margin)).astype(int)
     window = scene.image[lo[1] : hi[1], lo[0] : hi[0]]
     mask = None if scene.valid is None else scene.valid[lo[1] : hi[1], lo[0] : hi[0]]
-    params = DetectionParams(confidence_floor=floor, string_support=string_support)
+    params = (DetectionParams(confidence_floor=CALIBRATION_FLOOR, string_support=False) if for_calibration
+              else DetectionParams())
     result = detect_railcars_in_array(window, gsd, params, mask=mask, model=model)
     return [_Found(c.col_px + lo[0], c.row_px + lo[1], float(logit(c.confidence))) for c in result.all_cars]
 
@@ -90,59 +91,79 @@ def score(found: Sequence[_Found], cars: Sequence[ReviewedCar], others: Sequence
     """The detections at or above ``min_confidence`` (after calibration ``scale``, ``shift``)
     against the reviewed cars ``cars``: their positives are the truth, only detections near them
     count, and detections on unreviewed cars or on the cars of ``others`` are don't-cares."""
-    kept = [c for c in found if sigmoid(scale * c.logit + shift) >= min_confidence]
-    near, right = marked(kept, cars, others, gsd, everywhere)
+    near, right = marked(counted(found, min_confidence, scale, shift), cars, others, gsd, everywhere)
     n_true = sum(1 for c in cars if c.status == POSITIVE)
     tp = int(right.sum())
     return Score(tp, len(near) - tp, n_true - tp, n_true, len(near))
 
 
 @dataclass
-class Paired:
-    """Two models compared car by car on the same held-out reviewed cars. F1 summed over three
-    blocks of about 100 cars moves by a car or two by chance, and the held-out blocks share the
-    reviewed day's light and strings, so they promise more than other images give (bench/adapt.py:
-    gains of 0.01-0.02 F1 there came with losses of as much on the site's other days). The adapted
-    model is kept only when what it gains is more than chance (a one-sided sign test)."""
+class _Spot:
+    """A place as ``match`` takes it: a false detection as a car of the usual length (two models'
+    false detections within its reach are the same one), or a car as far as its own length."""
+    col_px: float
+    row_px: float
+    length_m: float = USUAL_LENGTH_M
 
-    gains: int = 0  # held-out cars only the adapted model finds, and false detections only the base makes
-    losses: int = 0  # held-out cars only the base finds, and false detections only the adapted model makes
+
+@dataclass
+class Paired:
+    """Two models compared on the same held-out reviewed cars, thing by thing. F1 over three
+    blocks of about 100 cars in all moves by a car or two by chance, and the held-out blocks share
+    the reviewed day's light and strings, so they promise more than other images give
+    (bench/adapt.py: gains of 0.01-0.02 F1 there came with losses of as much on the site's other
+    days). The adapted model is kept only when what it gains is more than chance (a one-sided
+    sign test)."""
+
+    gains: int = 0  # held-out cars only the adapted model finds, false detections only the base makes
+    losses: int = 0  # held-out cars only the base finds, false detections only the adapted model makes
 
     def __add__(self, other: "Paired") -> "Paired":
         return Paired(self.gains + other.gains, self.losses + other.losses)
 
     @property
     def chance(self) -> float:
-        """The chance of at least ``gains`` of the differing cars going the adapted model's way
-        if neither model were better: each is a coin toss."""
+        """The chance of at least ``gains`` of the things the models differ on going the adapted
+        model's way if neither model were better: each a coin toss."""
         n = self.gains + self.losses
-        return sum(math.comb(n, k) for k in range(self.gains, n + 1)) / 2.0 ** n if n else 1.0
+        return sum(math.comb(n, k) for k in range(self.gains, n + 1)) / 2 ** n if n else 1.0
 
-    def clear(self, at_most: float = 0.05) -> bool:
+    def beyond_chance(self, at_most: float = 0.05) -> bool:
+        """More gains than losses, and more than chance would give (5 to 0, 7 to 1, 9 to 2, ...)."""
         return self.gains > self.losses and self.chance <= at_most
 
 
 def paired(base_found: Sequence[_Found], found: Sequence[_Found], cars: Sequence[ReviewedCar],
            others: Sequence[ReviewedCar], gsd, everywhere: bool = False) -> Paired:
-    """The cars (at or above 0.5) on which ``found`` and ``base_found`` differ, judged as ``score`` does."""
+    """The things the detections at or above 0.5 of ``found`` and ``base_found`` differ on,
+    judged as ``score`` judges them. Each counts once: a car one model finds where the other
+    has a false detection within a car's length (the same car placed or cut two ways) is one
+    gain or loss, not a car found and a false detection gone."""
     g = math.sqrt(gsd[0] * gsd[1])
     judged = []
     for dets in (base_found, found):
-        near, right, hit = _judged([c for c in dets if c.logit >= 0.0], cars, others, gsd, everywhere)
+        near, right, hit = _judged(counted(dets), cars, others, gsd, everywhere)
         judged.append((hit, [_Spot(c.col_px, c.row_px) for c, r in zip(near, right) if not r]))
     (base_hit, base_false), (hit, false) = judged
-    _, same_false = match(false, base_false, g)
-    return Paired(len(hit - base_hit) + len(base_false) - len(same_false),
-                  len(base_hit - hit) + len(false) - len(same_false))
+    _, same = match(false, base_false, g)
+    false_only = [c for i, c in enumerate(false) if i not in {i for i, _ in same}]
+    base_false_only = [c for j, c in enumerate(base_false) if j not in {j for _, j in same}]
+
+    def one_each(found_only, false_of_other) -> int:
+        """Cars only one model finds, and the other's false detections: a pair within a car's length
+        of each other once."""
+        within_a_length = [_Spot(cars[i].col_px, cars[i].row_px, cars[i].length_m / MATCH_FRACTION_OF_LENGTH)
+                           for i in found_only]
+        _, near = match(false_of_other, within_a_length, g)
+        return len(found_only) + len(false_of_other) - len(near)
+
+    return Paired(one_each(sorted(hit - base_hit), base_false_only), one_each(sorted(base_hit - hit), false_only))
 
 
-@dataclass
-class _Spot:
-    """A false detection, as ``match`` takes it: two models' false detections are the same
-    when one lies within reach of the other, taken as a car of the usual length."""
-    col_px: float
-    row_px: float
-    length_m: float = USUAL_LENGTH_M
+def counted(found: Sequence[_Found], min_confidence: float = 0.5, scale: float = 1.0,
+            shift: float = 0.0) -> List[_Found]:
+    """The detections a run counts: at or above ``min_confidence`` (after calibration ``scale``, ``shift``)."""
+    return [c for c in found if sigmoid(scale * c.logit + shift) >= min_confidence]
 
 
 def calibration(found_per_scene, cars_per_scene, gsd_per_scene, others_per_scene=None,

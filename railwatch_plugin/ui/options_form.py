@@ -55,7 +55,7 @@ class DetectionOptions(QgsCollapsibleGroupBox):
         form.addRow("Detector model", self.model_widget)
         self.adapt_button = QPushButton("Adapt to this imagery")
         self.adapt_button.setToolTip("After reviewing a run's cars: retrain the detector's last layers on them "
-                                     "and use the result for this site if it finds the cars better.")
+                                     "and use the result for this site if it finds the held-out cars clearly better.")
         self.adapt_button.setEnabled(False)
         form.addRow(self.adapt_button)
         self.adapt_run = None
@@ -98,7 +98,8 @@ class DetectionOptions(QgsCollapsibleGroupBox):
         figures = (f"F1 {results['BASE_F1']:.2f} -> {results['ADAPTED_F1']:.2f}, count error "
                    f"{100 * results['BASE_COUNT_ERROR']:.0f} % -> {100 * results['ADAPTED_COUNT_ERROR']:.0f} % "
                    f"on the reviewed cars, each part held out in turn; right where the base was wrong on "
-                   f"{results['CARS_BETTER']:.0f} cars, wrong where it was right on {results['CARS_WORSE']:.0f}")
+                   f"{results['CARS_BETTER']:.0f} cars or false detections, wrong where it was right on "
+                   f"{results['CARS_WORSE']:.0f}")
         if results.get("ADAPTED"):
             self.model_widget.setFilePath(results["OUTPUT_MODEL"])
             show_message(f"Adapted model {results['MODEL_NAME']} chosen for the next runs: {figures}.", Qgis.MessageLevel.Success)
