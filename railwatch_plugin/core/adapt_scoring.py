@@ -146,8 +146,9 @@ def paired(base_found: Sequence[_Found], found: Sequence[_Found], cars: Sequence
         judged.append((hit, [_Spot(c.col_px, c.row_px) for c, r in zip(near, right) if not r]))
     (base_hit, base_false), (hit, false) = judged
     _, same = match(false, base_false, g)
-    false_only = [c for i, c in enumerate(false) if i not in {i for i, _ in same}]
-    base_false_only = [c for j, c in enumerate(base_false) if j not in {j for _, j in same}]
+    in_both, in_both_base = {i for i, _ in same}, {j for _, j in same}
+    false_only = [c for i, c in enumerate(false) if i not in in_both]
+    base_false_only = [c for j, c in enumerate(base_false) if j not in in_both_base]
 
     def one_each(found_only, false_of_other) -> int:
         """Cars only one model finds, and the other's false detections: a pair within a car's length

@@ -76,10 +76,6 @@ def coupled_pairs(cars: Sequence[Railcar], gsd_m: Tuple[float, float],
                         yield i, j, gap
 
 
-def _coupled(a: Railcar, b: Railcar, gx: float, gy: float) -> bool:
-    return _coupled_gap_m(a, b, gx, gy) is not None
-
-
 def _coupled_gap_m(a: Railcar, b: Railcar, gx: float, gy: float) -> Optional[float]:
     """The gap between ``a``'s and ``b``'s facing ends when they are coupled, else None."""
     gap = end_gap_m(a, b, gx, gy)

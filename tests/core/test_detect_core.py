@@ -522,13 +522,13 @@ def test_cars_coupled_across_a_tile_seam_share_one_string_number(seam_runs):
     coupled end to end keep one number where a seam runs between them. (Whether
     the detector finds every car of a string, and its lengths so that they
     couple, is the benchmark's: ``bench/accuracy.py`` prints the strings it splits.)"""
-    from railwatch_plugin.core.coupling import _coupled
+    from railwatch_plugin.core.coupling import coupled_pairs
 
     cars = seam_runs["workers=2"].cars
     seams = (330, 580)
-    ordered = sorted(cars, key=lambda c: c.col_px)
-    across = [(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1:]
-              if any(a.col_px < s < b.col_px for s in seams) and _coupled(a, b, GSD_M, GSD_M)]
+    coupled = [sorted((cars[i], cars[j]), key=lambda c: c.col_px)
+               for i, j, _ in coupled_pairs(cars, (GSD_M, GSD_M), range(len(cars)))]
+    across = [(a, b) for a, b in coupled if any(a.col_px < s < b.col_px for s in seams)]
     assert len(across) >= 2  # the yard has coupled cars on either side of both seams
     assert {s for s in seams if any(a.col_px < s < b.col_px for a, b in across)} == set(seams)
     assert all(a.string_id == b.string_id for a, b in across)
