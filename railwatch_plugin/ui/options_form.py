@@ -104,5 +104,6 @@ class DetectionOptions(QgsCollapsibleGroupBox):
             self.model_widget.setFilePath(results["OUTPUT_MODEL"])
             show_message(f"Adapted model {results['MODEL_NAME']} chosen for the next runs: {figures}.", Qgis.MessageLevel.Success)
         else:
-            show_message(f"Adapting did not help beyond chance ({figures}): the detector is unchanged.",
+            # The verdict first: a narrow dock's message bar shows the first two lines.
+            show_message(f"Adapting did not help beyond chance, the detector is unchanged: {figures}.",
                          Qgis.MessageLevel.Warning)
